@@ -1,0 +1,11 @@
+//! The pure core: no I/O, no clock, no randomness. Everything here is a plain function or type.
+
+pub mod accounts;
+pub mod audit;
+pub mod category;
+pub mod entry;
+pub mod merkle;
+pub mod money;
+pub mod note;
+pub mod proof;
+pub mod token;

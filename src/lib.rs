@@ -1,0 +1,4 @@
+//! Kindpakket: child budgets for sport and culture on an append-only, signed, verifiable ledger.
+#![forbid(unsafe_code)]
+
+pub mod core;
