@@ -316,6 +316,9 @@ impl LedgerState {
                 if e.key_id != note::key_id(origin, ledger_key) {
                     return Err(Rejection::Signer);
                 }
+                if !usable_key(ledger_key) {
+                    return Err(Rejection::Key("not a usable public key"));
+                }
                 self.origin = Some(origin.clone());
                 self.ledger_keys.insert(
                     e.key_id,
@@ -333,6 +336,9 @@ impl LedgerState {
                 key_id,
                 public_key,
             } => {
+                if *action == KeyAction::Added && !usable_key(public_key) {
+                    return Err(Rejection::Key("not a usable public key"));
+                }
                 let expected_id = match purpose {
                     KeyPurpose::Ledger => {
                         note::key_id(self.origin.as_deref().unwrap_or(""), public_key)
@@ -753,6 +759,12 @@ impl LedgerState {
             .or_else(|| self.accounts.get(id).cloned())
             .ok_or(Rejection::UnknownAccount(*id))
     }
+}
+
+/// A valid Ed25519 point that is not of small order (weak keys would let batch and strict
+/// verification disagree).
+fn usable_key(bytes: &[u8; 32]) -> bool {
+    ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok_and(|k| !k.is_weak())
 }
 
 fn put(changed: &mut Vec<(Uuid, Account)>, id: Uuid, acc: Account) {

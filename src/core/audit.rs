@@ -1,1 +1,513 @@
+//! The offline audit: everything `kindpakket verify` checks, over entries, stored hashes and
+//! checkpoints as read from a database or an export bundle.
+//!
+//! 1. every stored row describes the entry it holds (index, id, kind);
+//! 2. every entry decodes strictly and its index is its position;
+//! 3. every entry obeys the double-entry rules when replayed from the start ([`LedgerState`]);
+//! 4. every entry signature verifies with the ledger key that was active for it (batch
+//!    verification, falling back to one-by-one checks to name the first bad entry);
+//! 5. every redemption's voucher token verifies with its voucher key;
+//! 6. the Merkle tree rebuilt from the entries matches every stored hash and every stored
+//!    checkpoint, and every checkpoint is signed by a ledger key of this ledger;
+//! 7. the balances replay to a consistent whole (their sum is zero).
 
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use uuid::Uuid;
+
+use super::accounts::LedgerState;
+use super::entry::{AccountKind, Body, EntryKind, KeyPurpose, SignedEntry, TransferKind};
+use super::merkle::{self, Frontier, Hash};
+use super::money::Cents;
+use super::note::{Checkpoint, Vkey};
+use super::token::VoucherToken;
+
+/// One stored entry row. `id` and `kind` are the row's own columns when read from a database
+/// (compared with the decoded entry); an export carries only the bytes.
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    /// The row's index column.
+    pub index: u64,
+    /// The row's id column, if stored separately.
+    pub id: Option<Uuid>,
+    /// The row's kind column, if stored separately.
+    pub kind: Option<u8>,
+    /// The canonical entry bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the audit reads.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerData {
+    /// Entries in index order.
+    pub entries: Vec<EntryRow>,
+    /// The stored Merkle hashes `(position, hash)`, when verifying a database.
+    pub stored_hashes: Option<Vec<(u64, Hash)>>,
+    /// Stored checkpoints `(size column, signed note)`.
+    pub checkpoints: Vec<(u64, String)>,
+}
+
+/// The first problem found, naming the entry (or checkpoint) it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditFailure {
+    /// An entry is bad.
+    #[error("entry {index}: {reason}")]
+    Entry {
+        /// Index of the first bad entry.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A stored checkpoint is bad.
+    #[error("checkpoint for tree size {size}: {reason}")]
+    Checkpoint {
+        /// The checkpoint's stored size.
+        size: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Something about the ledger as a whole.
+    #[error("{0}")]
+    Ledger(String),
+}
+
+/// What a successful audit established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// The log origin.
+    pub origin: String,
+    /// Number of entries.
+    pub size: u64,
+    /// Root hash over all entries.
+    pub root: Hash,
+    /// Checkpoints verified.
+    pub checkpoints: usize,
+    /// Entry signatures verified.
+    pub signatures: usize,
+    /// Voucher tokens verified.
+    pub tokens: usize,
+    /// Sum of balances per account kind.
+    pub balances: BTreeMap<&'static str, Cents>,
+    /// The replayed state.
+    pub state: LedgerState,
+}
+
+impl AuditReport {
+    /// A one-line summary.
+    pub fn summary(&self) -> String {
+        use base64::Engine;
+        let totals: Vec<String> = self
+            .balances
+            .iter()
+            .map(|(k, v)| format!("{k} {}", v.0))
+            .collect();
+        format!(
+            "ok: {} entries, {} entry signatures, {} voucher tokens, {} checkpoints verified; root {} ; balances in cents: {}; sum 0",
+            self.size,
+            self.signatures,
+            self.tokens,
+            self.checkpoints,
+            base64::engine::general_purpose::STANDARD.encode(self.root),
+            totals.join(", ")
+        )
+    }
+}
+
+fn entry_fail(index: u64, reason: impl Into<String>) -> AuditFailure {
+    AuditFailure::Entry {
+        index,
+        reason: reason.into(),
+    }
+}
+
+/// A signature to check: entry index, message, signature, key.
+struct SigCheck {
+    index: u64,
+    message: Vec<u8>,
+    signature: Signature,
+    key: VerifyingKey,
+}
+
+/// Runs the whole audit. `trusted` is the auditor's own copy of a ledger verifier key; when
+/// given, the ledger's key history must contain it.
+pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, AuditFailure> {
+    let mut state = LedgerState::new();
+    let mut frontier = Frontier::new();
+    let mut stored: Vec<Hash> = Vec::new();
+    let mut roots: Vec<Hash> = Vec::with_capacity(data.entries.len() + 1);
+    roots.push(merkle::empty_root());
+    let mut entry_sigs: Vec<SigCheck> = Vec::with_capacity(data.entries.len());
+    let mut token_sigs: Vec<SigCheck> = Vec::new();
+    let mut first_bad: Option<AuditFailure> = None;
+
+    for (pos, row) in data.entries.iter().enumerate() {
+        let pos = pos as u64;
+        match check_entry(pos, row, &mut state) {
+            Ok((sig, token)) => {
+                entry_sigs.push(sig);
+                token_sigs.extend(token);
+            }
+            Err(f) => {
+                first_bad = Some(f);
+                break;
+            }
+        }
+        stored.extend(frontier.append(merkle::leaf_hash(&row.bytes)));
+        roots.push(frontier.root());
+    }
+
+    // Signatures are checked for every entry before the first structural failure, so that the
+    // earliest bad entry is named whichever check catches it.
+    if let Some(index) = first_bad_signature(&entry_sigs) {
+        return Err(entry_fail(index, "ledger signature does not verify"));
+    }
+    if let Some(index) = first_bad_signature(&token_sigs) {
+        return Err(entry_fail(
+            index,
+            "voucher token signature does not verify",
+        ));
+    }
+    if let Some(f) = first_bad {
+        return Err(f);
+    }
+    let size = state.size();
+    let origin = state
+        .origin()
+        .ok_or_else(|| AuditFailure::Ledger("the ledger is empty: no genesis entry".into()))?
+        .to_owned();
+
+    let ledger_vkeys: Vec<Vkey> = state
+        .keys(KeyPurpose::Ledger)
+        .values()
+        .filter_map(|k| VerifyingKey::from_bytes(&k.public_key).ok())
+        .filter_map(|k| Vkey::new(&origin, k).ok())
+        .collect();
+    if let Some(t) = trusted
+        && !ledger_vkeys.contains(t)
+    {
+        return Err(AuditFailure::Ledger(format!(
+            "the trusted key {t} is not a ledger key of this ledger"
+        )));
+    }
+    let mut previous: Option<u64> = None;
+    for (stored_size, note) in &data.checkpoints {
+        let fail = |reason: String| AuditFailure::Checkpoint {
+            size: *stored_size,
+            reason,
+        };
+        let (cp, _) = Checkpoint::verify(note, &ledger_vkeys).map_err(|e| fail(e.to_string()))?;
+        if cp.origin != origin {
+            return Err(fail(format!("origin {:?} is not this ledger", cp.origin)));
+        }
+        if cp.size != *stored_size {
+            return Err(fail(format!("the note says size {}", cp.size)));
+        }
+        if cp.size > size {
+            return Err(fail(format!("signed for {} entries but only {size} exist", cp.size)));
+        }
+        if previous.is_some_and(|p| p >= cp.size) {
+            return Err(fail("checkpoints are not in increasing order".into()));
+        }
+        previous = Some(cp.size);
+        if roots[cp.size as usize] != cp.root {
+            return Err(fail(format!(
+                "its root does not match entries 0..{}",
+                cp.size
+            )));
+        }
+    }
+
+    if let Some(hashes) = &data.stored_hashes {
+        check_stored_hashes(hashes, &stored)?;
+    }
+
+    if state.total() != 0 {
+        return Err(AuditFailure::Ledger("balances do not sum to zero".into()));
+    }
+    let mut balances: BTreeMap<&'static str, Cents> = BTreeMap::new();
+    for kind in [
+        AccountKind::External,
+        AccountKind::Fund,
+        AccountKind::Voucher,
+        AccountKind::Provider,
+        AccountKind::Bank,
+    ] {
+        balances.insert(kind.as_str(), Cents::ZERO);
+    }
+    for (_, a) in state.accounts() {
+        let slot = balances.entry(a.kind.as_str()).or_default();
+        *slot = slot
+            .checked_add(a.balance)
+            .ok_or_else(|| AuditFailure::Ledger("balance totals overflow".into()))?;
+    }
+    Ok(AuditReport {
+        origin,
+        size,
+        root: roots[size as usize],
+        checkpoints: data.checkpoints.len(),
+        signatures: entry_sigs.len(),
+        tokens: token_sigs.len(),
+        balances,
+        state,
+    })
+}
+
+/// Checks one row and applies it; returns its signature check and, for a redemption, the
+/// token's signature check.
+fn check_entry(
+    pos: u64,
+    row: &EntryRow,
+    state: &mut LedgerState,
+) -> Result<(SigCheck, Option<SigCheck>), AuditFailure> {
+    if row.index != pos {
+        return Err(entry_fail(pos, format!("stored at index {}", row.index)));
+    }
+    let e = SignedEntry::decode(&row.bytes).map_err(|err| entry_fail(pos, err.to_string()))?;
+    if e.entry.index != pos {
+        return Err(entry_fail(pos, format!("says it is entry {}", e.entry.index)));
+    }
+    if row.id.is_some_and(|id| id != e.entry.id) {
+        return Err(entry_fail(pos, "id column does not match the entry"));
+    }
+    if row.kind.is_some_and(|k| k != e.entry.body.kind().code()) {
+        return Err(entry_fail(pos, "kind column does not match the entry"));
+    }
+    // The signer must be known before this entry is applied (genesis signs itself).
+    let signer = match &e.entry.body {
+        Body::Genesis { ledger_key, .. } => *ledger_key,
+        _ => state
+            .keys(KeyPurpose::Ledger)
+            .get(&e.key_id)
+            .map(|k| k.public_key)
+            .ok_or_else(|| entry_fail(pos, "signed by an unknown ledger key"))?,
+    };
+    let key = VerifyingKey::from_bytes(&signer)
+        .map_err(|_| entry_fail(pos, "ledger key is not a valid public key"))?;
+    let message = e
+        .signing_message()
+        .map_err(|err| entry_fail(pos, err.to_string()))?;
+    let sig = SigCheck {
+        index: pos,
+        message,
+        signature: Signature::from_bytes(&e.signature),
+        key,
+    };
+    let _ = state
+        .apply(&e)
+        .map_err(|r| entry_fail(pos, format!("breaks a ledger rule ({}): {r}", r.code())))?;
+    let token = match &e.entry.body {
+        Body::Transfer {
+            kind: TransferKind::Redeem,
+            attachment,
+            ..
+        } => {
+            let t = VoucherToken::from_bytes(attachment)
+                .map_err(|err| entry_fail(pos, format!("voucher token: {err}")))?;
+            let record = state
+                .keys(KeyPurpose::Voucher)
+                .get(&t.key_id)
+                .ok_or_else(|| entry_fail(pos, "token signed by an unknown voucher key"))?;
+            let vk = VerifyingKey::from_bytes(&record.public_key)
+                .map_err(|_| entry_fail(pos, "voucher key is not a valid public key"))?;
+            Some(SigCheck {
+                index: pos,
+                message: t.message(),
+                signature: Signature::from_bytes(&t.signature),
+                key: vk,
+            })
+        }
+        _ => None,
+    };
+    debug_assert!(e.entry.body.kind() != EntryKind::Genesis || pos == 0);
+    Ok((sig, token))
+}
+
+/// Batch-verifies in chunks; in a failing chunk, finds the first bad signature one by one.
+fn first_bad_signature(checks: &[SigCheck]) -> Option<u64> {
+    const CHUNK: usize = 256;
+    for chunk in checks.chunks(CHUNK) {
+        let messages: Vec<&[u8]> = chunk.iter().map(|c| c.message.as_slice()).collect();
+        let signatures: Vec<Signature> = chunk.iter().map(|c| c.signature).collect();
+        let keys: Vec<VerifyingKey> = chunk.iter().map(|c| c.key).collect();
+        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_err() {
+            // The batch equation can fail where strict single checks pass and vice versa;
+            // the strict check is authoritative.
+            if let Some(bad) = chunk
+                .iter()
+                .find(|c| c.key.verify_strict(&c.message, &c.signature).is_err())
+            {
+                return Some(bad.index);
+            }
+        }
+    }
+    None
+}
+
+fn check_stored_hashes(stored: &[(u64, Hash)], expected: &[Hash]) -> Result<(), AuditFailure> {
+    for (pos, (idx, hash)) in stored.iter().enumerate() {
+        let pos = pos as u64;
+        let record = merkle::record_of_stored_index(pos);
+        if *idx != pos {
+            return Err(entry_fail(
+                record,
+                format!("stored Merkle hash {pos} is stored at position {idx}"),
+            ));
+        }
+        match expected.get(pos as usize) {
+            Some(h) if h == hash => {}
+            Some(_) => {
+                return Err(entry_fail(
+                    record,
+                    format!("stored Merkle hash {pos} does not match the entries"),
+                ));
+            }
+            None => {
+                return Err(AuditFailure::Ledger(format!(
+                    "stored Merkle hash {pos} belongs to no entry"
+                )));
+            }
+        }
+    }
+    if stored.len() != expected.len() {
+        let record = merkle::record_of_stored_index(stored.len() as u64);
+        return Err(entry_fail(record, "its stored Merkle hashes are missing"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::accounts::tests::{Chain, ORIGIN};
+    use crate::core::note::NoteSigner;
+
+    fn data_of(c: &Chain, checkpoint_sizes: &[u64]) -> LedgerData {
+        let entries: Vec<EntryRow> = c
+            .entries
+            .iter()
+            .map(|e| EntryRow {
+                index: e.entry.index,
+                id: Some(e.entry.id),
+                kind: Some(e.entry.body.kind().code()),
+                bytes: e.encode().unwrap(),
+            })
+            .collect();
+        let mut f = Frontier::new();
+        let mut stored = Vec::new();
+        let mut roots = vec![merkle::empty_root()];
+        for e in &entries {
+            stored.extend(f.append(merkle::leaf_hash(&e.bytes)));
+            roots.push(f.root());
+        }
+        let checkpoints = checkpoint_sizes
+            .iter()
+            .map(|s| {
+                let cp = Checkpoint { origin: ORIGIN.into(), size: *s, root: roots[*s as usize] };
+                (*s, cp.sign(&[NoteSigner { name: ORIGIN, key: &c.key }]).unwrap())
+            })
+            .collect();
+        LedgerData {
+            entries,
+            stored_hashes: Some(stored.into_iter().enumerate().map(|(i, h)| (i as u64, h)).collect()),
+            checkpoints,
+        }
+    }
+
+    fn busy_chain() -> Chain {
+        let mut c = Chain::new();
+        let (_, voucher, provider) = c.world(100_000, 25_000);
+        c.transfer(TransferKind::Redeem, voucher, provider, 1_000).unwrap();
+        c.transfer(TransferKind::Redeem, voucher, provider, 2_000).unwrap();
+        c
+    }
+
+    #[test]
+    fn a_good_ledger_passes_and_reports_its_balances() {
+        let c = busy_chain();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[1, 4, n]);
+        let trusted = Vkey::new(ORIGIN, c.key.verifying_key()).unwrap();
+        let r = audit(&data, Some(&trusted)).unwrap();
+        assert_eq!(r.size, n);
+        assert_eq!(r.tokens, 2);
+        assert_eq!(r.signatures as u64, n);
+        assert_eq!(r.balances["external"], Cents(-100_000));
+        assert_eq!(r.balances["provider"], Cents(3_000));
+        assert!(r.summary().starts_with("ok: "));
+    }
+
+    #[test]
+    fn flipping_any_bit_of_any_entry_names_that_entry() {
+        let c = busy_chain();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[n]);
+        for i in 0..data.entries.len() {
+            for b in 0..data.entries[i].bytes.len() {
+                let mut d = data.clone();
+                d.entries[i].bytes[b] ^= 0x04;
+                match audit(&d, None) {
+                    Err(AuditFailure::Entry { index, .. }) => {
+                        assert_eq!(index, i as u64, "byte {b} of entry {i}");
+                    }
+                    other => panic!("byte {b} of entry {i}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tampered_hashes_checkpoints_and_row_columns_are_caught() {
+        let c = busy_chain();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[3, n]);
+        let stored_len = data.stored_hashes.as_ref().unwrap().len();
+        for pos in 0..stored_len {
+            let mut d = data.clone();
+            d.stored_hashes.as_mut().unwrap()[pos].1[7] ^= 1;
+            let expected = merkle::record_of_stored_index(pos as u64);
+            assert!(
+                matches!(audit(&d, None), Err(AuditFailure::Entry { index, .. }) if index == expected),
+                "hash {pos}"
+            );
+        }
+        for k in 0..data.checkpoints.len() {
+            for b in 0..data.checkpoints[k].1.len() {
+                let mut d = data.clone();
+                let mut bytes = d.checkpoints[k].1.clone().into_bytes();
+                bytes[b] ^= 0x01;
+                let Ok(note) = String::from_utf8(bytes) else { continue };
+                d.checkpoints[k].1 = note;
+                assert!(
+                    matches!(audit(&d, None), Err(AuditFailure::Checkpoint { .. })),
+                    "checkpoint {k} byte {b}"
+                );
+            }
+        }
+        let mut d = data.clone();
+        d.entries[2].id = Some(Uuid::nil());
+        assert!(matches!(audit(&d, None), Err(AuditFailure::Entry { index: 2, .. })));
+        let mut d = data.clone();
+        d.entries[3].kind = Some(9);
+        assert!(matches!(audit(&d, None), Err(AuditFailure::Entry { index: 3, .. })));
+        let mut d = data.clone();
+        d.entries.swap(4, 5);
+        assert!(matches!(audit(&d, None), Err(AuditFailure::Entry { index: 4, .. })));
+        let mut d = data.clone();
+        d.entries.pop();
+        assert!(matches!(audit(&d, None), Err(AuditFailure::Checkpoint { .. })));
+    }
+
+    #[test]
+    fn an_untrusted_key_or_a_foreign_checkpoint_fails() {
+        let c = busy_chain();
+        let data = data_of(&c, &[2]);
+        let stranger = Vkey::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[42; 32]).verifying_key()).unwrap();
+        assert!(matches!(audit(&data, Some(&stranger)), Err(AuditFailure::Ledger(_))));
+        let mut d = data.clone();
+        let other = ed25519_dalek::SigningKey::from_bytes(&[43; 32]);
+        let cp = Checkpoint { origin: ORIGIN.into(), size: 2, root: [0; 32] };
+        d.checkpoints = vec![(2, cp.sign(&[NoteSigner { name: ORIGIN, key: &other }]).unwrap())];
+        assert!(matches!(audit(&d, None), Err(AuditFailure::Checkpoint { size: 2, .. })));
+    }
+}
