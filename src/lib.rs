@@ -2,3 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod keys;
+pub mod ledger;
+pub mod store;

@@ -32,7 +32,7 @@ pub struct EntryRow {
     /// The row's id column, if stored separately.
     pub id: Option<Uuid>,
     /// The row's kind column, if stored separately.
-    pub kind: Option<u8>,
+    pub kind: Option<i64>,
     /// The canonical entry bytes.
     pub bytes: Vec<u8>,
 }
@@ -163,10 +163,7 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
         return Err(entry_fail(index, "ledger signature does not verify"));
     }
     if let Some(index) = first_bad_signature(&token_sigs) {
-        return Err(entry_fail(
-            index,
-            "voucher token signature does not verify",
-        ));
+        return Err(entry_fail(index, "voucher token signature does not verify"));
     }
     if let Some(f) = first_bad {
         return Err(f);
@@ -204,7 +201,10 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
             return Err(fail(format!("the note says size {}", cp.size)));
         }
         if cp.size > size {
-            return Err(fail(format!("signed for {} entries but only {size} exist", cp.size)));
+            return Err(fail(format!(
+                "signed for {} entries but only {size} exist",
+                cp.size
+            )));
         }
         if previous.is_some_and(|p| p >= cp.size) {
             return Err(fail("checkpoints are not in increasing order".into()));
@@ -265,12 +265,18 @@ fn check_entry(
     }
     let e = SignedEntry::decode(&row.bytes).map_err(|err| entry_fail(pos, err.to_string()))?;
     if e.entry.index != pos {
-        return Err(entry_fail(pos, format!("says it is entry {}", e.entry.index)));
+        return Err(entry_fail(
+            pos,
+            format!("says it is entry {}", e.entry.index),
+        ));
     }
     if row.id.is_some_and(|id| id != e.entry.id) {
         return Err(entry_fail(pos, "id column does not match the entry"));
     }
-    if row.kind.is_some_and(|k| k != e.entry.body.kind().code()) {
+    if row
+        .kind
+        .is_some_and(|k| k != i64::from(e.entry.body.kind().code()))
+    {
         return Err(entry_fail(pos, "kind column does not match the entry"));
     }
     // The signer must be known before this entry is applied (genesis signs itself).
@@ -389,7 +395,7 @@ mod tests {
             .map(|e| EntryRow {
                 index: e.entry.index,
                 id: Some(e.entry.id),
-                kind: Some(e.entry.body.kind().code()),
+                kind: Some(i64::from(e.entry.body.kind().code())),
                 bytes: e.encode().unwrap(),
             })
             .collect();
@@ -403,13 +409,30 @@ mod tests {
         let checkpoints = checkpoint_sizes
             .iter()
             .map(|s| {
-                let cp = Checkpoint { origin: ORIGIN.into(), size: *s, root: roots[*s as usize] };
-                (*s, cp.sign(&[NoteSigner { name: ORIGIN, key: &c.key }]).unwrap())
+                let cp = Checkpoint {
+                    origin: ORIGIN.into(),
+                    size: *s,
+                    root: roots[*s as usize],
+                };
+                (
+                    *s,
+                    cp.sign(&[NoteSigner {
+                        name: ORIGIN,
+                        key: &c.key,
+                    }])
+                    .unwrap(),
+                )
             })
             .collect();
         LedgerData {
             entries,
-            stored_hashes: Some(stored.into_iter().enumerate().map(|(i, h)| (i as u64, h)).collect()),
+            stored_hashes: Some(
+                stored
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, h)| (i as u64, h))
+                    .collect(),
+            ),
             checkpoints,
         }
     }
@@ -417,8 +440,10 @@ mod tests {
     fn busy_chain() -> Chain {
         let mut c = Chain::new();
         let (_, voucher, provider) = c.world(100_000, 25_000);
-        c.transfer(TransferKind::Redeem, voucher, provider, 1_000).unwrap();
-        c.transfer(TransferKind::Redeem, voucher, provider, 2_000).unwrap();
+        c.transfer(TransferKind::Redeem, voucher, provider, 1_000)
+            .unwrap();
+        c.transfer(TransferKind::Redeem, voucher, provider, 2_000)
+            .unwrap();
         c
     }
 
@@ -476,7 +501,9 @@ mod tests {
                 let mut d = data.clone();
                 let mut bytes = d.checkpoints[k].1.clone().into_bytes();
                 bytes[b] ^= 0x01;
-                let Ok(note) = String::from_utf8(bytes) else { continue };
+                let Ok(note) = String::from_utf8(bytes) else {
+                    continue;
+                };
                 d.checkpoints[k].1 = note;
                 assert!(
                     matches!(audit(&d, None), Err(AuditFailure::Checkpoint { .. })),
@@ -486,28 +513,61 @@ mod tests {
         }
         let mut d = data.clone();
         d.entries[2].id = Some(Uuid::nil());
-        assert!(matches!(audit(&d, None), Err(AuditFailure::Entry { index: 2, .. })));
+        assert!(matches!(
+            audit(&d, None),
+            Err(AuditFailure::Entry { index: 2, .. })
+        ));
         let mut d = data.clone();
         d.entries[3].kind = Some(9);
-        assert!(matches!(audit(&d, None), Err(AuditFailure::Entry { index: 3, .. })));
+        assert!(matches!(
+            audit(&d, None),
+            Err(AuditFailure::Entry { index: 3, .. })
+        ));
         let mut d = data.clone();
         d.entries.swap(4, 5);
-        assert!(matches!(audit(&d, None), Err(AuditFailure::Entry { index: 4, .. })));
+        assert!(matches!(
+            audit(&d, None),
+            Err(AuditFailure::Entry { index: 4, .. })
+        ));
         let mut d = data.clone();
         d.entries.pop();
-        assert!(matches!(audit(&d, None), Err(AuditFailure::Checkpoint { .. })));
+        assert!(matches!(
+            audit(&d, None),
+            Err(AuditFailure::Checkpoint { .. })
+        ));
     }
 
     #[test]
     fn an_untrusted_key_or_a_foreign_checkpoint_fails() {
         let c = busy_chain();
         let data = data_of(&c, &[2]);
-        let stranger = Vkey::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[42; 32]).verifying_key()).unwrap();
-        assert!(matches!(audit(&data, Some(&stranger)), Err(AuditFailure::Ledger(_))));
+        let stranger = Vkey::new(
+            ORIGIN,
+            ed25519_dalek::SigningKey::from_bytes(&[42; 32]).verifying_key(),
+        )
+        .unwrap();
+        assert!(matches!(
+            audit(&data, Some(&stranger)),
+            Err(AuditFailure::Ledger(_))
+        ));
         let mut d = data.clone();
         let other = ed25519_dalek::SigningKey::from_bytes(&[43; 32]);
-        let cp = Checkpoint { origin: ORIGIN.into(), size: 2, root: [0; 32] };
-        d.checkpoints = vec![(2, cp.sign(&[NoteSigner { name: ORIGIN, key: &other }]).unwrap())];
-        assert!(matches!(audit(&d, None), Err(AuditFailure::Checkpoint { size: 2, .. })));
+        let cp = Checkpoint {
+            origin: ORIGIN.into(),
+            size: 2,
+            root: [0; 32],
+        };
+        d.checkpoints = vec![(
+            2,
+            cp.sign(&[NoteSigner {
+                name: ORIGIN,
+                key: &other,
+            }])
+            .unwrap(),
+        )];
+        assert!(matches!(
+            audit(&d, None),
+            Err(AuditFailure::Checkpoint { size: 2, .. })
+        ));
     }
 }

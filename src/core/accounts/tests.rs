@@ -553,7 +553,12 @@ fn ledger_key_rotation_hands_signing_to_the_new_key() {
     // A small-order (weak) key is refused.
     let weak = [0u8; 32];
     let weak_id = note::key_id(ORIGIN, &weak);
-    let r = c.push(Body::KeyEvent { action: KeyAction::Added, purpose: KeyPurpose::Ledger, key_id: weak_id, public_key: weak });
+    let r = c.push(Body::KeyEvent {
+        action: KeyAction::Added,
+        purpose: KeyPurpose::Ledger,
+        key_id: weak_id,
+        public_key: weak,
+    });
     assert_eq!(r.unwrap_err().code(), "invalid_key_event");
     // A voucher key whose id does not match is refused.
     let r = c.push(Body::KeyEvent {

@@ -1,0 +1,261 @@
+//! The sequencer's own connection. It holds the ledger's writer lock for as long as it lives:
+//! an exclusive lock file next to a SQLite database, or a PostgreSQL session advisory lock.
+
+use std::fs::File;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Connection, PgConnection, SqliteConnection};
+use uuid::Uuid;
+
+use super::{StoreError, Target, to_i64};
+use crate::core::merkle::Hash;
+
+/// Advisory-lock key for "the kindpakket ledger writer" (ASCII "KPLEDGER").
+const PG_WRITER_LOCK: i64 = 0x4b50_4c45_4447_4552;
+
+/// A value bound into a [`Write`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// An integer.
+    I64(i64),
+    /// An optional integer.
+    OptI64(Option<i64>),
+    /// Text.
+    Text(String),
+    /// Optional text.
+    OptText(Option<String>),
+    /// Bytes.
+    Bytes(Vec<u8>),
+    /// A UUID.
+    Uuid(Uuid),
+    /// An optional UUID.
+    OptUuid(Option<Uuid>),
+    /// A boolean.
+    Bool(bool),
+    /// A timestamp.
+    Time(DateTime<Utc>),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// The ledger index assigned to the n-th entry of the same command.
+    EntryIndex(usize),
+}
+
+/// A row change that must commit in the same transaction as a command's ledger entries.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// SQL with `$1…` placeholders, the same for both backends.
+    pub sql: &'static str,
+    /// Values for the placeholders.
+    pub args: Vec<Value>,
+}
+
+impl Write {
+    /// A write with its values.
+    pub fn new(sql: &'static str, args: Vec<Value>) -> Self {
+        Self { sql, args }
+    }
+}
+
+enum Conn {
+    Sqlite(SqliteConnection, #[allow(dead_code)] File),
+    Postgres(PgConnection),
+}
+
+/// The single writer connection.
+pub struct Writer {
+    conn: Conn,
+}
+
+macro_rules! on_conn {
+    ($w:expr, |$c:ident| $body:expr) => {
+        match &mut $w.conn {
+            Conn::Sqlite($c, _) => $body,
+            Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+macro_rules! bind_values {
+    ($q:expr, $args:expr, $indexes:expr) => {{
+        let mut q = $q;
+        for v in $args {
+            q = match v {
+                Value::I64(x) => q.bind(*x),
+                Value::OptI64(x) => q.bind(*x),
+                Value::Text(x) => q.bind(x.clone()),
+                Value::OptText(x) => q.bind(x.clone()),
+                Value::Bytes(x) => q.bind(x.clone()),
+                Value::Uuid(x) => q.bind(*x),
+                Value::OptUuid(x) => q.bind(*x),
+                Value::Bool(x) => q.bind(*x),
+                Value::Time(x) => q.bind(*x),
+                Value::Date(x) => q.bind(*x),
+                Value::EntryIndex(n) => {
+                    let idx = $indexes.get(*n).copied().ok_or_else(|| {
+                        StoreError::Corrupt(format!("write refers to entry {n} of its command"))
+                    })?;
+                    q.bind(to_i64(idx)?)
+                }
+            };
+        }
+        q
+    }};
+}
+
+impl Writer {
+    pub(super) async fn open(target: &Target) -> Result<Self, StoreError> {
+        match target {
+            Target::Sqlite(opts, path) => {
+                let mut lock_path = path.clone().into_os_string();
+                lock_path.push(".writer-lock");
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)?;
+                match file.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(StoreError::Locked(format!(
+                            "lock file {} is held",
+                            std::path::Path::new(&lock_path).display()
+                        )));
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+                }
+                let conn = SqliteConnection::connect_with(opts).await?;
+                Ok(Writer {
+                    conn: Conn::Sqlite(conn, file),
+                })
+            }
+            Target::Postgres(opts) => {
+                let mut conn = PgConnection::connect_with(opts).await?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(PG_WRITER_LOCK)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if !got {
+                    return Err(StoreError::Locked(
+                        "PostgreSQL advisory lock is held".into(),
+                    ));
+                }
+                // Durability of every commit is required before a checkpoint is signed.
+                sqlx::raw_sql("SET synchronous_commit = on")
+                    .execute(&mut conn)
+                    .await?;
+                Ok(Writer {
+                    conn: Conn::Postgres(conn),
+                })
+            }
+        }
+    }
+
+    async fn exec(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        on_conn!(self, |c| {
+            sqlx::raw_sql(sql).execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Starts the batch transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&mut self) -> Result<(), StoreError> {
+        match self.conn {
+            Conn::Sqlite(..) => self.exec("BEGIN IMMEDIATE").await,
+            Conn::Postgres(_) => self.exec("BEGIN").await,
+        }
+    }
+
+    /// Commits the batch transaction.
+    pub async fn commit(&mut self) -> Result<(), StoreError> {
+        self.exec("COMMIT").await
+    }
+
+    /// Abandons the batch transaction.
+    pub async fn rollback(&mut self) -> Result<(), StoreError> {
+        self.exec("ROLLBACK").await
+    }
+
+    /// Marks the start of one command inside the batch.
+    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.exec("SAVEPOINT command").await
+    }
+
+    /// Keeps the command's changes.
+    pub async fn release(&mut self) -> Result<(), StoreError> {
+        self.exec("RELEASE SAVEPOINT command").await
+    }
+
+    /// Drops the command's changes, keeping the rest of the batch.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        self.exec("ROLLBACK TO SAVEPOINT command").await?;
+        self.exec("RELEASE SAVEPOINT command").await
+    }
+
+    /// Stores one entry.
+    pub async fn insert_entry(
+        &mut self,
+        index: u64,
+        id: Uuid,
+        kind: u8,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "INSERT INTO ledger_entries (idx, entry_id, kind, entry) VALUES ($1, $2, $3, $4)";
+        let idx = to_i64(index)?;
+        on_conn!(self, |c| {
+            sqlx::query(SQL)
+                .bind(idx)
+                .bind(id)
+                .bind(i16::from(kind))
+                .bind(bytes.to_vec())
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::classify)?;
+        });
+        Ok(())
+    }
+
+    /// Stores Merkle hashes at consecutive positions from `first`.
+    pub async fn insert_hashes(&mut self, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO ledger_hashes (idx, hash) VALUES ($1, $2)";
+        for (i, h) in hashes.iter().enumerate() {
+            let idx = to_i64(first + i as u64)?;
+            on_conn!(self, |c| {
+                sqlx::query(SQL)
+                    .bind(idx)
+                    .bind(h.to_vec())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::classify)?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a signed checkpoint in its own transaction.
+    pub async fn insert_checkpoint(&mut self, size: u64, note: &str) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO ledger_checkpoints (size, note) VALUES ($1, $2)";
+        let size = to_i64(size)?;
+        on_conn!(self, |c| {
+            sqlx::query(SQL)
+                .bind(size)
+                .bind(note.to_owned())
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::classify)?;
+        });
+        Ok(())
+    }
+
+    /// Runs a command's row change; `indexes` are the ledger indexes of its entries.
+    pub async fn write(&mut self, w: &Write, indexes: &[u64]) -> Result<u64, StoreError> {
+        let n = on_conn!(self, |c| {
+            let q = bind_values!(sqlx::query(w.sql), &w.args, indexes);
+            q.execute(&mut *c)
+                .await
+                .map_err(StoreError::classify)?
+                .rows_affected()
+        });
+        Ok(n)
+    }
+}
