@@ -1,0 +1,454 @@
+//! The command line: `serve`, `user add`, `verify`, `export`, `keys rotate`.
+//! Every flag has an environment fallback; defaults make a fresh checkout work.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, Role};
+use crate::core::audit::{self, EntryRow, LedgerData};
+use crate::core::entry::KeyPurpose;
+use crate::core::note::{Vkey, hex};
+use crate::http::{self, AppState, HttpConfig};
+use crate::ledger::{Ledger, LedgerOptions};
+use crate::store::{Store, StoreError};
+
+/// Kindpakket: child budgets for sport and culture on a signed, verifiable ledger.
+#[derive(Debug, Parser)]
+#[command(name = "kindpakket", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and API (creates the database and keys when missing).
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Audit a ledger offline: hashes, signatures, tree, checkpoints and balances.
+    Verify(VerifyArgs),
+    /// Write an auditor bundle: all entries, checkpoints and public keys.
+    Export(ExportArgs),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Where the database and keys are.
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE (default) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "KINDPAKKET_DATABASE",
+        default_value = "sqlite://kindpakket.db"
+    )]
+    pub database: String,
+    /// Directory with the private key files.
+    #[arg(long, env = "KINDPAKKET_KEYS", default_value = "keys")]
+    pub keys: PathBuf,
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KINDPAKKET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Seed demo data and print how to log in.
+    #[arg(long, env = "KINDPAKKET_DEMO")]
+    pub demo: bool,
+    /// Origin (log name) for a new ledger, e.g. kindpakket.westerkwartier.nl/ledger.
+    #[arg(long, env = "KINDPAKKET_ORIGIN")]
+    pub origin: Option<String>,
+    /// Mark session cookies Secure (when served over HTTPS).
+    #[arg(long, env = "KINDPAKKET_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from stdin (or KINDPAKKET_PASSWORD).
+    Add(UserAddArgs),
+}
+
+/// `user add` options.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// admin, staff, finance, auditor, provider_manager or cashier.
+    #[arg(long)]
+    pub role: String,
+    /// Provider id, for provider_manager and cashier.
+    #[arg(long)]
+    pub provider: Option<uuid::Uuid>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `verify` options.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["database", "export"])))]
+pub struct VerifyArgs {
+    /// Verify the ledger in this database.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Verify an export bundle instead.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// The ledger verifier key you trust (vkey form); it must be one of the ledger's keys.
+    #[arg(long, env = "KINDPAKKET_VERIFY_KEY")]
+    pub key: Option<String>,
+}
+
+/// `export` options.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// File to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Database URL.
+    #[arg(
+        long,
+        env = "KINDPAKKET_DATABASE",
+        default_value = "sqlite://kindpakket.db"
+    )]
+    pub database: String,
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key active; old public keys stay published.
+    Rotate(RotateArgs),
+}
+
+/// Which key to rotate.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PurposeArg {
+    /// The voucher-signing key (signs QR tokens).
+    Voucher,
+    /// The ledger key (signs entries and checkpoints).
+    Ledger,
+}
+
+/// `keys rotate` options.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// voucher or ledger.
+    #[arg(long, value_enum)]
+    pub purpose: PurposeArg,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Runs a command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await.map(|()| 0),
+        Command::User(UserCommand::Add(a)) => user_add(a).await.map(|()| 0),
+        Command::Verify(a) => verify(a).await,
+        Command::Export(a) => export(a).await.map(|()| 0),
+        Command::Keys(KeysCommand::Rotate(a)) => rotate(a).await.map(|()| 0),
+    }
+}
+
+async fn open_ledger(db: &DbArgs, origin: Option<String>) -> anyhow::Result<Ledger> {
+    let store = Store::open(&db.database)
+        .await
+        .with_context(|| format!("opening database {}", redact(&db.database)))?;
+    let options = LedgerOptions {
+        origin,
+        ..LedgerOptions::default()
+    };
+    Ledger::open(store, &db.keys, options)
+        .await
+        .context("opening the ledger")
+}
+
+/// Hides a password in a database URL.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let ledger = open_ledger(&a.db, a.origin.clone()).await?;
+    if a.demo {
+        crate::demo::seed(&ledger)
+            .await
+            .context("seeding demo data")?;
+    }
+    let config = HttpConfig {
+        secure_cookies: a.secure_cookies,
+        ..HttpConfig::default()
+    };
+    let state = AppState::new(ledger.clone(), config);
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("listening on {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %redact(&a.db.database), origin = %ledger.origin(), "serving");
+    println!("Kindpakket luistert op http://{addr}/");
+    http::serve(listener, state, http::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
+    let role = Role::parse(&a.role).with_context(|| {
+        format!(
+            "unknown role {:?}; use one of: admin, staff, finance, auditor, provider_manager, cashier",
+            a.role
+        )
+    })?;
+    if role.is_provider_role() != a.provider.is_some() {
+        bail!("--provider is required for provider_manager and cashier, and only for them");
+    }
+    let password = match std::env::var("KINDPAKKET_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from stdin")?;
+            s.lines().next().unwrap_or("").to_owned()
+        }
+    };
+    let hash = auth::hash_password(&password)?;
+    // Opening the ledger creates and migrates the database and creates keys, as for serve.
+    let ledger = open_ledger(&a.db, None).await?;
+    let result = ledger
+        .store()
+        .create_user(
+            &a.username,
+            role.as_str(),
+            a.provider,
+            &hash,
+            chrono::Utc::now(),
+        )
+        .await;
+    ledger.close().await;
+    match result {
+        Ok(_) => {
+            println!("user {} ({}) created", a.username, role);
+            Ok(())
+        }
+        Err(StoreError::Unique) => bail!("the username {:?} is already taken", a.username),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The auditor bundle.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportBundle {
+    /// Always `kindpakket-export/v1`.
+    pub format: String,
+    /// Log origin.
+    pub origin: String,
+    /// Number of entries.
+    pub size: u64,
+    /// Ledger verifier keys (vkey form), oldest first.
+    pub ledger_keys: Vec<String>,
+    /// Voucher-signing keys: key id (hex) and public key (base64).
+    pub voucher_keys: Vec<ExportKey>,
+    /// Canonical entry bytes, base64, in index order.
+    pub entries: Vec<String>,
+    /// Stored checkpoints.
+    pub checkpoints: Vec<ExportCheckpoint>,
+}
+
+/// A voucher key in the bundle.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportKey {
+    /// Key id (hex).
+    pub key_id: String,
+    /// Public key (base64).
+    pub public_key: String,
+}
+
+/// A checkpoint in the bundle.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// The signed note.
+    pub note: String,
+}
+
+const EXPORT_FORMAT: &str = "kindpakket-export/v1";
+
+async fn export(a: ExportArgs) -> anyhow::Result<()> {
+    let store = Store::open(&a.database).await?;
+    let data = store.ledger_data().await?;
+    // Export only what verifies: an auditor should not receive a silently broken bundle.
+    let report = audit::audit(&data, None)
+        .map_err(|f| anyhow::anyhow!("the ledger does not verify: {f}"))?;
+    let origin = report.origin.clone();
+    let ledger_keys = crate::ledger::ledger_vkeys(&report.state, &origin)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let voucher_keys = report
+        .state
+        .keys(KeyPurpose::Voucher)
+        .iter()
+        .map(|(id, k)| ExportKey {
+            key_id: hex(id),
+            public_key: B64.encode(k.public_key),
+        })
+        .collect();
+    let bundle = ExportBundle {
+        format: EXPORT_FORMAT.into(),
+        origin,
+        size: report.size,
+        ledger_keys,
+        voucher_keys,
+        entries: data.entries.iter().map(|e| B64.encode(&e.bytes)).collect(),
+        checkpoints: data
+            .checkpoints
+            .into_iter()
+            .map(|(size, note)| ExportCheckpoint { size, note })
+            .collect(),
+    };
+    let json = serde_json::to_vec_pretty(&bundle)?;
+    write_file(&a.out, &json)?;
+    println!(
+        "exported {} entries and {} checkpoints to {}",
+        bundle.size,
+        bundle.checkpoints.len(),
+        a.out.display()
+    );
+    store.close().await;
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads an export bundle into audit input.
+pub fn read_export(path: &Path) -> anyhow::Result<LedgerData> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bundle: ExportBundle =
+        serde_json::from_slice(&bytes).context("the export file is not a kindpakket export")?;
+    if bundle.format != EXPORT_FORMAT {
+        bail!("unknown export format {:?}", bundle.format);
+    }
+    let entries = bundle
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Ok(EntryRow {
+                index: i as u64,
+                id: None,
+                kind: None,
+                bytes: B64
+                    .decode(b)
+                    .with_context(|| format!("entry {i} is not base64"))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(LedgerData {
+        entries,
+        stored_hashes: None,
+        checkpoints: bundle
+            .checkpoints
+            .into_iter()
+            .map(|c| (c.size, c.note))
+            .collect(),
+    })
+}
+
+async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
+    let trusted = match &a.key {
+        Some(k) => Some(Vkey::parse(k).map_err(|e| anyhow::anyhow!("--key: {e}"))?),
+        None => None,
+    };
+    let data = match (&a.database, &a.export) {
+        (Some(url), None) => {
+            let store = Store::open(url).await?;
+            let d = store.ledger_data().await?;
+            store.close().await;
+            d
+        }
+        (None, Some(path)) => read_export(path)?,
+        _ => bail!("give either --database or --export"),
+    };
+    match audit::audit(&data, trusted.as_ref()) {
+        Ok(report) => {
+            println!("{}", report.summary());
+            Ok(0)
+        }
+        Err(failure) => {
+            println!("FAILED: {failure}");
+            Ok(1)
+        }
+    }
+}
+
+async fn rotate(a: RotateArgs) -> anyhow::Result<()> {
+    let purpose = match a.purpose {
+        PurposeArg::Voucher => KeyPurpose::Voucher,
+        PurposeArg::Ledger => KeyPurpose::Ledger,
+    };
+    let ledger = open_ledger(&a.db, None).await?;
+    let result = ledger.rotate(purpose).await;
+    let state = ledger.state().await;
+    let active = state.active_key(purpose).map(|(id, _)| hex(&id));
+    drop(state);
+    ledger.close().await;
+    result.context("rotating the key")?;
+    println!(
+        "new {purpose} key {} is active; older public keys stay on the ledger",
+        active.unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://kp:geheim@db/kp"),
+            "postgres://kp:***@db/kp"
+        );
+        assert_eq!(redact("postgres://kp@db/kp"), "postgres://kp@db/kp");
+        assert_eq!(redact("sqlite://kindpakket.db"), "sqlite://kindpakket.db");
+    }
+}

@@ -1,0 +1,255 @@
+//! Login, logout, and the `AuthUser` extractor (bearer token or session cookie).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, ApiJson, ErrorBody};
+use crate::auth::{self, Role};
+
+/// Name of the session cookie used by the web pages.
+pub const SESSION_COOKIE: &str = "kp_sessie";
+
+/// The logged-in user of a request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// User id.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Provider of a provider manager or cashier.
+    pub provider_id: Option<Uuid>,
+    /// Hash of the session token (to log out).
+    pub token_hash: Vec<u8>,
+}
+
+impl AuthUser {
+    /// Allows the request when the user acts as one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.iter().any(|r| self.role.acts_as(*r)) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// The session token sent with a request: `Authorization: Bearer …` or the session cookie.
+pub fn request_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let t = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))?;
+        return Some(t.trim().to_owned());
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = request_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        if token.is_empty() || token.len() > 200 {
+            return Err(ApiError::unauthorized());
+        }
+        let hash = auth::token_hash(&token);
+        let (user, _) = state
+            .store
+            .session_user(&hash, Utc::now())
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let role = Role::parse(&user.role)
+            .ok_or_else(|| ApiError::internal("unknown role in users table"))?;
+        Ok(AuthUser {
+            id: user.id,
+            username: user.username,
+            role,
+            provider_id: user.provider_id,
+            token_hash: hash,
+        })
+    }
+}
+
+/// The client's address, when the server knows it.
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+/// Login request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    /// The user's role.
+    pub role: String,
+    /// When the session ends (RFC 3339).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Logs in; also sets an HttpOnly session cookie for the web pages.
+#[utoipa::path(post, path = "/api/v1/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 401, description = "Wrong name or password (`invalid_login`)", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts (`too_many_attempts`)", body = ErrorBody),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let (user, expires_at, token) = login_user(&state, addr, &req.username, &req.password).await?;
+    let cookie = session_cookie(&state, &token, expires_at);
+    let body = LoginResponse {
+        token,
+        role: user.role,
+        expires_at,
+    };
+    let mut resp = Json(body).into_response();
+    if let Some(c) = cookie {
+        resp.headers_mut().insert(SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+/// Checks a name and password (rate-limited) and creates a session.
+pub async fn login_user(
+    state: &AppState,
+    addr: Option<SocketAddr>,
+    username: &str,
+    password: &str,
+) -> Result<(crate::store::users::UserRow, DateTime<Utc>, String), ApiError> {
+    let username = username.trim().to_owned();
+    if username.is_empty() || username.len() > 100 || password.len() > 1000 {
+        return Err(invalid_login());
+    }
+    let mut keys = vec![format!("user:{}", username.to_lowercase())];
+    if let Some(a) = addr {
+        keys.push(format!("ip:{}", a.ip()));
+    }
+    if let Some(secs) = state.limiter.retry_after(&keys) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!(
+                "Te vaak een verkeerd wachtwoord. Probeer het over {} minuten opnieuw.",
+                secs.div_ceil(60)
+            ),
+        );
+        e.status = StatusCode::TOO_MANY_REQUESTS;
+        return Err(e);
+    }
+    let found = state.store.user_by_name(&username).await?;
+    let password = password.to_owned();
+    let phc = found
+        .as_ref()
+        .map_or_else(|| auth::dummy_hash().to_owned(), |(_, h)| h.clone());
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match (found, ok) {
+        (Some((user, _)), true) => user,
+        _ => {
+            state.limiter.failed(&keys);
+            return Err(invalid_login());
+        }
+    };
+    state.limiter.succeeded(&keys);
+    let token =
+        auth::new_token().ok_or_else(|| ApiError::internal("no randomness for a session token"))?;
+    let now = Utc::now();
+    let expires_at = now + state.config.session_ttl;
+    state
+        .store
+        .create_session(&auth::token_hash(&token), user.id, now, expires_at)
+        .await?;
+    tracing::info!(user = %user.username, role = %user.role, "logged in");
+    Ok((user, expires_at, token))
+}
+
+fn invalid_login() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_login",
+        "De gebruikersnaam of het wachtwoord klopt niet.",
+    )
+}
+
+/// The `Set-Cookie` value for a session.
+pub fn session_cookie(
+    state: &AppState,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> Option<HeaderValue> {
+    let max_age = (expires_at - Utc::now()).num_seconds().max(0);
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+/// A `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("kp_sessie=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+    ))]
+pub async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<Response, ApiError> {
+    state.store.delete_session(&user.token_hash).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(SET_COOKIE, clear_cookie());
+    Ok(resp)
+}

@@ -1,0 +1,324 @@
+//! Public ledger endpoints (no login): checkpoint, verifier keys, entries, proofs, voucher keys.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ApiQuery, ErrorBody};
+use crate::core::entry::{Body, KeyPurpose, SignedEntry};
+use crate::core::merkle;
+use crate::core::note::hex;
+
+/// Most entries per call.
+pub const MAX_ENTRIES: u64 = 1000;
+
+fn text(body: String) -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The latest signed checkpoint (C2SP tlog-checkpoint; the key name is the origin).
+#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
+    responses((status = 200, description = "Signed note", content_type = "text/plain", body = String)))]
+pub async fn checkpoint(State(state): State<AppState>) -> Response {
+    text(state.ledger.checkpoint().note.clone())
+}
+
+/// Every ledger verifier key in signed-note vkey form, one per line, oldest first.
+#[utoipa::path(get, path = "/api/v1/ledger/key", tag = "ledger",
+    responses((status = 200, description = "Verifier keys", content_type = "text/plain", body = String)))]
+pub async fn key(State(state): State<AppState>) -> Response {
+    let keys: String = state
+        .ledger
+        .vkeys()
+        .await
+        .iter()
+        .map(|k| format!("{k}\n"))
+        .collect();
+    text(keys)
+}
+
+/// Range of entries.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EntriesQuery {
+    /// First index (default 0).
+    pub start: Option<u64>,
+    /// End index, exclusive; clamped to the tree size and to start + 1000.
+    pub end: Option<u64>,
+}
+
+/// One ledger entry: the canonical bytes and a JSON view of them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryView {
+    /// Leaf index.
+    pub index: u64,
+    /// Canonical bytes (what is hashed and signed), base64.
+    pub entry_b64: String,
+    /// RFC 6962 leaf hash, hex.
+    pub leaf_hash_hex: String,
+    /// Entry kind.
+    pub kind: String,
+    /// Entry id.
+    pub id: String,
+    /// Sequencer time, RFC 3339.
+    pub time: String,
+    /// Key id of the ledger key that signed it, hex.
+    pub key_id: String,
+    /// Decoded content (a view only).
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+/// JSON view of an entry body.
+pub fn body_json(body: &Body) -> serde_json::Value {
+    match body {
+        Body::Genesis { origin, ledger_key } => json!({
+            "origin": origin, "ledger_key": B64.encode(ledger_key),
+        }),
+        Body::KeyEvent {
+            action,
+            purpose,
+            key_id,
+            public_key,
+        } => json!({
+            "action": action.as_str(), "purpose": purpose.as_str(),
+            "key_id": hex(key_id), "public_key": B64.encode(public_key),
+        }),
+        Body::OpenAccount {
+            account,
+            kind,
+            flags,
+            fund,
+            party,
+        } => json!({
+            "account": account, "account_kind": kind.as_str(), "flags": flags,
+            "fund": (!fund.is_nil()).then_some(fund), "party": (!party.is_nil()).then_some(party),
+        }),
+        Body::AccountState {
+            account,
+            status,
+            generation,
+        } => json!({
+            "account": account, "status": status.as_str(), "generation": generation,
+        }),
+        Body::Transfer {
+            kind,
+            category,
+            reference,
+            legs,
+            attachment,
+        } => json!({
+            "transfer_kind": kind.as_str(),
+            "category": category.map(|c| c.as_str()),
+            "reference": (!reference.is_nil()).then_some(reference),
+            "legs": legs.iter().map(|l| json!({
+                "debit": l.debit, "credit": l.credit, "amount_cents": l.amount.0,
+            })).collect::<Vec<_>>(),
+            "attachment_b64": (!attachment.is_empty()).then(|| B64.encode(attachment)),
+        }),
+    }
+}
+
+/// Builds the view of stored entry bytes.
+pub fn entry_view(index: u64, bytes: &[u8]) -> Result<EntryView, ApiError> {
+    let e = SignedEntry::decode(bytes)
+        .map_err(|err| ApiError::internal(format!("entry {index}: {err}")))?;
+    let time = chrono::DateTime::from_timestamp_millis(e.entry.time_ms as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    Ok(EntryView {
+        index,
+        entry_b64: B64.encode(bytes),
+        leaf_hash_hex: hex(&merkle::leaf_hash(bytes)),
+        kind: e.entry.body.kind().as_str().to_owned(),
+        id: e.entry.id.to_string(),
+        time,
+        key_id: hex(&e.key_id),
+        body: body_json(&e.entry.body),
+    })
+}
+
+/// Entries `start <= index < end` covered by the latest checkpoint, at most 1,000 per call.
+#[utoipa::path(get, path = "/api/v1/ledger/entries", tag = "ledger",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "Entries", body = Vec<EntryView>),
+        (status = 400, description = "Bad range (`invalid_range`)", body = ErrorBody),
+    ))]
+pub async fn entries(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<EntriesQuery>,
+) -> Result<Json<Vec<EntryView>>, ApiError> {
+    let size = state.ledger.checkpoint().size;
+    let start = q.start.unwrap_or(0);
+    let end = q.end.unwrap_or(u64::MAX);
+    if end < start {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "Het einde van het bereik ligt voor het begin.",
+        ));
+    }
+    let end = end.min(size).min(start.saturating_add(MAX_ENTRIES));
+    if start >= end {
+        return Ok(Json(Vec::new()));
+    }
+    let rows = state.store.entries(start, end).await?;
+    let views = rows
+        .iter()
+        .map(|r| entry_view(r.index, &r.bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(views))
+}
+
+/// Inclusion proof request.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InclusionQuery {
+    /// Entry index.
+    pub index: u64,
+    /// Tree size (default: the latest checkpoint's).
+    pub size: Option<u64>,
+}
+
+/// An RFC 6962 inclusion proof.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InclusionProof {
+    /// Entry index.
+    pub index: u64,
+    /// Tree size.
+    pub size: u64,
+    /// Audit path, leaf sibling first, base64.
+    pub hashes: Vec<String>,
+}
+
+fn bad_proof(msg: &str) -> ApiError {
+    ApiError::bad_request("invalid_proof_request", msg.to_owned())
+}
+
+/// Proves that entry `index` is in the tree of `size` entries.
+#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger",
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "Proof", body = InclusionProof),
+        (status = 400, description = "Index or size out of range (`invalid_proof_request`)", body = ErrorBody),
+    ))]
+pub async fn inclusion(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
+) -> Result<Json<InclusionProof>, ApiError> {
+    let latest = state.ledger.checkpoint().size;
+    let size = q.size.unwrap_or(latest);
+    if size > latest {
+        return Err(bad_proof("Zo groot is het grootboek (nog) niet."));
+    }
+    if q.index >= size {
+        return Err(bad_proof("Dit nummer valt buiten de gevraagde grootte."));
+    }
+    let hashes = state.ledger.inclusion_proof(q.index, size).await?;
+    Ok(Json(InclusionProof {
+        index: q.index,
+        size,
+        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+    }))
+}
+
+/// Consistency proof request.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ConsistencyQuery {
+    /// Older tree size.
+    pub from: u64,
+    /// Newer tree size (default: the latest checkpoint's).
+    pub to: Option<u64>,
+}
+
+/// An RFC 6962 consistency proof.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsistencyProof {
+    /// Older size.
+    pub from: u64,
+    /// Newer size.
+    pub to: u64,
+    /// Proof hashes, base64.
+    pub hashes: Vec<String>,
+}
+
+/// Proves that the tree of `from` entries is a prefix of the tree of `to` entries.
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "Proof", body = ConsistencyProof),
+        (status = 400, description = "Sizes out of range (`invalid_proof_request`)", body = ErrorBody),
+    ))]
+pub async fn consistency(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProof>, ApiError> {
+    let latest = state.ledger.checkpoint().size;
+    let to = q.to.unwrap_or(latest);
+    if to > latest {
+        return Err(bad_proof("Zo groot is het grootboek (nog) niet."));
+    }
+    if q.from > to {
+        return Err(bad_proof("'from' mag niet groter zijn dan 'to'."));
+    }
+    let hashes = state.ledger.consistency_proof(q.from, to).await?;
+    Ok(Json(ConsistencyProof {
+        from: q.from,
+        to,
+        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+    }))
+}
+
+/// A voucher-signing public key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoucherKey {
+    /// Key id as in tokens: first 4 bytes of SHA-256(public key), hex.
+    pub key_id: String,
+    /// Signature algorithm.
+    pub algorithm: &'static str,
+    /// Ed25519 public key, base64.
+    pub public_key: String,
+    /// `active` (signs new tokens) or `retired` (verifies tokens issued before it was retired).
+    pub status: &'static str,
+    /// Ledger index of the entry that added it.
+    pub added_at_entry: u64,
+    /// Ledger index of the entry that retired it.
+    pub retired_at_entry: Option<u64>,
+}
+
+/// Voucher-signing public keys, with their validity.
+#[utoipa::path(get, path = "/api/v1/keys/voucher", tag = "ledger",
+    responses((status = 200, description = "Keys", body = Vec<VoucherKey>)))]
+pub async fn voucher_keys(State(state): State<AppState>) -> Json<Vec<VoucherKey>> {
+    let st = state.ledger.state().await;
+    let mut keys: Vec<VoucherKey> = st
+        .keys(KeyPurpose::Voucher)
+        .iter()
+        .map(|(id, k)| VoucherKey {
+            key_id: hex(id),
+            algorithm: "ed25519",
+            public_key: B64.encode(k.public_key),
+            status: if k.retired_at.is_some() {
+                "retired"
+            } else {
+                "active"
+            },
+            added_at_entry: k.added_at,
+            retired_at_entry: k.retired_at,
+        })
+        .collect();
+    keys.sort_by_key(|k| k.added_at_entry);
+    Json(keys)
+}
