@@ -121,3 +121,123 @@ macro_rules! on_both_backends {
         )+
     };
 }
+
+/// An in-process app on a test database, driven through `Router::oneshot`.
+pub struct TestApp {
+    pub ledger: Ledger,
+    pub router: axum::Router,
+    pub state: kindpakket::http::AppState,
+}
+
+/// A response: status, headers and body as text.
+pub struct Resp {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The stable error code of an error response.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn new(db: &TestDb) -> Self {
+        let ledger = db.ledger().await;
+        let state = kindpakket::http::AppState::new(
+            ledger.clone(),
+            kindpakket::http::HttpConfig::default(),
+        );
+        let router = kindpakket::http::router(state.clone());
+        TestApp {
+            ledger,
+            router,
+            state,
+        }
+    }
+
+    pub async fn close(self) {
+        self.ledger.close().await;
+    }
+
+    /// Creates a user directly in the store.
+    pub async fn user(&self, name: &str, role: &str, provider: Option<uuid::Uuid>) -> String {
+        let password = format!("{name}-wachtwoord-1");
+        let hash = kindpakket::auth::hash_password(&password).unwrap();
+        self.state
+            .store
+            .create_user(name, role, provider, &hash, chrono::Utc::now())
+            .await
+            .unwrap();
+        password
+    }
+
+    /// Creates a user and logs in; returns the bearer token.
+    pub async fn login_as(&self, name: &str, role: &str, provider: Option<uuid::Uuid>) -> String {
+        let password = self.user(name, role, provider).await;
+        let r = self
+            .post(
+                "/api/v1/login",
+                None,
+                serde_json::json!({"username": name, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn send(&self, req: axum::http::Request<axum::body::Body>) -> Resp {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        let mut b = axum::http::Request::get(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        self.send(b.body(axum::body::Body::empty()).unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> Resp {
+        self.post_raw(path, token, "application/json", body.to_string(), &[])
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: String,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut b = axum::http::Request::post(path).header("content-type", content_type);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        self.send(b.body(axum::body::Body::from(body)).unwrap())
+            .await
+    }
+}

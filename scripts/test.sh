@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, on SQLite and on PostgreSQL:
+#   1. unit, property and integration tests (cargo test): every storage test runs on both
+#      backends; PostgreSQL is the server in KINDPAKKET_TEST_POSTGRES
+#      (default postgres://postgres@127.0.0.1:5432/postgres);
+#   2. the independent Python check of the ledger-format test vectors;
+#   3. the outside checks (kpcheck.py) against the release binary, on SQLite and on a fresh
+#      PostgreSQL database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export KINDPAKKET_TEST_POSTGRES="${KINDPAKKET_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
+if [ "$KINDPAKKET_TEST_POSTGRES" = off ]; then
+  echo "warning: PostgreSQL tests are switched off (KINDPAKKET_TEST_POSTGRES=off)" >&2
+fi
+
+# kpcheck: the team's shared copy when it is next to this checkout, else the vendored one.
+KPCHECK="${KPCHECK:-../shared/tools/kpcheck.py}"
+[ -f "$KPCHECK" ] || KPCHECK=tests/outside/kpcheck.py
+
+python3 -c 'import requests, cryptography' 2>/dev/null || {
+  echo "installing the Python packages the outside checks need (requests, cryptography)" >&2
+  python3 -m pip install --quiet requests cryptography
+}
+
+echo "== cargo test (SQLite and PostgreSQL)"
+cargo test --all-targets
+
+echo "== ledger-format vectors, checked by an independent Python implementation"
+python3 tests/vectors/verify_vectors.py
+
+echo "== outside checks against the release binary"
+cargo build --release --bin kindpakket
+BIN=target/release/kindpakket
+python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK"

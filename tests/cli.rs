@@ -1,0 +1,207 @@
+//! The `kindpakket` binary as operators and auditors use it: user add before the first serve,
+//! verify, export + verify --export, a trusted key, tampering caught by verify, key rotation.
+//! Every test runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+fn kp(db: &common::TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kindpakket"))
+        .args(args)
+        .env("KINDPAKKET_DATABASE", &db.url)
+        .env("KINDPAKKET_KEYS", db.keys())
+        .env("RUST_LOG", "warn")
+        .env_remove("KINDPAKKET_PASSWORD")
+        .current_dir(db.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kindpakket");
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn user_add_works_before_the_first_serve_and_creates_private_keys(db: &common::TestDb) {
+    let o = kp(
+        db,
+        &["user", "add", "--username", "beheer", "--role", "admin"],
+        Some("beheer-wachtwoord-1\n"),
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let files: Vec<_> = std::fs::read_dir(db.keys())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        assert_eq!(files.len(), 2, "a ledger key and a voucher key");
+        for f in files {
+            assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+            let pem = std::fs::read_to_string(f.path()).unwrap();
+            assert!(
+                !out(&o).contains(pem.lines().nth(1).unwrap()),
+                "key material never printed"
+            );
+        }
+    }
+    let again = kp(
+        db,
+        &["user", "add", "--username", "beheer", "--role", "admin"],
+        Some("ander-wachtwoord-1\n"),
+    );
+    assert!(!again.status.success());
+    assert!(out(&again).contains("already taken"), "{}", out(&again));
+    let bad_role = kp(
+        db,
+        &["user", "add", "--username", "x", "--role", "koning"],
+        Some("x-wachtwoord-12\n"),
+    );
+    assert!(!bad_role.status.success());
+    let short = kp(
+        db,
+        &["user", "add", "--username", "y", "--role", "staff"],
+        Some("kort\n"),
+    );
+    assert!(!short.status.success());
+    let cashier_without_provider = kp(
+        db,
+        &["user", "add", "--username", "z", "--role", "cashier"],
+        Some("z-wachtwoord-12\n"),
+    );
+    assert!(!cashier_without_provider.status.success());
+    let store = db.store().await;
+    assert!(store.user_by_name("beheer").await.unwrap().is_some());
+    assert!(store.user_by_name("y").await.unwrap().is_none());
+}
+
+async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::TestDb) {
+    let o = kp(db, &["keys", "rotate", "--purpose", "ledger"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = kp(db, &["keys", "rotate", "--purpose", "voucher"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let v = kp(db, &["verify", "--database", &db.url], None);
+    assert!(v.status.success(), "{}", out(&v));
+    assert!(out(&v).starts_with("ok: 8 entries"), "{}", out(&v));
+    let bundle = db.dir.path().join("bundle.json");
+    let e = kp(db, &["export", "--out", bundle.to_str().unwrap()], None);
+    assert!(e.status.success(), "{}", out(&e));
+    let v = kp(db, &["verify", "--export", bundle.to_str().unwrap()], None);
+    assert!(v.status.success(), "{}", out(&v));
+    // The auditor pins the genesis key from the bundle; a stranger's key is refused.
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let genesis_key = json["ledger_keys"][0].as_str().unwrap().to_owned();
+    let v = kp(
+        db,
+        &[
+            "verify",
+            "--export",
+            bundle.to_str().unwrap(),
+            "--key",
+            &genesis_key,
+        ],
+        None,
+    );
+    assert!(v.status.success(), "{}", out(&v));
+    let stranger = kindpakket::core::note::Vkey::new(
+        json["origin"].as_str().unwrap(),
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+    )
+    .unwrap()
+    .to_string();
+    let v = kp(
+        db,
+        &[
+            "verify",
+            "--export",
+            bundle.to_str().unwrap(),
+            "--key",
+            &stranger,
+        ],
+        None,
+    );
+    assert_eq!(v.status.code(), Some(1), "{}", out(&v));
+    // One changed byte in the bundle names the entry.
+    let mut tampered = json.clone();
+    let e3 = tampered["entries"][3].as_str().unwrap().to_owned();
+    use base64::Engine;
+    let mut bytes = base64::engine::general_purpose::STANDARD
+        .decode(&e3)
+        .unwrap();
+    bytes[40] ^= 0x01;
+    tampered["entries"][3] = base64::engine::general_purpose::STANDARD
+        .encode(&bytes)
+        .into();
+    let path = db.dir.path().join("tampered.json");
+    std::fs::write(&path, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let v = kp(db, &["verify", "--export", path.to_str().unwrap()], None);
+    assert_eq!(v.status.code(), Some(1), "{}", out(&v));
+    assert!(out(&v).contains("entry 3"), "{}", out(&v));
+}
+
+async fn verify_names_an_entry_changed_in_the_database(db: &common::TestDb) {
+    let o = kp(db, &["keys", "rotate", "--purpose", "voucher"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let store = db.store().await;
+    let row = store.entries(4, 5).await.unwrap().remove(0);
+    let mut bytes = row.bytes.clone();
+    bytes[30] ^= 0x10;
+    // Someone with raw database access goes around the append-only triggers.
+    kindpakket::with_db!(store.db(), |p| {
+        let mut c = p.acquire().await.unwrap();
+        if store.is_sqlite() {
+            sqlx::raw_sql("DROP TRIGGER ledger_entries_no_update")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+        } else {
+            sqlx::raw_sql("SET session_replication_role = replica")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE ledger_entries SET entry = $1 WHERE idx = 4")
+            .bind(bytes)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        if !store.is_sqlite() {
+            sqlx::raw_sql("SET session_replication_role = origin")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+        }
+    });
+    store.close().await;
+    let v = kp(db, &["verify", "--database", &db.url], None);
+    assert_eq!(v.status.code(), Some(1), "{}", out(&v));
+    assert!(out(&v).contains("FAILED: entry 4:"), "{}", out(&v));
+    // The service refuses to start on a damaged ledger rather than sign over it.
+    let s = kp(db, &["keys", "rotate", "--purpose", "voucher"], None);
+    assert!(!s.status.success());
+    assert!(
+        out(&s).contains("damaged") || out(&s).contains("entry 4"),
+        "{}",
+        out(&s)
+    );
+}
+
+on_both_backends!(
+    user_add_works_before_the_first_serve_and_creates_private_keys,
+    export_and_verify_round_trip_and_a_trusted_key_is_checked,
+    verify_names_an_entry_changed_in_the_database,
+);

@@ -1,0 +1,313 @@
+//! The HTTP skeleton, in process: login and sessions, the error shape, the public ledger
+//! endpoints, operations endpoints. Every test runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use kindpakket::core::merkle::{self, Hash};
+use kindpakket::core::note::{Checkpoint, Vkey};
+use serde_json::json;
+
+fn hashes(v: &serde_json::Value) -> Vec<Hash> {
+    v["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect()
+}
+
+async fn login_gives_a_bearer_token_and_a_cookie_and_logout_ends_it(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let pw = app.user("medewerker", "staff", None).await;
+    let r = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "medewerker", "password": pw}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["role"], "staff");
+    assert!(body["expires_at"].as_str().unwrap().contains('T'));
+    let token = body["token"].as_str().unwrap().to_owned();
+    let cookie = r
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("kp_sessie=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    // The cookie works as well as the bearer token.
+    let cookie_pair = cookie.split(';').next().unwrap().to_owned();
+    let req = axum::http::Request::post("/api/v1/logout")
+        .header("cookie", cookie_pair)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // The session is gone for the bearer token too.
+    let r = app.post("/api/v1/logout", Some(&token), json!({})).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.code(), "not_logged_in");
+    app.close().await;
+}
+
+async fn wrong_passwords_are_refused_the_same_way_and_then_rate_limited(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let pw = app.user("kassa", "admin", None).await;
+    let unknown = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "niemand", "password": "x-wachtwoord-1"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.code(), "invalid_login");
+    for _ in 0..5 {
+        let r = app
+            .post(
+                "/api/v1/login",
+                None,
+                json!({"username": "kassa", "password": "fout-wachtwoord"}),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.code(), "invalid_login");
+    }
+    // Even the right password is refused for a while now.
+    let r = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "kassa", "password": pw}),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.code(), "too_many_attempts");
+    assert!(r.headers.get("retry-after").is_some());
+    app.close().await;
+}
+
+async fn malformed_requests_get_the_json_error_shape_never_a_500(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        (
+            "/api/v1/login",
+            "application/json",
+            "{not json".into(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "/api/v1/login",
+            "application/json",
+            r#"{"username": 5, "password": "x"}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "/api/v1/login",
+            "application/json",
+            r#"{"username": "a"}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "/api/v1/login",
+            "text/plain",
+            r#"{"username": "a", "password": "b"}"#.into(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/api/v1/login",
+            "application/json",
+            format!(
+                r#"{{"username": "{}", "password": "b"}}"#,
+                "a".repeat(2_000_000)
+            ),
+            413,
+            "body_too_large",
+        ),
+        (
+            "/api/v1/login",
+            "application/json",
+            r#"{"username": "'; DROP TABLE users; --", "password": "<script>"}"#.into(),
+            401,
+            "invalid_login",
+        ),
+    ];
+    for (path, ct, body, status, code) in cases {
+        let r = app.post_raw(path, None, ct, body, &[]).await;
+        assert_eq!(r.status.as_u16(), status, "{code}: {}", r.text);
+        let j = r.json();
+        assert_eq!(j["error"]["code"], code, "{}", r.text);
+        assert!(!j["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let r = app.get("/api/v1/bestaat-niet", None).await;
+    assert_eq!((r.status.as_u16(), r.code().as_str()), (404, "not_found"));
+    let r = app.get("/api/v1/login", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (405, "method_not_allowed")
+    );
+    let r = app.get("/api/v1/ledger/entries?start=abc", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_query")
+    );
+    let r = app.get("/api/v1/ledger/entries?start=5&end=2", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_range")
+    );
+    let r = app
+        .get("/api/v1/ledger/proof/inclusion?index=99", None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_proof_request")
+    );
+    let r = app
+        .get("/api/v1/ledger/proof/consistency?from=3&to=99", None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_proof_request")
+    );
+    let r = app
+        .get(
+            "/api/v1/ledger/proof/inclusion?index=18446744073709551615&size=18446744073709551615",
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400);
+    assert_eq!(app.get("/healthz", None).await.status, 200);
+    app.close().await;
+}
+
+async fn the_public_ledger_endpoints_verify_end_to_end(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    app.ledger
+        .rotate(kindpakket::core::entry::KeyPurpose::Voucher)
+        .await
+        .unwrap();
+    let key_text = app.get("/api/v1/ledger/key", None).await;
+    assert_eq!(key_text.status, 200);
+    assert!(
+        key_text.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let vkeys: Vec<Vkey> = key_text
+        .text
+        .lines()
+        .map(|l| Vkey::parse(l).unwrap())
+        .collect();
+    let note = app.get("/api/v1/ledger/checkpoint", None).await.text;
+    let (cp, _) = Checkpoint::verify(&note, &vkeys).unwrap();
+    assert_eq!(cp.size, 6);
+    let entries = app
+        .get("/api/v1/ledger/entries?start=0&end=100", None)
+        .await
+        .json();
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 6, "end is clamped to the tree size");
+    assert_eq!(entries[0]["kind"], "genesis");
+    let leaves: Vec<Hash> = entries
+        .iter()
+        .map(|e| {
+            let bytes = B64.decode(e["entry_b64"].as_str().unwrap()).unwrap();
+            let leaf = merkle::leaf_hash(&bytes);
+            assert_eq!(e["leaf_hash_hex"], kindpakket::core::note::hex(&leaf));
+            leaf
+        })
+        .collect();
+    assert_eq!(merkle::root_of_leaves(&leaves), cp.root);
+    for i in 0..6u64 {
+        let p = app
+            .get(
+                &format!("/api/v1/ledger/proof/inclusion?index={i}&size=6"),
+                None,
+            )
+            .await
+            .json();
+        merkle::verify_inclusion(i, 6, &leaves[i as usize], &hashes(&p), &cp.root).unwrap();
+    }
+    let old_root = merkle::root_of_leaves(&leaves[..4]);
+    let p = app
+        .get("/api/v1/ledger/proof/consistency?from=4&to=6", None)
+        .await
+        .json();
+    merkle::verify_consistency(4, 6, &old_root, &cp.root, &hashes(&p)).unwrap();
+    let page = app.get("/api/v1/ledger/entries?start=5", None).await.json();
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert!(
+        app.get("/api/v1/ledger/entries?start=50", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let vk = app.get("/api/v1/keys/voucher", None).await.json();
+    let vk = vk.as_array().unwrap();
+    assert_eq!(vk.len(), 2);
+    assert_eq!(vk[0]["status"], "retired");
+    assert_eq!(vk[1]["status"], "active");
+    app.close().await;
+}
+
+async fn operations_endpoints_answer(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    assert_eq!(app.get("/healthz", None).await.status, 200);
+    assert_eq!(app.get("/readyz", None).await.status, 200);
+    let m = app.get("/metrics", None).await;
+    assert_eq!(m.status, 200);
+    assert!(
+        m.text.contains("kindpakket_http_requests_total"),
+        "{}",
+        m.text
+    );
+    let spec = app.get("/api/openapi.json", None).await.json();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/login",
+        "/api/v1/logout",
+        "/api/v1/ledger/checkpoint",
+        "/api/v1/ledger/entries",
+        "/api/v1/ledger/proof/inclusion",
+        "/api/v1/ledger/proof/consistency",
+        "/api/v1/keys/voucher",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(spec["paths"][path].is_object(), "OpenAPI documents {path}");
+    }
+    app.ledger.close().await;
+    assert_eq!(
+        app.get("/readyz", None).await.status,
+        503,
+        "not ready once the writer stopped"
+    );
+}
+
+on_both_backends!(
+    login_gives_a_bearer_token_and_a_cookie_and_logout_ends_it,
+    wrong_passwords_are_refused_the_same_way_and_then_rate_limited,
+    malformed_requests_get_the_json_error_shape_never_a_500,
+    the_public_ledger_endpoints_verify_end_to_end,
+    operations_endpoints_answer,
+);
