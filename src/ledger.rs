@@ -22,6 +22,7 @@ use crate::core::entry::{
     AccountKind, Body, EncodeError, Entry, FLAG_NO_NEGATIVE, KeyAction, KeyPurpose, SignedEntry,
 };
 use crate::core::merkle::{self, Frontier, Hash};
+use crate::core::money::Cents;
 use crate::core::note::{self, Checkpoint, NoteSigner, Vkey};
 use crate::core::proof::TlogProof;
 use crate::core::token;
@@ -90,8 +91,20 @@ pub struct Appended {
     pub indexes: Vec<u64>,
     /// Leaf hash of each entry.
     pub leaf_hashes: Vec<Hash>,
+    /// Balance of every account the command's transfers touched, right after the command.
+    pub balances: Vec<(Uuid, Cents)>,
     /// The checkpoint that first covers these entries.
     pub checkpoint: Arc<SignedCheckpoint>,
+}
+
+impl Appended {
+    /// The balance of an account right after the command, if the command touched it.
+    pub fn balance(&self, account: &Uuid) -> Option<Cents> {
+        self.balances
+            .iter()
+            .find(|(a, _)| a == account)
+            .map(|(_, b)| *b)
+    }
 }
 
 /// Why a command was not appended.
@@ -176,6 +189,7 @@ struct Inner {
     store: Store,
     origin: String,
     running: AtomicBool,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     shutdown: tokio::sync::Notify,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -253,6 +267,7 @@ impl Ledger {
             store,
             origin,
             running: AtomicBool::new(true),
+            clock: options.clock.clone(),
             shutdown: tokio::sync::Notify::new(),
             task: Mutex::new(None),
         });
@@ -296,6 +311,11 @@ impl Ledger {
     /// Read access to the committed state.
     pub async fn state(&self) -> RwLockReadGuard<'_, LedgerState> {
         self.inner.state.read().await
+    }
+
+    /// The ledger's clock: milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        (self.inner.clock)()
     }
 
     /// The storage behind the ledger.
@@ -483,7 +503,7 @@ async fn replay(store: &Store) -> Result<(LedgerState, Frontier), LedgerError> {
 
 /// Outcome of one command inside a batch.
 enum Outcome {
-    Done(Vec<u64>, Vec<Hash>),
+    Done(Vec<u64>, Vec<Hash>, Vec<(Uuid, Cents)>),
     Refused(LedgerError),
 }
 
@@ -705,7 +725,7 @@ impl Sequencer {
         }
         let appended = outcomes
             .iter()
-            .any(|o| matches!(o, Outcome::Done(i, _) if !i.is_empty()));
+            .any(|o| matches!(o, Outcome::Done(i, _, _) if !i.is_empty()));
         let checkpoint = if appended {
             match self.sign_checkpoint().await {
                 Ok(cp) => Some(cp),
@@ -720,7 +740,7 @@ impl Sequencer {
         let entries: usize = outcomes
             .iter()
             .map(|o| match o {
-                Outcome::Done(i, _) => i.len(),
+                Outcome::Done(i, _, _) => i.len(),
                 Outcome::Refused(_) => 0,
             })
             .sum();
@@ -729,9 +749,10 @@ impl Sequencer {
             .record(started.elapsed().as_secs_f64());
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
             let answer = match (outcome, &checkpoint) {
-                (Outcome::Done(indexes, leaf_hashes), Some(cp)) => Ok(Appended {
+                (Outcome::Done(indexes, leaf_hashes, balances), Some(cp)) => Ok(Appended {
                     indexes,
                     leaf_hashes,
+                    balances,
                     checkpoint: cp.clone(),
                 }),
                 (Outcome::Done(..), None) => Err(LedgerError::Unavailable(
@@ -760,7 +781,7 @@ impl Sequencer {
         undos: &mut Vec<Undo>,
     ) -> Result<Outcome, LedgerError> {
         if command.entries.is_empty() && command.writes.is_empty() {
-            return Ok(Outcome::Done(Vec::new(), Vec::new()));
+            return Ok(Outcome::Done(Vec::new(), Vec::new(), Vec::new()));
         }
         self.writer.savepoint().await?;
         let mut mine: Vec<Undo> = Vec::new();
@@ -770,6 +791,16 @@ impl Sequencer {
         let mut refusal: Option<LedgerError> = None;
         for draft in &command.entries {
             let signed = self.sign(state, draft)?;
+            if let Body::Transfer {
+                kind: crate::core::entry::TransferKind::Redeem,
+                attachment,
+                ..
+            } = &draft.body
+                && let Err(r) = state.verify_token_signature(attachment)
+            {
+                refusal = Some(LedgerError::Rejected(r));
+                break;
+            }
             match state.apply(&signed) {
                 Ok(u) => mine.push(u),
                 Err(r) => {
@@ -832,7 +863,19 @@ impl Sequencer {
                 }
                 self.frontier = frontier;
                 undos.extend(mine);
-                Ok(Outcome::Done(indexes, leaves))
+                let mut balances: Vec<(Uuid, Cents)> = Vec::new();
+                for d in &command.entries {
+                    if let Body::Transfer { legs, .. } = &d.body {
+                        for id in legs.iter().flat_map(|l| [l.debit, l.credit]) {
+                            if !balances.iter().any(|(a, _)| *a == id)
+                                && let Some(acc) = state.account(&id)
+                            {
+                                balances.push((id, acc.balance));
+                            }
+                        }
+                    }
+                }
+                Ok(Outcome::Done(indexes, leaves, balances))
             }
         }
     }

@@ -313,6 +313,9 @@ impl LedgerState {
         };
         match &entry.body {
             Body::Genesis { origin, ledger_key } => {
+                if !note::valid_key_name(origin) {
+                    return Err(Rejection::Key("the origin is not a valid key name"));
+                }
                 if e.key_id != note::key_id(origin, ledger_key) {
                     return Err(Rejection::Signer);
                 }
@@ -748,6 +751,22 @@ impl LedgerState {
             return Err(Rejection::Category);
         }
         Ok(())
+    }
+
+    /// Verifies the signature of the voucher token in a redemption's attachment with the
+    /// voucher key it names (strict Ed25519). The sequencer calls this before appending a
+    /// redemption, so that no entry with a forged token reaches the ledger; the audit checks
+    /// the same signatures in batches.
+    pub fn verify_token_signature(&self, attachment: &[u8]) -> Result<(), Rejection> {
+        let t = VoucherToken::from_bytes(attachment)
+            .map_err(|_| Rejection::Token("attachment is not a voucher token"))?;
+        let key = self
+            .voucher_keys
+            .get(&t.key_id)
+            .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.public_key).ok())
+            .ok_or(Rejection::Token("token signed by an unknown voucher key"))?;
+        t.verify(&key)
+            .map_err(|_| Rejection::Token("token signature does not verify"))
     }
 
     fn current(&self, changed: &[(Uuid, Account)], id: &Uuid) -> Result<Account, Rejection> {

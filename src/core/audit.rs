@@ -174,12 +174,17 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
         .ok_or_else(|| AuditFailure::Ledger("the ledger is empty: no genesis entry".into()))?
         .to_owned();
 
-    let ledger_vkeys: Vec<Vkey> = state
+    // Every ledger key the ledger has had, with the tree sizes it could sign for: from the
+    // size after the entry that added it up to the size at which it was retired.
+    let ledger_keys: Vec<(Vkey, u64, Option<u64>)> = state
         .keys(KeyPurpose::Ledger)
         .values()
-        .filter_map(|k| VerifyingKey::from_bytes(&k.public_key).ok())
-        .filter_map(|k| Vkey::new(&origin, k).ok())
+        .filter_map(|k| {
+            let vk = VerifyingKey::from_bytes(&k.public_key).ok()?;
+            Some((Vkey::new(&origin, vk).ok()?, k.added_at + 1, k.retired_at))
+        })
         .collect();
+    let ledger_vkeys: Vec<Vkey> = ledger_keys.iter().map(|(v, _, _)| v.clone()).collect();
     if let Some(t) = trusted
         && !ledger_vkeys.contains(t)
     {
@@ -193,7 +198,18 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
             size: *stored_size,
             reason,
         };
-        let (cp, _) = Checkpoint::verify(note, &ledger_vkeys).map_err(|e| fail(e.to_string()))?;
+        let (cp, signed) =
+            Checkpoint::verify(note, &ledger_vkeys).map_err(|e| fail(e.to_string()))?;
+        let in_office = signed.signed_by.iter().any(|v| {
+            ledger_keys.iter().any(|(k, from, retired)| {
+                k == v && cp.size >= *from && retired.is_none_or(|r| cp.size <= r)
+            })
+        });
+        if !in_office {
+            return Err(fail(
+                "signed only by a ledger key that was not active at this size".into(),
+            ));
+        }
         if cp.origin != origin {
             return Err(fail(format!("origin {:?} is not this ledger", cp.origin)));
         }
@@ -535,6 +551,58 @@ mod tests {
             audit(&d, None),
             Err(AuditFailure::Checkpoint { .. })
         ));
+    }
+
+    #[test]
+    fn a_retired_ledger_key_cannot_sign_later_checkpoints() {
+        use crate::core::entry::{Body, KeyAction};
+        let mut c = busy_chain();
+        let old = c.key.clone();
+        let new = ed25519_dalek::SigningKey::from_bytes(&[44; 32]);
+        let new_pk = *new.verifying_key().as_bytes();
+        let new_id = crate::core::note::key_id(ORIGIN, &new_pk);
+        c.push(Body::KeyEvent {
+            action: KeyAction::Added,
+            purpose: KeyPurpose::Ledger,
+            key_id: new_id,
+            public_key: new_pk,
+        })
+        .unwrap();
+        let (old_id, old_pk) = (c.key_id, *old.verifying_key().as_bytes());
+        c.key = new.clone();
+        c.key_id = new_id;
+        c.push(Body::KeyEvent {
+            action: KeyAction::Retired,
+            purpose: KeyPurpose::Ledger,
+            key_id: old_id,
+            public_key: old_pk,
+        })
+        .unwrap();
+        let n = c.entries.len() as u64;
+        // data_of signs with c.key (the new key): fine at the final size.
+        let good = data_of(&c, &[n - 1, n]);
+        audit(&good, None).unwrap();
+        // The same final checkpoint signed by the retired key is refused.
+        let mut bad = good.clone();
+        let root = audit(&good, None).unwrap().root;
+        let cp = Checkpoint {
+            origin: ORIGIN.into(),
+            size: n,
+            root,
+        };
+        bad.checkpoints[1].1 = cp
+            .sign(&[NoteSigner {
+                name: ORIGIN,
+                key: &old,
+            }])
+            .unwrap();
+        assert!(matches!(
+            audit(&bad, None),
+            Err(AuditFailure::Checkpoint { .. })
+        ));
+        // Pinning the old (genesis) key still works: the chain of keys leads to the new one.
+        let pinned = Vkey::new(ORIGIN, old.verifying_key()).unwrap();
+        audit(&good, Some(&pinned)).unwrap();
     }
 
     #[test]

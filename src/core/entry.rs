@@ -89,7 +89,9 @@ wire_enum!(
     KeyAction {
         /// The key becomes usable.
         Added = 1 => "added",
-        /// The key may no longer sign new entries or tokens; old ones stay verifiable.
+        /// The key signs nothing new. Entries it signed stay verifiable; tokens it signed stay
+        /// spendable (tokens carry no issue time, and reissuing every printed letter after a
+        /// routine rotation would burden parents for nothing).
         Retired = 2 => "retired",
     }
 );

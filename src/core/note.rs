@@ -40,9 +40,13 @@ pub enum NoteError {
     BadCheckpoint(&'static str),
 }
 
-/// Checks a key name: non-empty, no Unicode white space, no '+'.
+/// Checks a key name: 1..=255 bytes, no Unicode white space or control characters, no '+'.
 pub fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
+    !name.is_empty()
+        && name.len() <= 255
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '+')
 }
 
 /// The 4-byte key ID: `SHA-256(name || "\n" || 0x01 || public key)[:4]`.

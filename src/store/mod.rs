@@ -174,6 +174,35 @@ impl Store {
         matches!(self.db, Db::Sqlite(_))
     }
 
+    /// Runs row changes in one transaction on a pooled connection (for tables off the ledger).
+    /// Returns the rows affected by each.
+    pub async fn execute_all(&self, writes: &[Write]) -> Result<Vec<u64>, StoreError> {
+        let none: [u64; 0] = [];
+        let counts = with_db!(&self.db, |p| {
+            use sqlx::Connection;
+            let mut conn = p.acquire().await?;
+            let begin = if self.is_sqlite() {
+                "BEGIN IMMEDIATE"
+            } else {
+                "BEGIN"
+            };
+            let mut tx = conn.begin_with(begin).await?;
+            let mut counts = Vec::with_capacity(writes.len());
+            for w in writes {
+                let q = writer::bind_values!(sqlx::query(w.sql), &w.args, none);
+                counts.push(
+                    q.execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::classify)?
+                        .rows_affected(),
+                );
+            }
+            tx.commit().await?;
+            counts
+        });
+        Ok(counts)
+    }
+
     /// Opens the single writer connection, taking the ledger's writer lock.
     pub async fn writer(&self) -> Result<Writer, StoreError> {
         Writer::open(&self.target).await

@@ -75,6 +75,7 @@ macro_rules! on_conn {
     };
 }
 
+/// Binds [`Value`]s to a query for either backend.
 macro_rules! bind_values {
     ($q:expr, $args:expr, $indexes:expr) => {{
         let mut q = $q;
@@ -101,6 +102,8 @@ macro_rules! bind_values {
         q
     }};
 }
+
+pub(super) use bind_values;
 
 impl Writer {
     pub(super) async fn open(target: &Target) -> Result<Self, StoreError> {
