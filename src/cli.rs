@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (when served over HTTPS).
     #[arg(long, env = "KINDPAKKET_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Public base URL, for absolute parent links (e.g. https://kindpakket.example).
+    #[arg(long, env = "KINDPAKKET_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// `user` subcommands.
@@ -181,6 +184,19 @@ async fn open_ledger(db: &DbArgs, origin: Option<String>) -> anyhow::Result<Ledg
         .context("opening the ledger")
 }
 
+/// Creates a ledger key and a voucher key in `dir` when it has none, and the link secret.
+fn ensure_keys(dir: &Path) -> anyhow::Result<()> {
+    let mut ring = crate::keys::KeyRing::load(dir)?;
+    for purpose in [KeyPurpose::Ledger, KeyPurpose::Voucher] {
+        if ring.newest(purpose).is_none() {
+            ring.generate(purpose)?;
+        }
+    }
+    crate::service::links::LinkSecret::load_or_create(dir)
+        .with_context(|| format!("creating the link secret in {}", dir.display()))?;
+    Ok(())
+}
+
 /// Hides a password in a database URL.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -204,9 +220,12 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     let config = HttpConfig {
         secure_cookies: a.secure_cookies,
+        public_url: a.public_url.clone(),
         ..HttpConfig::default()
     };
-    let state = AppState::new(ledger.clone(), config);
+    let links = crate::service::links::LinkSecret::load_or_create(&a.db.keys)
+        .with_context(|| format!("reading the link secret in {}", a.db.keys.display()))?;
+    let state = AppState::new(ledger.clone(), links, config);
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("listening on {}", a.listen))?;
@@ -238,10 +257,20 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
         }
     };
     let hash = auth::hash_password(&password)?;
-    // Opening the ledger creates and migrates the database and creates keys, as for serve.
-    let ledger = open_ledger(&a.db, None).await?;
-    let result = ledger
-        .store()
+    // Like every command, this creates and migrates the database and creates the keys when
+    // they are missing. It does not take the ledger's writer lock, so it works while the
+    // service runs.
+    let store = Store::open(&a.db.database)
+        .await
+        .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
+    ensure_keys(&a.db.keys)?;
+    if let Some(p) = a.provider
+        && store.provider(p).await?.is_none()
+    {
+        store.close().await;
+        bail!("there is no provider with id {p}");
+    }
+    let result = store
         .create_user(
             &a.username,
             role.as_str(),
@@ -250,7 +279,7 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
             chrono::Utc::now(),
         )
         .await;
-    ledger.close().await;
+    store.close().await;
     match result {
         Ok(_) => {
             println!("user {} ({}) created", a.username, role);

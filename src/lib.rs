@@ -8,4 +8,5 @@ pub mod demo;
 pub mod http;
 pub mod keys;
 pub mod ledger;
+pub mod service;
 pub mod store;

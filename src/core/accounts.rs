@@ -59,6 +59,8 @@ pub struct Account {
     pub issued: bool,
     /// Index of the entry that opened it.
     pub opened_at: u64,
+    /// Indexes of every entry that touched it (opening, state changes, transfers), in order.
+    pub entries: Vec<u64>,
 }
 
 /// A transfer that may later be reversed.
@@ -417,6 +419,7 @@ impl LedgerState {
                         balance: Cents::ZERO,
                         issued: false,
                         opened_at: entry.index,
+                        entries: vec![entry.index],
                     },
                 );
             }
@@ -449,11 +452,12 @@ impl LedgerState {
                     ));
                 }
                 let prev = acc.clone();
-                let new = Account {
+                let mut new = Account {
                     status: *status,
                     generation: *generation,
                     ..prev.clone()
                 };
+                new.entries.push(entry.index);
                 undo.accounts.push((*account, Some(prev)));
                 self.accounts.insert(*account, new);
             }
@@ -493,7 +497,8 @@ impl LedgerState {
                     );
                     undo.transfer_added = Some(entry.id);
                 }
-                for (id, acc) in changed {
+                for (id, mut acc) in changed {
+                    acc.entries.push(entry.index);
                     let prev = self.accounts.insert(id, acc);
                     undo.accounts.push((id, prev));
                 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::auth::{self, Role};
+use crate::service::Actor;
 
 /// Name of the session cookie used by the web pages.
 pub const SESSION_COOKIE: &str = "kp_sessie";
@@ -87,6 +88,54 @@ impl FromRequestParts<AppState> for AuthUser {
             provider_id: user.provider_id,
             token_hash: hash,
         })
+    }
+}
+
+impl AuthUser {
+    /// The service-layer view of this user.
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.id,
+            role: self.role,
+            provider_id: self.provider_id,
+        }
+    }
+}
+
+/// Who reads: a logged-in user, or a parent through the household's personal link (sent as
+/// `Authorization: Bearer <link token>`).
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// A logged-in user.
+    User(AuthUser),
+    /// A parent.
+    Parent(Uuid),
+}
+
+impl Viewer {
+    /// The service-layer view.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Viewer::User(u) => u.actor(),
+            Viewer::Parent(h) => Actor::Parent { household_id: *h },
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match AuthUser::from_request_parts(parts, state).await {
+            Ok(u) => Ok(Viewer::User(u)),
+            Err(e) => {
+                let token = request_token(&parts.headers).ok_or(e)?;
+                match crate::service::households::by_link(&state.services, &token).await? {
+                    Some(h) => Ok(Viewer::Parent(h.id)),
+                    None => Err(ApiError::unauthorized()),
+                }
+            }
+        }
     }
 }
 

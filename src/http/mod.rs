@@ -1,5 +1,6 @@
 //! The HTTP shell: routes, OpenAPI, middleware, graceful shutdown.
 
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ledger;
@@ -42,6 +43,8 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Longest time a request may take.
     pub request_timeout: Duration,
+    /// Public base URL for absolute parent links (e.g. `https://kindpakket.example`).
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -51,6 +54,7 @@ impl Default for HttpConfig {
             secure_cookies: false,
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            public_url: None,
         }
     }
 }
@@ -68,17 +72,30 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     /// Settings.
     pub config: Arc<HttpConfig>,
+    /// The use cases.
+    pub services: crate::service::Services,
 }
 
 impl AppState {
-    /// State for a ledger and its store.
-    pub fn new(ledger: Ledger, config: HttpConfig) -> Self {
+    /// State for a ledger, the secret behind parent links, and settings.
+    pub fn new(
+        ledger: Ledger,
+        links: crate::service::links::LinkSecret,
+        config: HttpConfig,
+    ) -> Self {
+        let services = crate::service::Services {
+            ledger: ledger.clone(),
+            store: ledger.store().clone(),
+            links: Arc::new(links),
+            public_url: config.public_url.clone(),
+        };
         Self {
             store: ledger.store().clone(),
             ledger,
             metrics: metrics_handle(),
             limiter: Arc::new(LoginLimiter::new(5, Duration::from_secs(15 * 60))),
             config: Arc::new(config),
+            services,
         }
     }
 }
@@ -110,6 +127,11 @@ pub fn metrics_handle() -> PrometheusHandle {
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
         (name = "auth", description = "Log in and out"),
+        (name = "funds", description = "Funds (regelingen), deposits, provider approval, expiry, direct payments"),
+        (name = "households", description = "Households and children (personal data, off the ledger)"),
+        (name = "providers", description = "Providers (aanbieders)"),
+        (name = "vouchers", description = "Vouchers: issue, view, QR codes, top-up, block, reissue"),
+        (name = "redemptions", description = "Scanning and redeeming at a club, reversal"),
         (name = "ledger", description = "The public, verifiable ledger (no login)"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -133,6 +155,28 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
+        .routes(routes!(api::funds::create))
+        .routes(routes!(api::funds::get))
+        .routes(routes!(api::funds::deposit))
+        .routes(routes!(api::funds::approve))
+        .routes(routes!(api::funds::expire))
+        .routes(routes!(api::funds::direct_payment))
+        .routes(routes!(api::households::create))
+        .routes(routes!(api::households::get))
+        .routes(routes!(api::households::erase))
+        .routes(routes!(api::households::renew_link))
+        .routes(routes!(api::providers::create))
+        .routes(routes!(api::providers::get))
+        .routes(routes!(api::vouchers::issue))
+        .routes(routes!(api::vouchers::get))
+        .routes(routes!(api::vouchers::qr_svg))
+        .routes(routes!(api::vouchers::qr_png))
+        .routes(routes!(api::vouchers::top_up))
+        .routes(routes!(api::vouchers::block))
+        .routes(routes!(api::vouchers::reissue))
+        .routes(routes!(api::vouchers::lookup))
+        .routes(routes!(api::redemptions::create))
+        .routes(routes!(api::redemptions::reverse))
         .routes(routes!(ledger::checkpoint))
         .routes(routes!(ledger::key))
         .routes(routes!(ledger::entries))

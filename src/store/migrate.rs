@@ -24,7 +24,11 @@ macro_rules! migration {
     };
 }
 
-const MIGRATIONS: &[Migration] = &[migration!(1, "0001_ledger"), migration!(2, "0002_users")];
+const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_ledger"),
+    migration!(2, "0002_users"),
+    migration!(3, "0003_vouchers"),
+];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL)";

@@ -5,6 +5,8 @@
 //! same numbers). Ledger writes go through a [`Writer`], the single dedicated connection of the
 //! sequencer, guarded by a lock so that one process at most writes a ledger.
 
+pub mod catalog;
+pub mod idempotency;
 mod migrate;
 pub mod users;
 mod writer;

@@ -153,8 +153,10 @@ impl Resp {
 impl TestApp {
     pub async fn new(db: &TestDb) -> Self {
         let ledger = db.ledger().await;
+        let links = kindpakket::service::links::LinkSecret::load_or_create(&db.keys()).unwrap();
         let state = kindpakket::http::AppState::new(
             ledger.clone(),
+            links,
             kindpakket::http::HttpConfig::default(),
         );
         let router = kindpakket::http::router(state.clone());

@@ -1,0 +1,324 @@
+//! `/api/v1/funds…`: funds, deposits, provider approval, expiry, direct payments.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::http::AppState;
+use crate::http::auth::AuthUser;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::service::funds::{self, NewFund};
+use crate::service::providers::{category_names, set_of};
+use crate::service::redemptions::{self, Redeemed, Spend};
+use crate::store::catalog::FundRow;
+
+/// A new fund.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FundRequest {
+    /// Name, e.g. "Kindpakket Westerkwartier 2026".
+    pub name: String,
+    /// Who pays, e.g. "Gemeente Westerkwartier".
+    pub sponsor: String,
+    /// First day budgets may be spent.
+    pub valid_from: NaiveDate,
+    /// Last day budgets may be spent.
+    pub valid_until: NaiveDate,
+    /// Categories: sport, cultuur, school, overig.
+    pub categories: Vec<String>,
+    /// Budget per child, in cents.
+    pub amount_per_child_cents: i64,
+    /// Oldest eligible age on `valid_from` (default 17).
+    pub max_age_years: Option<i64>,
+    /// `child` (default): a voucher per child; `household`: one voucher per household worth
+    /// the per-child amount times the eligible children.
+    pub pooling: Option<String>,
+}
+
+/// A fund.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Sponsor.
+    pub sponsor: String,
+    /// First day.
+    pub valid_from: NaiveDate,
+    /// Last day.
+    pub valid_until: NaiveDate,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Budget per child, in cents.
+    pub amount_per_child_cents: i64,
+    /// Oldest eligible age.
+    pub max_age_years: i64,
+    /// `child` or `household`.
+    pub pooling: String,
+    /// Money in the fund not yet given to vouchers.
+    pub balance_cents: i64,
+    /// True once the fund has been expired.
+    pub expired: bool,
+    /// Ledger index of the entry that opened the fund's account (on creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_index: Option<u64>,
+}
+
+fn fund_response(f: FundRow, balance: i64, entry_index: Option<u64>) -> FundResponse {
+    FundResponse {
+        id: f.id,
+        categories: category_names(set_of(f.categories)),
+        name: f.name,
+        sponsor: f.sponsor,
+        valid_from: f.valid_from,
+        valid_until: f.valid_until,
+        amount_per_child_cents: f.amount_per_child_cents,
+        max_age_years: f.max_age_years,
+        pooling: f.pooling,
+        balance_cents: balance,
+        expired: f.expired_at.is_some(),
+        entry_index,
+    }
+}
+
+/// Creates a fund (regeling) and opens its ledger account.
+#[utoipa::path(post, path = "/api/v1/funds", tag = "funds", security(("bearer" = [])),
+    request_body = FundRequest,
+    responses(
+        (status = 201, body = FundResponse),
+        (status = 400, description = "`invalid_field`, `invalid_period`, `invalid_categories`, `invalid_amount`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<FundRequest>,
+) -> Result<(StatusCode, Json<FundResponse>), ApiError> {
+    user.require(&[Role::Admin])?;
+    let (fund, index) = funds::create(
+        &state.services,
+        NewFund {
+            name: req.name,
+            sponsor: req.sponsor,
+            valid_from: req.valid_from,
+            valid_until: req.valid_until,
+            categories: req.categories,
+            amount_per_child_cents: req.amount_per_child_cents,
+            max_age_years: req.max_age_years,
+            pooling: req.pooling,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(fund_response(fund, 0, Some(index))),
+    ))
+}
+
+/// A fund with its balance.
+#[utoipa::path(get, path = "/api/v1/funds/{id}", tag = "funds", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id")),
+    responses(
+        (status = 200, body = FundResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_fund`", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<FundResponse>, ApiError> {
+    user.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
+    let v = funds::view(&state.services, id).await?;
+    Ok(Json(fund_response(v.fund, v.balance.0, None)))
+}
+
+/// A deposit from the sponsor.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepositRequest {
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Reference, e.g. the grant decision (kept off the ledger).
+    pub reference: String,
+}
+
+/// A booked deposit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepositResponse {
+    /// Ledger index of the deposit entry.
+    pub entry_index: u64,
+    /// Fund balance after the deposit.
+    pub fund_balance_cents: i64,
+}
+
+/// Books money from the sponsor into the fund.
+#[utoipa::path(post, path = "/api/v1/funds/{id}/deposits", tag = "funds", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id")),
+    request_body = DepositRequest,
+    responses(
+        (status = 201, body = DepositResponse),
+        (status = 400, description = "`invalid_amount`, `invalid_field`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_fund`", body = ErrorBody),
+        (status = 422, description = "`fund_expired`, `amount_overflow`", body = ErrorBody),
+    ))]
+pub async fn deposit(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<DepositRequest>,
+) -> Result<(StatusCode, Json<DepositResponse>), ApiError> {
+    user.require(&[Role::Admin, Role::Finance])?;
+    let (entry_index, balance) = funds::deposit(
+        &state.services,
+        &user.actor(),
+        id,
+        req.amount_cents,
+        &req.reference,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DepositResponse {
+            entry_index,
+            fund_balance_cents: balance.0,
+        }),
+    ))
+}
+
+/// Categories to approve.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// Categories the provider may charge in this fund.
+    pub categories: Vec<String>,
+}
+
+/// A provider's approval for a fund.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalResponse {
+    /// Fund.
+    pub fund_id: Uuid,
+    /// Provider.
+    pub provider_id: Uuid,
+    /// Approved categories.
+    pub categories: Vec<String>,
+    /// The provider's ledger account for this fund.
+    pub account_id: Uuid,
+}
+
+/// Approves a provider for a fund and categories (again: replaces the categories).
+#[utoipa::path(post, path = "/api/v1/funds/{id}/providers/{provider_id}", tag = "funds", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id"), ("provider_id" = Uuid, Path, description = "Provider id")),
+    request_body = ApprovalRequest,
+    responses(
+        (status = 200, body = ApprovalResponse),
+        (status = 400, description = "`invalid_categories`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_fund`, `unknown_provider`", body = ErrorBody),
+        (status = 422, description = "`category_not_in_fund`, `category_not_offered`", body = ErrorBody),
+    ))]
+pub async fn approve(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((id, provider_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<ApprovalRequest>,
+) -> Result<Json<ApprovalResponse>, ApiError> {
+    user.require(&[Role::Admin])?;
+    let a = funds::approve_provider(&state.services, id, provider_id, &req.categories).await?;
+    Ok(Json(ApprovalResponse {
+        fund_id: a.fund_id,
+        provider_id: a.provider_id,
+        categories: category_names(set_of(a.categories)),
+        account_id: a.account_id,
+    }))
+}
+
+/// Result of expiring a fund.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExpireResponse {
+    /// Vouchers closed.
+    pub expired_vouchers: usize,
+    /// Cents returned from vouchers to the fund.
+    pub returned_cents: i64,
+}
+
+/// Ends a fund: all remaining voucher balances return to the fund and the vouchers close.
+#[utoipa::path(post, path = "/api/v1/funds/{id}/expire", tag = "funds", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id")),
+    responses(
+        (status = 200, body = ExpireResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_fund`", body = ErrorBody),
+        (status = 409, description = "`already_expired`", body = ErrorBody),
+    ))]
+pub async fn expire(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ExpireResponse>, ApiError> {
+    user.require(&[Role::Admin])?;
+    let e = funds::expire(&state.services, &user.actor(), id).await?;
+    Ok(Json(ExpireResponse {
+        expired_vouchers: e.vouchers,
+        returned_cents: e.returned.0,
+    }))
+}
+
+/// A direct payment by Leergeld.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectPaymentRequest {
+    /// The child whose voucher in this fund pays.
+    pub child_id: Uuid,
+    /// The provider that is paid.
+    pub provider_id: Uuid,
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Category.
+    pub category: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Books a payment to a provider from a child's voucher, without a token.
+#[utoipa::path(post, path = "/api/v1/funds/{id}/direct-payments", tag = "funds", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id")),
+    request_body = DirectPaymentRequest,
+    responses(
+        (status = 201, body = Redeemed),
+        (status = 400, description = "`invalid_amount`, `invalid_category`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_provider`", body = ErrorBody),
+        (status = 422, description = "`no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`", body = ErrorBody),
+    ))]
+pub async fn direct_payment(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<DirectPaymentRequest>,
+) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+    user.require(&[Role::Finance])?;
+    let r = redemptions::direct_payment(
+        &state.services,
+        &user.actor(),
+        id,
+        req.child_id,
+        req.provider_id,
+        Spend {
+            amount_cents: req.amount_cents,
+            category: req.category,
+            description: req.description,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}

@@ -1,0 +1,213 @@
+//! `/api/v1/households…`: registering households, erasure, personal links.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::http::AppState;
+use crate::http::auth::AuthUser;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::service::households::{self, NewChild, NewHousehold};
+
+/// A child to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildRequest {
+    /// First name.
+    pub first_name: String,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+}
+
+/// A household to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdRequest {
+    /// Leergeld's case reference (unique).
+    pub reference: String,
+    /// Parent's name.
+    pub parent_name: String,
+    /// E-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Children (1 to 20).
+    pub children: Vec<ChildRequest>,
+}
+
+/// A registered child.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildResponse {
+    /// Id.
+    pub id: Uuid,
+    /// First name (absent after erasure).
+    pub first_name: Option<String>,
+    /// Birth date (absent after erasure).
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// A registered household.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HouseholdResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Reference.
+    pub reference: Option<String>,
+    /// Parent's name.
+    pub parent_name: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Children.
+    pub children: Vec<ChildResponse>,
+    /// The parent's personal link (absent after erasure).
+    pub parent_link: Option<String>,
+    /// Vouchers of this household.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vouchers: Option<Vec<Uuid>>,
+}
+
+/// Registers a household and its children (personal data stays off the ledger).
+#[utoipa::path(post, path = "/api/v1/households", tag = "households", security(("bearer" = [])),
+    request_body = HouseholdRequest,
+    responses(
+        (status = 201, body = HouseholdResponse),
+        (status = 400, description = "`invalid_field`, `invalid_email`, `invalid_phone`, `invalid_children`, `invalid_birth_date`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "`reference_taken`", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<HouseholdRequest>,
+) -> Result<(StatusCode, Json<HouseholdResponse>), ApiError> {
+    user.require(&[Role::Staff])?;
+    let c = households::create(
+        &state.services,
+        NewHousehold {
+            reference: req.reference,
+            parent_name: req.parent_name,
+            email: req.email,
+            phone: req.phone,
+            children: req
+                .children
+                .into_iter()
+                .map(|c| NewChild {
+                    first_name: c.first_name,
+                    birth_date: c.birth_date,
+                })
+                .collect(),
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(HouseholdResponse {
+            id: c.household.id,
+            reference: c.household.reference,
+            parent_name: c.household.parent_name,
+            email: c.household.email,
+            phone: c.household.phone,
+            children: c
+                .children
+                .into_iter()
+                .map(|ch| ChildResponse {
+                    id: ch.id,
+                    first_name: ch.first_name,
+                    birth_date: ch.birth_date,
+                })
+                .collect(),
+            parent_link: Some(c.parent_link),
+            vouchers: None,
+        }),
+    ))
+}
+
+/// A household with its children and vouchers.
+#[utoipa::path(get, path = "/api/v1/households/{id}", tag = "households", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Household id")),
+    responses(
+        (status = 200, body = HouseholdResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_household`", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<HouseholdResponse>, ApiError> {
+    user.require(&[Role::Staff, Role::Auditor])?;
+    let svc = &state.services;
+    let h = households::get(svc, id).await?;
+    let children = svc.store.children(id).await?;
+    let vouchers = svc.store.household_vouchers(id).await?;
+    Ok(Json(HouseholdResponse {
+        parent_link: households::parent_link(svc, &h),
+        id: h.id,
+        reference: h.reference,
+        parent_name: h.parent_name,
+        email: h.email,
+        phone: h.phone,
+        children: children
+            .into_iter()
+            .map(|ch| ChildResponse {
+                id: ch.id,
+                first_name: ch.first_name,
+                birth_date: ch.birth_date,
+            })
+            .collect(),
+        vouchers: Some(vouchers.into_iter().map(|v| v.id).collect()),
+    }))
+}
+
+/// Erases names, contact data and birth dates (right to erasure); the ledger stays verifiable.
+#[utoipa::path(delete, path = "/api/v1/households/{id}/personal-data", tag = "households", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Household id")),
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_household`", body = ErrorBody),
+    ))]
+pub async fn erase(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    user.require(&[Role::Admin])?;
+    households::erase_personal_data(&state.services, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new personal link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkResponse {
+    /// The new link; the old one no longer works.
+    pub parent_link: String,
+}
+
+/// Replaces the household's personal link (for example when a letter was lost).
+#[utoipa::path(post, path = "/api/v1/households/{id}/parent-link", tag = "households", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Household id")),
+    responses(
+        (status = 201, body = LinkResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_household`", body = ErrorBody),
+        (status = 422, description = "`personal_data_erased`", body = ErrorBody),
+    ))]
+pub async fn renew_link(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<LinkResponse>), ApiError> {
+    user.require(&[Role::Staff])?;
+    let parent_link = households::renew_link(&state.services, id).await?;
+    Ok((StatusCode::CREATED, Json(LinkResponse { parent_link })))
+}

@@ -1,0 +1,105 @@
+//! `/api/v1/providers…`: providers (aanbieders).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::http::AppState;
+use crate::http::auth::AuthUser;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::service::providers::{self, NewProvider, category_names, set_of};
+use crate::store::catalog::ProviderRow;
+
+/// A new provider.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderRequest {
+    /// Name.
+    pub name: String,
+    /// Chamber of Commerce number (8 digits).
+    pub kvk: String,
+    /// IBAN (checked with its check digits).
+    pub iban: String,
+    /// Categories it offers.
+    pub categories: Vec<String>,
+}
+
+/// A provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderResponse {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// KvK number.
+    pub kvk: String,
+    /// IBAN, normalised.
+    pub iban: String,
+    /// Categories it offers.
+    pub categories: Vec<String>,
+}
+
+fn response(p: ProviderRow) -> ProviderResponse {
+    ProviderResponse {
+        id: p.id,
+        categories: category_names(set_of(p.categories)),
+        name: p.name,
+        kvk: p.kvk,
+        iban: p.iban,
+    }
+}
+
+/// Registers a provider.
+#[utoipa::path(post, path = "/api/v1/providers", tag = "providers", security(("bearer" = [])),
+    request_body = ProviderRequest,
+    responses(
+        (status = 201, body = ProviderResponse),
+        (status = 400, description = "`invalid_field`, `invalid_kvk`, `invalid_iban`, `invalid_categories`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ProviderRequest>,
+) -> Result<(StatusCode, Json<ProviderResponse>), ApiError> {
+    user.require(&[Role::Admin])?;
+    let p = providers::create(
+        &state.services,
+        NewProvider {
+            name: req.name,
+            kvk: req.kvk,
+            iban: req.iban,
+            categories: req.categories,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(response(p))))
+}
+
+/// A provider (Leergeld staff, auditors, and the provider's own users).
+#[utoipa::path(get, path = "/api/v1/providers/{id}", tag = "providers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Provider id")),
+    responses(
+        (status = 200, body = ProviderResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_provider`", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ProviderResponse>, ApiError> {
+    let own = user.role.is_provider_role() && user.provider_id == Some(id);
+    if !own {
+        user.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
+    }
+    let p =
+        state.store.provider(id).await?.ok_or_else(|| {
+            ApiError::not_found("unknown_provider", "Deze aanbieder bestaat niet.")
+        })?;
+    Ok(Json(response(p)))
+}

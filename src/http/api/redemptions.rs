@@ -1,0 +1,194 @@
+//! `/api/v1/redemptions…`: redeeming with an `Idempotency-Key`, and reversal.
+//!
+//! The key is claimed before any work. A repeat with the same body gets the stored status and
+//! body; a repeat while the first is still running gets 409; a different body with the same key
+//! gets 422 `idempotency_conflict`; no key gets 400.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::http::AppState;
+use crate::http::auth::AuthUser;
+use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::service::Kind;
+use crate::service::redemptions::{self, Redeemed, Reversed, Spend};
+
+/// A claim older than this with no ledger entry is taken to be abandoned (its process died).
+const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
+
+/// A redemption.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedemptionRequest {
+    /// The scanned KP1 token.
+    pub token: String,
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Category: sport, cultuur, school or overig.
+    pub category: String,
+    /// What it is for, e.g. "Contributie seizoen 2026-2027".
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let v = headers.get("idempotency-key").ok_or_else(|| {
+        ApiError::bad_request(
+            "idempotency_key_missing",
+            "Stuur een Idempotency-Key mee, zodat een herhaald verzoek niet twee keer afschrijft.",
+        )
+    })?;
+    let s = v
+        .to_str()
+        .ok()
+        .map(|s| s.trim().trim_matches('"').to_owned())
+        .filter(|s| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "De Idempotency-Key moet 1 tot 255 zichtbare tekens zijn.",
+            )
+        })?;
+    Ok(s)
+}
+
+/// Redeems a voucher at the caller's club. Needs an `Idempotency-Key` header.
+#[utoipa::path(post, path = "/api/v1/redemptions", tag = "redemptions", security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Unique per intended redemption; repeat it on retries")),
+    request_body = RedemptionRequest,
+    responses(
+        (status = 201, description = "Redeemed; `receipt` is a C2SP tlog-proof", body = Redeemed),
+        (status = 400, description = "`idempotency_key_missing`, `invalid_idempotency_key`, `invalid_amount`, `invalid_category`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "`idempotency_in_flight`: the first request with this key is still running", body = ErrorBody),
+        (status = 422, description = "`invalid_token_prefix`, `invalid_token_length`, `invalid_token_alphabet`, `invalid_token_padding`, `invalid_token_format`, `invalid_token`, `unknown_key`, `unknown_voucher`, `voucher_blocked`, `token_superseded`, `voucher_expired`, `voucher_not_yet_valid`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `idempotency_conflict`", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RedemptionRequest>,
+) -> Result<Response, ApiError> {
+    user.require(&[Role::Cashier, Role::ProviderManager])?;
+    let key = idempotency_key(&headers)?;
+    let scope = format!("redemption:{}", user.id);
+    let fingerprint =
+        Sha256::digest(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
+    let svc = &state.services;
+    let mut attempts = 0;
+    let id = loop {
+        let id = Uuid::now_v7();
+        let Some(claim) = state
+            .store
+            .claim_key(&scope, &key, &fingerprint, id, svc.now())
+            .await?
+        else {
+            break id;
+        };
+        if claim.fingerprint != fingerprint {
+            return Err(ApiError::rule(
+                "idempotency_conflict",
+                "Deze Idempotency-Key is al gebruikt voor een ander verzoek.",
+            ));
+        }
+        if let Some((status, body)) = claim.response {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Ok(json_response(status, body));
+        }
+        // Still running, or its process died after committing (then the entry exists).
+        if let Some(done) = redemptions::recover(svc, claim.resource_id).await? {
+            let body = serde_json::to_string(&done).map_err(ApiError::internal)?;
+            state.store.complete_key(&scope, &key, 201, &body).await?;
+            return Ok(json_response(StatusCode::CREATED, body));
+        }
+        if svc.now() - claim.created_at < ABANDONED_AFTER || attempts > 0 {
+            return Err(ApiError::conflict(
+                "idempotency_in_flight",
+                "Deze betaling wordt al verwerkt. Wacht even en probeer het dan opnieuw.",
+            ));
+        }
+        state
+            .store
+            .release_key(&scope, &key, claim.resource_id)
+            .await?;
+        attempts += 1;
+    };
+    let spend = Spend {
+        amount_cents: req.amount_cents,
+        category: req.category,
+        description: req.description,
+    };
+    match redemptions::redeem(svc, &user.actor(), id, &req.token, spend).await {
+        Ok(r) => {
+            let body = serde_json::to_string(&r).map_err(ApiError::internal)?;
+            state.store.complete_key(&scope, &key, 201, &body).await?;
+            Ok(json_response(StatusCode::CREATED, body))
+        }
+        Err(e) if matches!(e.kind, Kind::Unavailable | Kind::Internal) => {
+            // Nothing was booked: let a retry with the same key try again.
+            state.store.release_key(&scope, &key, id).await?;
+            Err(e.into())
+        }
+        Err(e) => {
+            let api: ApiError = e.into();
+            let body = serde_json::to_string(&ErrorBody {
+                error: crate::http::error::ErrorDetail {
+                    code: api.code.to_owned(),
+                    message: api.message.clone(),
+                },
+            })
+            .map_err(ApiError::internal)?;
+            state
+                .store
+                .complete_key(&scope, &key, api.status.as_u16(), &body)
+                .await?;
+            Ok(json_response(api.status, body))
+        }
+    }
+}
+
+/// Why a redemption is reversed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseRequest {
+    /// Reason (kept off the ledger).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Reverses a redemption or direct payment, once, before it is paid out.
+#[utoipa::path(post, path = "/api/v1/redemptions/{id}/reverse", tag = "redemptions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Redemption id")),
+    request_body = ReverseRequest,
+    responses(
+        (status = 201, body = Reversed),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_redemption` (also for another provider's)", body = ErrorBody),
+        (status = 409, description = "`already_reversed`, `already_paid_out`", body = ErrorBody),
+    ))]
+pub async fn reverse(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<ReverseRequest>,
+) -> Result<(StatusCode, Json<Reversed>), ApiError> {
+    user.require(&[Role::ProviderManager, Role::Staff])?;
+    let r = redemptions::reverse(&state.services, &user.actor(), id, &req.reason).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}

@@ -1,0 +1,307 @@
+//! `/api/v1/…vouchers…`: issue, view, QR codes, top-up, block, reissue, lookup.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::http::AppState;
+use crate::http::auth::{AuthUser, Viewer};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::service::qr;
+use crate::service::vouchers::{self, IssueFor, Issued, Lookup, VoucherView};
+
+/// What to issue: `child_id` for funds per child, `household_id` for pooled funds.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// The child (funds with `pooling: child`).
+    #[serde(default)]
+    pub child_id: Option<Uuid>,
+    /// The household (funds with `pooling: household`).
+    #[serde(default)]
+    pub household_id: Option<Uuid>,
+    /// Another amount than the fund's standard, in cents.
+    #[serde(default)]
+    pub amount_cents: Option<i64>,
+}
+
+/// Issues a voucher with a signed KP1 token.
+#[utoipa::path(post, path = "/api/v1/funds/{id}/vouchers", tag = "vouchers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id")),
+    request_body = IssueRequest,
+    responses(
+        (status = 201, body = Issued),
+        (status = 400, description = "`child_id_required`, `household_id_required`, `invalid_amount`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_household`", body = ErrorBody),
+        (status = 409, description = "`already_issued`", body = ErrorBody),
+        (status = 422, description = "`child_not_eligible`, `fund_expired`, `insufficient_fund_balance`, `personal_data_erased`", body = ErrorBody),
+    ))]
+pub async fn issue(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(fund): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<IssueRequest>,
+) -> Result<(StatusCode, Json<Issued>), ApiError> {
+    user.require(&[Role::Staff])?;
+    let target = match (req.child_id, req.household_id) {
+        (Some(c), None) => IssueFor::Child(c),
+        (None, Some(h)) => IssueFor::Household(h),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "Geef child_id óf household_id op.",
+            ));
+        }
+    };
+    let issued = vouchers::issue(&state.services, fund, target, req.amount_cents).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// A voucher with balance, status and history (staff, auditors, or the household's link).
+#[utoipa::path(get, path = "/api/v1/vouchers/{id}", tag = "vouchers",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Voucher id")),
+    responses(
+        (status = 200, body = VoucherView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_voucher`", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<VoucherView>, ApiError> {
+    Ok(Json(
+        vouchers::view(&state.services, &viewer.actor(), id).await?,
+    ))
+}
+
+fn private(content_type: &'static str, body: impl IntoResponse) -> Response {
+    // The code is a bearer credential: never cache it in shared caches.
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, "private, no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The voucher's current token as an SVG QR code.
+#[utoipa::path(get, path = "/api/v1/vouchers/{id}/qr.svg", tag = "vouchers",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Voucher id")),
+    responses(
+        (status = 200, content_type = "image/svg+xml", body = String),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn qr_svg(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let token = vouchers::current_token(&state.services, &viewer.actor(), id).await?;
+    let svg = qr::svg(&token, "QR-code van de voucher").map_err(ApiError::internal)?;
+    Ok(private("image/svg+xml", svg))
+}
+
+/// The voucher's current token as a PNG QR code (8 pixels per module).
+#[utoipa::path(get, path = "/api/v1/vouchers/{id}/qr.png", tag = "vouchers",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Voucher id")),
+    responses(
+        (status = 200, content_type = "image/png", body = Vec<u8>),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn qr_png(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let token = vouchers::current_token(&state.services, &viewer.actor(), id).await?;
+    let png = qr::png(&token, 8).map_err(ApiError::internal)?;
+    Ok(private("image/png", png))
+}
+
+/// Extra budget.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpRequest {
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Why (kept off the ledger).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A booked top-up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopUpResponse {
+    /// Ledger index.
+    pub entry_index: u64,
+    /// Voucher balance after.
+    pub balance_cents: i64,
+    /// Fund balance after.
+    pub fund_balance_cents: i64,
+}
+
+/// Moves extra budget from the fund onto the voucher.
+#[utoipa::path(post, path = "/api/v1/vouchers/{id}/top-ups", tag = "vouchers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Voucher id")),
+    request_body = TopUpRequest,
+    responses(
+        (status = 201, body = TopUpResponse),
+        (status = 400, description = "`invalid_amount`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_voucher`", body = ErrorBody),
+        (status = 422, description = "`insufficient_fund_balance`, `fund_expired`, `voucher_expired`", body = ErrorBody),
+    ))]
+pub async fn top_up(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<TopUpRequest>,
+) -> Result<(StatusCode, Json<TopUpResponse>), ApiError> {
+    user.require(&[Role::Staff, Role::Finance])?;
+    let (entry_index, balance, fund_balance) = vouchers::top_up(
+        &state.services,
+        &user.actor(),
+        id,
+        req.amount_cents,
+        &req.reason,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TopUpResponse {
+            entry_index,
+            balance_cents: balance.0,
+            fund_balance_cents: fund_balance.0,
+        }),
+    ))
+}
+
+/// Why a voucher is blocked.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// Reason (kept off the ledger).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A voucher's new status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockResponse {
+    /// `blocked`.
+    pub status: String,
+    /// Ledger index.
+    pub entry_index: u64,
+}
+
+/// Blocks a voucher: its printed token stops working at once; the balance stays.
+#[utoipa::path(post, path = "/api/v1/vouchers/{id}/block", tag = "vouchers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Voucher id")),
+    request_body = BlockRequest,
+    responses(
+        (status = 200, body = BlockResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_voucher`", body = ErrorBody),
+        (status = 409, description = "`already_blocked`", body = ErrorBody),
+        (status = 422, description = "`voucher_expired`", body = ErrorBody),
+    ))]
+pub async fn block(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<BlockRequest>,
+) -> Result<Json<BlockResponse>, ApiError> {
+    user.require(&[Role::Staff])?;
+    let entry_index = vouchers::block(&state.services, &user.actor(), id, &req.reason).await?;
+    Ok(Json(BlockResponse {
+        status: "blocked".into(),
+        entry_index,
+    }))
+}
+
+/// A reissued voucher.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReissueResponse {
+    /// Voucher id.
+    pub id: Uuid,
+    /// The new token (the old one no longer works).
+    pub token: String,
+    /// The new generation.
+    pub generation: u8,
+    /// Ledger index.
+    pub entry_index: u64,
+}
+
+/// Gives a voucher a new token generation with the same balance (and unblocks it).
+#[utoipa::path(post, path = "/api/v1/vouchers/{id}/reissue", tag = "vouchers", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Voucher id")),
+    responses(
+        (status = 201, body = ReissueResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`unknown_voucher`", body = ErrorBody),
+        (status = 422, description = "`voucher_expired`, `too_many_reissues`", body = ErrorBody),
+    ))]
+pub async fn reissue(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<ReissueResponse>), ApiError> {
+    user.require(&[Role::Staff])?;
+    let (token, generation, entry_index) =
+        vouchers::reissue(&state.services, &user.actor(), id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ReissueResponse {
+            id,
+            token,
+            generation,
+            entry_index,
+        }),
+    ))
+}
+
+/// A scanned or typed code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// The KP1 token.
+    pub token: String,
+}
+
+/// Checks a code for the caller's club: valid or not, with a plain reason, the balance and a
+/// minimal hint to check identity (first-name initial and birth year).
+#[utoipa::path(post, path = "/api/v1/vouchers/lookup", tag = "redemptions", security(("bearer" = [])),
+    request_body = LookupRequest,
+    responses(
+        (status = 200, description = "`valid: false` comes with `reason_code`: `invalid_token_prefix`, `invalid_token_length`, `invalid_token_alphabet`, `invalid_token_padding`, `invalid_token_format`, `invalid_token`, `unknown_key`, `unknown_voucher`, `voucher_blocked`, `token_superseded`, `voucher_expired`, `voucher_not_yet_valid`, `provider_not_approved`, `insufficient_balance`", body = Lookup),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<LookupRequest>,
+) -> Result<Json<Lookup>, ApiError> {
+    user.require(&[Role::Cashier, Role::ProviderManager])?;
+    if req.token.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "Deze code is veel te lang.",
+        ));
+    }
+    Ok(Json(
+        vouchers::lookup(&state.services, &user.actor(), &req.token).await?,
+    ))
+}
