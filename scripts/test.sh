@@ -32,4 +32,4 @@ python3 tests/vectors/verify_vectors.py
 echo "== outside checks against the release binary"
 cargo build --release --bin kindpakket
 BIN=target/release/kindpakket
-python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK"
+python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK" --smoke

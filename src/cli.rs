@@ -212,12 +212,10 @@ pub fn redact(url: &str) -> String {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    // Installed first: a SIGTERM during start-up (or demo seeding) stops the server as soon
+    // as it serves, instead of killing it halfway.
+    let shutdown = http::shutdown_signal().context("installing signal handlers")?;
     let ledger = open_ledger(&a.db, a.origin.clone()).await?;
-    if a.demo {
-        crate::demo::seed(&ledger)
-            .await
-            .context("seeding demo data")?;
-    }
     let config = HttpConfig {
         secure_cookies: a.secure_cookies,
         public_url: a.public_url.clone(),
@@ -226,13 +224,18 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let links = crate::service::links::LinkSecret::load_or_create(&a.db.keys)
         .with_context(|| format!("reading the link secret in {}", a.db.keys.display()))?;
     let state = AppState::new(ledger.clone(), links, config);
+    if a.demo {
+        crate::demo::seed(&state.services)
+            .await
+            .context("seeding demo data")?;
+    }
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("listening on {}", a.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %redact(&a.db.database), origin = %ledger.origin(), "serving");
     println!("Kindpakket luistert op http://{addr}/");
-    http::serve(listener, state, http::shutdown_signal()).await?;
+    http::serve(listener, state, shutdown).await?;
     Ok(())
 }
 
@@ -243,6 +246,14 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
             a.role
         )
     })?;
+    if a.username.is_empty()
+        || a.username.chars().count() > 100
+        || a.username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        bail!("a username has 1 to 100 characters and no spaces");
+    }
     if role.is_provider_role() != a.provider.is_some() {
         bail!("--provider is required for provider_manager and cashier, and only for them");
     }

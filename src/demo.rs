@@ -1,35 +1,201 @@
-//! Demo data for `serve --demo`: users for every Leergeld role, printed with their passwords.
-//! Never use these accounts outside a demonstration.
+//! Demo data for `serve --demo`: a fund with money, households with children and vouchers, two
+//! clubs, and users for every role, printed with their passwords and a sample token. Seeding
+//! runs once per database; later starts only print the log-ins again. Never use these
+//! accounts outside a demonstration.
+
+use chrono::{Datelike, NaiveDate};
+use uuid::Uuid;
 
 use crate::auth::{self, Role};
-use crate::ledger::Ledger;
+use crate::service::households::{NewChild, NewHousehold};
+use crate::service::providers::NewProvider;
+use crate::service::vouchers::IssueFor;
+use crate::service::{Actor, Services, funds, households, providers, vouchers};
 use crate::store::StoreError;
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-wachtwoord";
 
-/// Creates the demo users that do not exist yet and prints how to log in.
-pub async fn seed(ledger: &Ledger) -> anyhow::Result<()> {
-    let store = ledger.store();
+const FIRST_HOUSEHOLD: &str = "DEMO-001";
+
+fn date(y: i32, m: u32, d: u32) -> anyhow::Result<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| anyhow::anyhow!("bad demo date"))
+}
+
+fn err(e: crate::service::Error) -> anyhow::Error {
+    anyhow::anyhow!("{} ({})", e.message, e.code)
+}
+
+/// Seeds the demo data (once) and prints how to use it.
+pub async fn seed(svc: &Services) -> anyhow::Result<()> {
+    let store = &svc.store;
+    if store
+        .household_by_reference(FIRST_HOUSEHOLD)
+        .await?
+        .is_none()
+    {
+        seed_data(svc).await?;
+    }
+    print_instructions(svc).await
+}
+
+async fn seed_data(svc: &Services) -> anyhow::Result<()> {
+    let store = &svc.store;
     let hash = auth::hash_password(DEMO_PASSWORD)?;
-    let users = [
-        ("beheerder", Role::Admin),
-        ("medewerker", Role::Staff),
-        ("financien", Role::Finance),
-        ("accountant", Role::Auditor),
+    let year = svc.today().year();
+    let system = Actor::User {
+        id: Uuid::nil(),
+        role: Role::Admin,
+        provider_id: None,
+    };
+    let (fund, _) = funds::create(
+        svc,
+        funds::NewFund {
+            name: format!("Kindpakket Westerkwartier {year}"),
+            sponsor: "Gemeente Westerkwartier".into(),
+            valid_from: date(year, 1, 1)?,
+            valid_until: date(year, 12, 31)?,
+            categories: vec!["sport".into(), "cultuur".into(), "school".into()],
+            amount_per_child_cents: 25_000,
+            max_age_years: Some(17),
+            pooling: Some("child".into()),
+        },
+    )
+    .await
+    .map_err(err)?;
+    funds::deposit(
+        svc,
+        &system,
+        fund.id,
+        10_000_000,
+        "Beschikking gemeente (demo)",
+    )
+    .await
+    .map_err(err)?;
+    let families = [
+        (
+            FIRST_HOUSEHOLD,
+            "Fatima de Vries",
+            vec![
+                ("Noor", date(year - 11, 4, 2)?),
+                ("Sem", date(year - 8, 9, 30)?),
+            ],
+        ),
+        (
+            "DEMO-002",
+            "Jan Bakker",
+            vec![("Tess", date(year - 14, 1, 15)?)],
+        ),
+        (
+            "DEMO-003",
+            "Ilse Mulder",
+            vec![
+                ("Daan", date(year - 6, 6, 6)?),
+                ("Lotte", date(year - 9, 3, 21)?),
+                ("Finn", date(year - 12, 11, 11)?),
+            ],
+        ),
     ];
-    for (name, role) in users {
+    for (reference, parent, kids) in families {
+        let created = households::create(
+            svc,
+            NewHousehold {
+                reference: reference.into(),
+                parent_name: parent.into(),
+                email: None,
+                phone: None,
+                children: kids
+                    .into_iter()
+                    .map(|(first_name, birth_date)| NewChild {
+                        first_name: first_name.into(),
+                        birth_date,
+                    })
+                    .collect(),
+            },
+        )
+        .await
+        .map_err(err)?;
+        for child in created.children {
+            vouchers::issue(svc, fund.id, IssueFor::Child(child.id), None)
+                .await
+                .map_err(err)?;
+        }
+    }
+    let club = providers::create(
+        svc,
+        NewProvider {
+            name: "VV Zuidhorn".into(),
+            kvk: "40000001".into(),
+            iban: "NL91ABNA0417164300".into(),
+            categories: vec!["sport".into()],
+        },
+    )
+    .await
+    .map_err(err)?;
+    funds::approve_provider(svc, fund.id, club.id, &["sport".into()])
+        .await
+        .map_err(err)?;
+    let school = providers::create(
+        svc,
+        NewProvider {
+            name: "Muziekschool Westerkwartier".into(),
+            kvk: "40000002".into(),
+            iban: "NL44RABO0123456789".into(),
+            categories: vec!["cultuur".into()],
+        },
+    )
+    .await
+    .map_err(err)?;
+    funds::approve_provider(svc, fund.id, school.id, &["cultuur".into()])
+        .await
+        .map_err(err)?;
+    let users = [
+        ("beheerder", Role::Admin, None),
+        ("medewerker", Role::Staff, None),
+        ("financien", Role::Finance, None),
+        ("accountant", Role::Auditor, None),
+        ("voorzitter-vv", Role::ProviderManager, Some(club.id)),
+        ("kassa-vv", Role::Cashier, Some(club.id)),
+        ("kassa-muziek", Role::Cashier, Some(school.id)),
+    ];
+    for (name, role, provider) in users {
         match store
-            .create_user(name, role.as_str(), None, &hash, chrono::Utc::now())
+            .create_user(name, role.as_str(), provider, &hash, svc.now())
             .await
         {
             Ok(_) | Err(StoreError::Unique) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    println!("Demo-accounts (wachtwoord voor allemaal: {DEMO_PASSWORD}):");
-    for (name, role) in users {
-        println!("  {name:<12} rol {role}");
+    Ok(())
+}
+
+async fn print_instructions(svc: &Services) -> anyhow::Result<()> {
+    println!("Demo-gegevens (wachtwoord voor alle accounts: {DEMO_PASSWORD}):");
+    for (name, what) in [
+        ("beheerder", "admin: regelingen, aanbieders, alles"),
+        ("medewerker", "staff: huishoudens en vouchers"),
+        ("financien", "finance: stortingen en directe betalingen"),
+        ("accountant", "auditor: alles lezen"),
+        ("voorzitter-vv", "provider_manager van VV Zuidhorn"),
+        ("kassa-vv", "cashier van VV Zuidhorn (sport)"),
+        (
+            "kassa-muziek",
+            "cashier van Muziekschool Westerkwartier (cultuur)",
+        ),
+    ] {
+        println!("  {name:<14} {what}");
     }
+    if let Some(h) = svc.store.household_by_reference(FIRST_HOUSEHOLD).await? {
+        if let Some(v) = svc.store.household_vouchers(h.id).await?.first() {
+            println!("Voorbeeldcode (voucher van Noor): {}", v.token);
+        }
+        if let Some(link) = households::parent_link(svc, &h) {
+            println!("Persoonlijke link van de ouder: {link}");
+        }
+    }
+    println!(
+        "Inloggen via de API: POST /api/v1/login {{\"username\": \"kassa-vv\", \"password\": \"{DEMO_PASSWORD}\"}}"
+    );
     Ok(())
 }

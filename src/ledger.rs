@@ -681,6 +681,7 @@ impl Sequencer {
             }
         }
         self.inner.running.store(false, Ordering::Relaxed);
+        self.writer.close().await;
         tracing::info!("ledger sequencer stopped");
     }
 

@@ -203,7 +203,116 @@ async fn verify_names_an_entry_changed_in_the_database(db: &common::TestDb) {
     );
 }
 
+async fn serve_demo_seeds_everything_once_and_prints_a_working_token(db: &common::TestDb) {
+    use std::io::{BufRead, BufReader};
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_kindpakket"))
+            .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+            .env("KINDPAKKET_DATABASE", &db.url)
+            .env("KINDPAKKET_KEYS", db.keys())
+            .env("RUST_LOG", "warn")
+            .current_dir(db.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = start();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("Kindpakket luistert");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    assert!(
+        text.contains("kassa-vv") && text.contains("beheerder") && text.contains("accountant"),
+        "{text}"
+    );
+    let token = printed
+        .iter()
+        .find_map(|l| l.split("Voorbeeldcode (voucher van Noor): ").nth(1))
+        .unwrap()
+        .to_owned();
+    // The printed cashier can log in and the sample token is valid at the club.
+    let login = ureq_post(
+        port,
+        "/api/v1/login",
+        None,
+        &serde_json::json!({"username": "kassa-vv", "password": "demo-wachtwoord"}),
+    );
+    let bearer = login["token"].as_str().unwrap().to_owned();
+    let lookup = ureq_post(
+        port,
+        "/api/v1/vouchers/lookup",
+        Some(&bearer),
+        &serde_json::json!({"token": token}),
+    );
+    assert_eq!(lookup["valid"], true, "{lookup}");
+    assert_eq!(lookup["balance_cents"], 25000);
+    unsafe_free_sigterm(&child);
+    assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+    // A second start does not seed again.
+    let mut child = start();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("Kindpakket luistert") {
+            break;
+        }
+    }
+    unsafe_free_sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let store = db.store().await;
+    let funds: i64 = kindpakket::with_db!(store.db(), |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM funds"
+    )
+    .fetch_one(p)
+    .await
+    .unwrap());
+    assert_eq!(funds, 1);
+    let v = kp(db, &["verify", "--database", &db.url], None);
+    assert!(v.status.success(), "{}", out(&v));
+}
+
+/// Sends SIGTERM through the `kill` command (no unsafe code in the tests either).
+fn unsafe_free_sigterm(child: &std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// A minimal HTTP POST over a raw socket, so the test needs no HTTP client crate.
+fn ureq_post(
+    port: u16,
+    path: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let auth = bearer
+        .map(|b| format!("Authorization: Bearer {b}\r\n"))
+        .unwrap_or_default();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (_, payload) = resp.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(payload).unwrap_or_else(|_| panic!("{resp}"))
+}
+
 on_both_backends!(
+    serve_demo_seeds_everything_once_and_prints_a_working_token,
     user_add_works_before_the_first_serve_and_creates_private_keys,
     export_and_verify_round_trip_and_a_trusted_key_is_checked,
     verify_names_an_entry_changed_in_the_database,

@@ -211,7 +211,12 @@ pub async fn login_user(
     password: &str,
 ) -> Result<(crate::store::users::UserRow, DateTime<Utc>, String), ApiError> {
     let username = username.trim().to_owned();
-    if username.is_empty() || username.len() > 100 || password.len() > 1000 {
+    // Control characters (NUL above all, which PostgreSQL text refuses) are never in a name.
+    if username.is_empty()
+        || username.len() > 100
+        || password.len() > 1000
+        || username.chars().any(char::is_control)
+    {
         return Err(invalid_login());
     }
     let mut keys = vec![format!("user:{}", username.to_lowercase())];

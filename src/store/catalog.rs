@@ -551,6 +551,16 @@ impl Store {
         Ok(fetch_one!(self, SQL, [id], household))
     }
 
+    /// A household by its case reference.
+    pub async fn household_by_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<HouseholdRow>, StoreError> {
+        const SQL: &str = "SELECT id, reference, parent_name, email, phone, link_generation, \
+            erased_at FROM households WHERE reference = $1";
+        Ok(fetch_one!(self, SQL, [reference.to_owned()], household))
+    }
+
     /// The household whose current personal link has this hash.
     pub async fn household_by_link(
         &self,

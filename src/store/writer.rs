@@ -153,6 +153,23 @@ impl Writer {
         }
     }
 
+    /// Releases the writer lock and closes the connection.
+    pub async fn close(self) {
+        match self.conn {
+            Conn::Sqlite(conn, file) => {
+                let _ = conn.close().await;
+                let _ = file.unlock();
+            }
+            Conn::Postgres(mut conn) => {
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(PG_WRITER_LOCK)
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+        }
+    }
+
     async fn exec(&mut self, sql: &'static str) -> Result<(), StoreError> {
         on_conn!(self, |c| {
             sqlx::raw_sql(sql).execute(&mut *c).await?;

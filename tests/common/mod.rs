@@ -150,9 +150,49 @@ impl Resp {
     }
 }
 
+/// A clock tests can move: milliseconds since the epoch.
+#[derive(Clone)]
+pub struct TestClock(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl TestClock {
+    /// Starts at the given date (UTC midnight).
+    pub fn at(date: &str) -> Self {
+        let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        let ms = d
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis() as u64;
+        TestClock(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(ms)))
+    }
+    pub fn set(&self, date: &str) {
+        let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        let ms = d
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis() as u64;
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl TestApp {
     pub async fn new(db: &TestDb) -> Self {
-        let ledger = db.ledger().await;
+        Self::build(db, LedgerOptions::default()).await
+    }
+
+    /// An app whose ledger (and so every rule about dates) runs on `clock`.
+    pub async fn with_clock(db: &TestDb, clock: &TestClock) -> Self {
+        let c = clock.0.clone();
+        let options = LedgerOptions {
+            clock: std::sync::Arc::new(move || c.load(std::sync::atomic::Ordering::SeqCst)),
+            ..LedgerOptions::default()
+        };
+        Self::build(db, options).await
+    }
+
+    async fn build(db: &TestDb, options: LedgerOptions) -> Self {
+        let ledger = db.ledger_with(options).await;
         let links = kindpakket::service::links::LinkSecret::load_or_create(&db.keys()).unwrap();
         let state = kindpakket::http::AppState::new(
             ledger.clone(),
@@ -241,5 +281,182 @@ impl TestApp {
         }
         self.send(b.body(axum::body::Body::from(body)).unwrap())
             .await
+    }
+}
+
+/// A fund with money, a provider approved for sport, a household with two children and their
+/// vouchers, and logged-in users. Built through the HTTP API.
+pub struct World {
+    pub admin: String,
+    pub staff: String,
+    pub finance: String,
+    pub auditor: String,
+    pub fund: String,
+    pub provider: String,
+    pub other_provider: String,
+    pub manager: String,
+    pub cashier: String,
+    pub cashier2: String,
+    pub other_cashier: String,
+    pub household: String,
+    pub children: Vec<String>,
+    pub vouchers: Vec<serde_json::Value>,
+    pub parent_link: String,
+}
+
+impl World {
+    pub fn voucher_id(&self, i: usize) -> String {
+        self.vouchers[i]["id"].as_str().unwrap().to_owned()
+    }
+    pub fn token(&self, i: usize) -> String {
+        self.vouchers[i]["token"].as_str().unwrap().to_owned()
+    }
+    /// The link token at the end of the parent link.
+    pub fn link_token(&self) -> String {
+        self.parent_link.rsplit('/').next().unwrap().to_owned()
+    }
+}
+
+pub fn id_of(r: &Resp) -> String {
+    r.json()["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {}", r.text))
+        .to_owned()
+}
+
+impl TestApp {
+    /// Builds the standard world: fund 2026 (sport, cultuur, school; € 250 per child),
+    /// € 100.000 deposited, two children, two vouchers, "VV Zuidhorn" approved for sport,
+    /// "Muziekschool" approved for cultuur.
+    pub async fn world(&self) -> World {
+        use serde_json::json;
+        let admin = self.login_as("beheer", "admin", None).await;
+        let staff = self.login_as("medewerker", "staff", None).await;
+        let finance = self.login_as("financien", "finance", None).await;
+        let auditor = self.login_as("accountant", "auditor", None).await;
+        let r = self
+            .post(
+                "/api/v1/funds",
+                Some(&admin),
+                json!({
+            "name": "Kindpakket Westerkwartier 2026", "sponsor": "Gemeente Westerkwartier",
+            "valid_from": "2026-01-01", "valid_until": "2026-12-31",
+            "categories": ["sport", "cultuur", "school"], "amount_per_child_cents": 25000}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let fund = id_of(&r);
+        let r = self
+            .post(
+                &format!("/api/v1/funds/{fund}/deposits"),
+                Some(&finance),
+                json!({"amount_cents": 10_000_000, "reference": "Beschikking 2026-01"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = self.post("/api/v1/households", Some(&staff), json!({
+            "reference": "LG-0001", "parent_name": "Fatima de Vries", "email": "fatima@example.org",
+            "phone": "06-12345678",
+            "children": [{"first_name": "Noor", "birth_date": "2015-04-02"}, {"first_name": "Sem", "birth_date": "2018-09-30"}]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let household = id_of(&r);
+        let parent_link = r.json()["parent_link"].as_str().unwrap().to_owned();
+        let children: Vec<String> = r.json()["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        let mut vouchers = Vec::new();
+        for c in &children {
+            let r = self
+                .post(
+                    &format!("/api/v1/funds/{fund}/vouchers"),
+                    Some(&staff),
+                    json!({"child_id": c}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            vouchers.push(r.json());
+        }
+        let r = self.post("/api/v1/providers", Some(&admin), json!({"name": "VV Zuidhorn", "kvk": "40000001", "iban": "NL91ABNA0417164300", "categories": ["sport"]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let provider = id_of(&r);
+        let r = self
+            .post(
+                &format!("/api/v1/funds/{fund}/providers/{provider}"),
+                Some(&admin),
+                json!({"categories": ["sport"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = self.post("/api/v1/providers", Some(&admin), json!({"name": "Muziekschool Leek", "kvk": "40000002", "iban": "NL44RABO0123456789", "categories": ["cultuur"]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let other_provider = id_of(&r);
+        let r = self
+            .post(
+                &format!("/api/v1/funds/{fund}/providers/{other_provider}"),
+                Some(&admin),
+                json!({"categories": ["cultuur"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let p = uuid::Uuid::parse_str(&provider).unwrap();
+        let op = uuid::Uuid::parse_str(&other_provider).unwrap();
+        let manager = self
+            .login_as("voorzitter", "provider_manager", Some(p))
+            .await;
+        let cashier = self.login_as("kassa1", "cashier", Some(p)).await;
+        let cashier2 = self.login_as("kassa2", "cashier", Some(p)).await;
+        let other_cashier = self.login_as("kassa-muziek", "cashier", Some(op)).await;
+        World {
+            admin,
+            staff,
+            finance,
+            auditor,
+            fund,
+            provider,
+            other_provider,
+            manager,
+            cashier,
+            cashier2,
+            other_cashier,
+            household,
+            children,
+            vouchers,
+            parent_link,
+        }
+    }
+
+    /// A redemption with a fresh idempotency key.
+    pub async fn redeem(&self, token: &str, cashier: &str, cents: i64, category: &str) -> Resp {
+        let key = uuid::Uuid::new_v4().to_string();
+        self.redeem_with_key(token, cashier, cents, category, &key)
+            .await
+    }
+
+    pub async fn redeem_with_key(
+        &self,
+        token: &str,
+        cashier: &str,
+        cents: i64,
+        category: &str,
+        key: &str,
+    ) -> Resp {
+        let body = serde_json::json!({"token": token, "amount_cents": cents, "category": category, "description": "Contributie"});
+        self.post_raw(
+            "/api/v1/redemptions",
+            Some(cashier),
+            "application/json",
+            body.to_string(),
+            &[("idempotency-key", key)],
+        )
+        .await
+    }
+
+    /// Runs the offline audit over the app's database.
+    pub async fn audit(&self) -> kindpakket::core::audit::AuditReport {
+        let data = self.state.store.ledger_data().await.unwrap();
+        kindpakket::core::audit::audit(&data, None).unwrap_or_else(|f| panic!("audit failed: {f}"))
     }
 }

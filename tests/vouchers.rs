@@ -1,0 +1,940 @@
+//! Vouchers end to end through the HTTP API, on SQLite and on PostgreSQL: issuing, scanning,
+//! redeeming (concurrently and idempotently), every token error, corrections and lifecycle,
+//! privacy of the ledger, parent links and QR codes.
+
+mod common;
+
+use std::collections::HashSet;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::{TestApp, TestClock, id_of};
+use kindpakket::core::merkle;
+use kindpakket::core::note::Vkey;
+use kindpakket::core::proof::TlogProof;
+use serde_json::json;
+
+async fn app(db: &common::TestDb) -> (TestApp, TestClock) {
+    let clock = TestClock::at("2026-06-01");
+    (TestApp::with_clock(db, &clock).await, clock)
+}
+
+fn vkeys(app_text: &str) -> Vec<Vkey> {
+    app_text.lines().map(|l| Vkey::parse(l).unwrap()).collect()
+}
+
+async fn a_parent_spends_at_a_club_and_the_receipt_verifies_offline(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let v = &w.vouchers[0];
+    assert_eq!(v["balance_cents"], 25000);
+    assert_eq!(v["expires_at"], "2026-12-31");
+    assert_eq!(v["categories"], json!(["sport", "cultuur", "school"]));
+    let token = w.token(0);
+    assert_eq!(token.len(), 150);
+    assert!(token.starts_with("KP1:"));
+    assert_eq!(
+        v["parent_link"], w.vouchers[1]["parent_link"],
+        "one link per household"
+    );
+
+    let r = app
+        .post(
+            "/api/v1/vouchers/lookup",
+            Some(&w.cashier),
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let l = r.json();
+    assert_eq!(l["valid"], true);
+    assert_eq!(l["balance_cents"], 25000);
+    assert_eq!(
+        l["categories"],
+        json!(["sport"]),
+        "only what this club may charge"
+    );
+    assert_eq!(
+        l["child_hint"], "N. (2015)",
+        "initial and birth year, nothing more"
+    );
+    assert!(!r.text.contains("Noor") && !r.text.contains("Fatima") && !r.text.contains("04-02"));
+
+    let r = app.redeem(&token, &w.cashier, 12000, "sport").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let red = r.json();
+    assert_eq!(red["balance_cents"], 13000);
+    let index = red["entry_index"].as_u64().unwrap();
+    // The receipt is a C2SP tlog-proof that verifies with only the published key.
+    let keys = vkeys(&app.get("/api/v1/ledger/key", None).await.text);
+    let proof = TlogProof::parse(red["receipt"].as_str().unwrap()).unwrap();
+    assert_eq!(proof.index, index);
+    let entry = app
+        .get(
+            &format!("/api/v1/ledger/entries?start={index}&end={}", index + 1),
+            None,
+        )
+        .await
+        .json();
+    let bytes = B64.decode(entry[0]["entry_b64"].as_str().unwrap()).unwrap();
+    proof
+        .verify(app.ledger.origin(), &keys, &merkle::leaf_hash(&bytes))
+        .unwrap();
+    assert_eq!(entry[0]["body"]["transfer_kind"], "redeem");
+
+    let view = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(view["balance_cents"], 13000);
+    assert_eq!(view["status"], "active");
+    let history = view["history"].as_array().unwrap();
+    let kinds: Vec<&str> = history
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["issue", "redeem"]);
+    assert_eq!(history[1]["amount_cents"], -12000);
+    assert_eq!(history[1]["provider"], "VV Zuidhorn");
+    assert_eq!(history[1]["description"], "Contributie");
+    let report = app.audit().await;
+    assert_eq!(report.tokens, 1);
+    app.close().await;
+}
+
+async fn two_hundred_simultaneous_redemptions_from_two_cashiers_spend_exactly_the_balance(
+    db: &common::TestDb,
+) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let token = w.token(0);
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let app = app.clone();
+        let token = token.clone();
+        let cashier = if i % 2 == 0 {
+            w.cashier.clone()
+        } else {
+            w.cashier2.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            app.redeem(&token, &cashier, 250, "sport").await
+        }));
+    }
+    let mut ok = 0;
+    let mut refused = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status.as_u16() {
+            201 => ok += 1,
+            422 => {
+                assert_eq!(r.code(), "insufficient_balance", "{}", r.text);
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!(
+        (ok, refused),
+        (100, 100),
+        "25000 / 250 = 100 redemptions fit"
+    );
+    let view = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(view["balance_cents"], 0);
+    let report = app.audit().await;
+    assert_eq!(report.tokens, 100);
+    std::sync::Arc::try_unwrap(app).ok().unwrap().close().await;
+}
+
+async fn twenty_simultaneous_requests_with_one_idempotency_key_debit_once(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let token = w.token(0);
+    let key = uuid::Uuid::new_v4().to_string();
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, token, key, cashier) =
+            (app.clone(), token.clone(), key.clone(), w.cashier.clone());
+        tasks.push(tokio::spawn(async move {
+            app.redeem_with_key(&token, &cashier, 1000, "sport", &key)
+                .await
+        }));
+    }
+    let mut bodies = HashSet::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status.as_u16() {
+            201 => {
+                bodies.insert(r.text.clone());
+            }
+            409 => assert_eq!(r.code(), "idempotency_in_flight"),
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!(
+        bodies.len(),
+        1,
+        "every success carries the same stored body"
+    );
+    let view = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(view["balance_cents"], 24000, "debited once");
+    // Afterwards the same key returns the stored answer, byte for byte.
+    let again = app
+        .redeem_with_key(&token, &w.cashier, 1000, "sport", &key)
+        .await;
+    assert_eq!(again.status, 201);
+    assert!(bodies.contains(&again.text));
+    std::sync::Arc::try_unwrap(app).ok().unwrap().close().await;
+}
+
+async fn idempotency_keys_are_required_and_bound_to_their_body(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let token = w.token(0);
+    let body =
+        json!({"token": token, "amount_cents": 500, "category": "sport", "description": "x"});
+    let r = app
+        .post("/api/v1/redemptions", Some(&w.cashier), body.clone())
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "idempotency_key_missing")
+    );
+    let key = "retry-after-timeout-1";
+    let first = app
+        .redeem_with_key(&token, &w.cashier, 500, "sport", key)
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let other_body = app
+        .redeem_with_key(&token, &w.cashier, 600, "sport", key)
+        .await;
+    assert_eq!(
+        (other_body.status.as_u16(), other_body.code().as_str()),
+        (422, "idempotency_conflict")
+    );
+    // A refusal is stored too: the same request gets the same refusal.
+    let too_much = app
+        .redeem_with_key(&token, &w.cashier, 999_999, "sport", "big-1")
+        .await;
+    assert_eq!(
+        (too_much.status.as_u16(), too_much.code().as_str()),
+        (422, "insufficient_balance")
+    );
+    let again = app
+        .redeem_with_key(&token, &w.cashier, 999_999, "sport", "big-1")
+        .await;
+    assert_eq!(
+        (again.status, again.text.clone()),
+        (too_much.status, too_much.text.clone())
+    );
+    // Keys are per user: another cashier may use the same key for their own request.
+    let other = app
+        .redeem_with_key(&token, &w.cashier2, 500, "sport", key)
+        .await;
+    assert_eq!(other.status, 201);
+    let view = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(view["balance_cents"], 24000);
+    app.close().await;
+}
+
+async fn every_token_error_has_its_own_code(db: &common::TestDb) {
+    let (app, clock) = app(db).await;
+    let w = app.world().await;
+    let good = w.token(0);
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let last = good.as_bytes()[149] as char;
+    let pos = alphabet.find(last).unwrap();
+    let twin = alphabet.as_bytes()[pos ^ 1] as char;
+    let mut padded = good[..149].to_owned();
+    padded.push(twin);
+    let mut one = good.clone();
+    one.replace_range(20..21, "1");
+    let mut bytes = data_encoding::BASE32_NOPAD
+        .decode(&good.as_bytes()[4..])
+        .unwrap();
+    let mut forged = bytes.clone();
+    forged[80] ^= 1;
+    let forged = format!("KP1:{}", data_encoding::BASE32_NOPAD.encode(&forged));
+    let mut other_key = bytes.clone();
+    other_key[1] ^= 0xff;
+    let other_key = format!("KP1:{}", data_encoding::BASE32_NOPAD.encode(&other_key));
+    bytes[0] = 2;
+    let format2 = format!("KP1:{}", data_encoding::BASE32_NOPAD.encode(&bytes));
+    let cases: Vec<(String, &str)> = vec![
+        (good.replacen("KP1:", "KP2:", 1), "invalid_token_prefix"),
+        (good[..120].to_owned(), "invalid_token_length"),
+        (one, "invalid_token_alphabet"),
+        (padded, "invalid_token_padding"),
+        (format2, "invalid_token_format"),
+        (other_key, "unknown_key"),
+        (forged, "invalid_token"),
+    ];
+    for (token, code) in &cases {
+        let r = app.redeem(token, &w.cashier, 100, "sport").await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (422, *code),
+            "redeem {code}: {}",
+            r.text
+        );
+        let l = app
+            .post(
+                "/api/v1/vouchers/lookup",
+                Some(&w.cashier),
+                json!({"token": token}),
+            )
+            .await
+            .json();
+        assert_eq!(
+            (l["valid"].clone(), l["reason_code"].clone()),
+            (json!(false), json!(code)),
+            "lookup {code}"
+        );
+        assert!(l["reason"].as_str().unwrap().len() > 10);
+    }
+    // Lower case typed by hand is accepted (the scanner always gives upper case).
+    let lower = format!("KP1:{}", good[4..].to_lowercase());
+    assert_eq!(
+        app.post(
+            "/api/v1/vouchers/lookup",
+            Some(&w.cashier),
+            json!({"token": lower})
+        )
+        .await
+        .json()["valid"],
+        true
+    );
+    // Blocked, then reissued: the old token is superseded, the new one works.
+    let vid = w.voucher_id(0);
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{vid}/block"),
+            Some(&w.staff),
+            json!({"reason": "brief kwijt"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "blocked");
+    let r = app.redeem(&good, &w.cashier, 100, "sport").await;
+    assert_eq!(r.code(), "voucher_blocked");
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{vid}/reissue"),
+            Some(&w.staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let new_token = r.json()["token"].as_str().unwrap().to_owned();
+    assert_ne!(new_token, good);
+    let r = app.redeem(&good, &w.cashier, 100, "sport").await;
+    assert_eq!(r.code(), "token_superseded");
+    assert_eq!(
+        app.redeem(&new_token, &w.cashier, 100, "sport")
+            .await
+            .status,
+        201
+    );
+    // Category and provider rules.
+    let r = app.redeem(&new_token, &w.cashier, 100, "cultuur").await;
+    assert_eq!(r.code(), "category_not_allowed");
+    let r = app.redeem(&new_token, &w.cashier, 100, "overig").await;
+    assert_eq!(r.code(), "category_not_allowed");
+    let r = app.redeem(&new_token, &w.other_cashier, 100, "sport").await;
+    assert_eq!(
+        r.code(),
+        "category_not_allowed",
+        "the music school is approved for cultuur only"
+    );
+    assert_eq!(
+        app.redeem(&new_token, &w.other_cashier, 100, "cultuur")
+            .await
+            .status,
+        201
+    );
+    // Expiry: after the last valid day the token no longer works.
+    clock.set("2027-01-01");
+    let r = app.redeem(&new_token, &w.cashier, 100, "sport").await;
+    assert_eq!(r.code(), "voucher_expired");
+    let l = app
+        .post(
+            "/api/v1/vouchers/lookup",
+            Some(&w.cashier),
+            json!({"token": new_token}),
+        )
+        .await
+        .json();
+    assert_eq!(l["reason_code"], "voucher_expired");
+    app.audit().await;
+    app.close().await;
+}
+
+async fn a_provider_not_approved_for_the_fund_cannot_redeem(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let r = app.post("/api/v1/providers", Some(&w.admin), json!({"name": "Zwembad", "kvk": "40000003", "iban": "NL91ABNA0417164300", "categories": ["sport"]})).await;
+    let p = uuid::Uuid::parse_str(&id_of(&r)).unwrap();
+    let cashier = app.login_as("kassa-zwembad", "cashier", Some(p)).await;
+    let r = app.redeem(&w.token(0), &cashier, 100, "sport").await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (422, "provider_not_approved")
+    );
+    let l = app
+        .post(
+            "/api/v1/vouchers/lookup",
+            Some(&cashier),
+            json!({"token": w.token(0)}),
+        )
+        .await
+        .json();
+    assert_eq!(l["reason_code"], "provider_not_approved");
+    app.close().await;
+}
+
+async fn corrections_and_lifecycle_keep_the_ledger_verifiable(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let (v0, v1) = (w.voucher_id(0), w.voucher_id(1));
+    // Top-up.
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{v0}/top-ups"),
+            Some(&w.finance),
+            json!({"amount_cents": 5000, "reason": "zwemles"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["balance_cents"], 30000);
+    // Redeem and reverse (by the club's manager), once only.
+    let red = app
+        .redeem(&w.token(0), &w.cashier, 7000, "sport")
+        .await
+        .json();
+    let rid = red["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/redemptions/{rid}/reverse"),
+            Some(&w.other_cashier),
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "cashiers cannot reverse");
+    let r = app
+        .post(
+            &format!("/api/v1/redemptions/{rid}/reverse"),
+            Some(&w.manager),
+            json!({"reason": "verkeerd bedrag"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["balance_cents"], 30000);
+    let r = app
+        .post(
+            &format!("/api/v1/redemptions/{rid}/reverse"),
+            Some(&w.staff),
+            json!({"reason": "nog eens"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (409, "already_reversed")
+    );
+    // Direct payment by finance, charged to the second child's voucher.
+    let child1 = &w.children[1];
+    let r = app.post(&format!("/api/v1/funds/{}/direct-payments", w.fund), Some(&w.finance), json!({
+        "child_id": child1, "provider_id": w.provider, "amount_cents": 4500, "category": "sport", "description": "Zwemles"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["balance_cents"], 20500);
+    assert_eq!(r.json()["voucher_id"], v1.as_str());
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/direct-payments", w.fund),
+            Some(&w.finance),
+            json!({
+        "child_id": child1, "provider_id": w.provider, "amount_cents": 100, "category": "cultuur"}),
+        )
+        .await;
+    assert_eq!(r.code(), "category_not_allowed");
+    let did = app.audit().await;
+    assert!(did.size > 0);
+    // A direct payment can be reversed by staff as well.
+    let view = app
+        .get(&format!("/api/v1/vouchers/{v1}"), Some(&w.staff))
+        .await
+        .json();
+    assert_eq!(
+        view["history"].as_array().unwrap().last().unwrap()["kind"],
+        "direct_payment"
+    );
+    // Block, and a direct payment is refused while blocked.
+    app.post(
+        &format!("/api/v1/vouchers/{v1}/block"),
+        Some(&w.staff),
+        json!({"reason": "kwijt"}),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/direct-payments", w.fund),
+            Some(&w.finance),
+            json!({
+        "child_id": child1, "provider_id": w.provider, "amount_cents": 100, "category": "sport"}),
+        )
+        .await;
+    assert_eq!(r.code(), "voucher_blocked");
+    // Expiry returns every remaining cent to the fund.
+    let fund_before = app
+        .get(&format!("/api/v1/funds/{}", w.fund), Some(&w.finance))
+        .await
+        .json()["balance_cents"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/expire", w.fund),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let e = r.json();
+    assert_eq!(e["expired_vouchers"], 2);
+    assert_eq!(e["returned_cents"], 30000 + 20500);
+    let fund_after = app
+        .get(&format!("/api/v1/funds/{}", w.fund), Some(&w.finance))
+        .await
+        .json()["balance_cents"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(fund_after, fund_before + 50500);
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/expire", w.fund),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (409, "already_expired")
+    );
+    let r = app.redeem(&w.token(0), &w.cashier, 100, "sport").await;
+    assert_eq!(r.code(), "voucher_expired");
+    let view = app
+        .get(&format!("/api/v1/vouchers/{v0}"), Some(&w.staff))
+        .await
+        .json();
+    assert_eq!(
+        (view["status"].clone(), view["balance_cents"].clone()),
+        (json!("expired"), json!(0))
+    );
+    let report = app.audit().await;
+    assert_eq!(report.balances["voucher"].0, 0);
+    // The kindpakket binary's own check agrees.
+    app.close().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kindpakket"))
+        .args(["verify", "--database", &db.url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+async fn issuing_checks_age_duplicates_pooling_and_the_fund_balance(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/vouchers", w.fund),
+            Some(&w.staff),
+            json!({"child_id": w.children[0]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (409, "already_issued")
+    );
+    let r = app.post("/api/v1/households", Some(&w.staff), json!({"reference": "LG-0002", "parent_name": "Jan Bakker",
+        "children": [{"first_name": "Tess", "birth_date": "2008-12-31"}, {"first_name": "Bram", "birth_date": "2009-01-01"}, {"first_name": "Lotte", "birth_date": "2020-05-05"}]})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let kids: Vec<String> = r.json()["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let household = id_of(&r);
+    // Tess is 17 on 2026-01-01 (eligible); a child of 18 is not.
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/vouchers", w.fund),
+            Some(&w.staff),
+            json!({"child_id": kids[0]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/households",
+            Some(&w.staff),
+            json!({"reference": "LG-0003", "parent_name": "Old",
+        "children": [{"first_name": "Max", "birth_date": "2007-12-31"}]}),
+        )
+        .await;
+    let old = r.json()["children"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/vouchers", w.fund),
+            Some(&w.staff),
+            json!({"child_id": old}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (422, "child_not_eligible")
+    );
+    // A pooled fund: one voucher per household, the per-child amount times eligible children.
+    let r = app.post("/api/v1/funds", Some(&w.admin), json!({"name": "Pot", "sponsor": "Gemeente", "valid_from": "2026-01-01",
+        "valid_until": "2026-12-31", "categories": ["sport"], "amount_per_child_cents": 10000, "pooling": "household", "max_age_years": 17})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let pooled = id_of(&r);
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{pooled}/vouchers"),
+            Some(&w.staff),
+            json!({"household_id": household}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (422, "insufficient_fund_balance")
+    );
+    app.post(
+        &format!("/api/v1/funds/{pooled}/deposits"),
+        Some(&w.finance),
+        json!({"amount_cents": 100000, "reference": "x"}),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{pooled}/vouchers"),
+            Some(&w.staff),
+            json!({"child_id": kids[1]}),
+        )
+        .await;
+    assert_eq!(r.code(), "household_id_required");
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{pooled}/vouchers"),
+            Some(&w.staff),
+            json!({"household_id": household}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["balance_cents"], 30000, "three eligible children");
+    assert!(r.json()["child_id"].is_null());
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{pooled}/vouchers"),
+            Some(&w.staff),
+            json!({"household_id": household}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (409, "already_issued")
+    );
+    app.audit().await;
+    app.close().await;
+}
+
+async fn no_personal_data_ever_reaches_the_ledger_and_erasure_keeps_it_verifiable(
+    db: &common::TestDb,
+) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    app.redeem(&w.token(0), &w.cashier, 1000, "sport").await;
+    app.post(
+        &format!("/api/v1/vouchers/{}/block", w.voucher_id(1)),
+        Some(&w.staff),
+        json!({"reason": "Noor's brief kwijt"}),
+    )
+    .await;
+    let entries = app
+        .get("/api/v1/ledger/entries?start=0&end=1000", None)
+        .await
+        .json();
+    let all: Vec<u8> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| B64.decode(e["entry_b64"].as_str().unwrap()).unwrap())
+        .collect();
+    let text = String::from_utf8_lossy(&all).to_lowercase();
+    for needle in [
+        "noor",
+        "sem",
+        "fatima",
+        "de vries",
+        "example.org",
+        "06-12345678",
+        "2015-04-02",
+        "20150402",
+        "lg-0001",
+        "brief",
+        "contributie",
+        "beschikking",
+    ] {
+        assert!(!text.contains(needle), "{needle:?} found on the ledger");
+    }
+    // Birth dates as binary day counts or timestamps are not there either.
+    let d = chrono::NaiveDate::from_ymd_opt(2015, 4, 2).unwrap();
+    let secs = d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    for pattern in [
+        (secs as u64).to_be_bytes().to_vec(),
+        (secs as u32).to_be_bytes().to_vec(),
+    ] {
+        assert!(
+            !all.windows(pattern.len())
+                .any(|win| win == pattern.as_slice())
+        );
+    }
+    // Erasure.
+    let r = app
+        .send(
+            axum::http::Request::delete(format!(
+                "/api/v1/households/{}/personal-data",
+                w.household
+            ))
+            .header("authorization", format!("Bearer {}", w.staff))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 403, "only admins erase");
+    let r = app
+        .send(
+            axum::http::Request::delete(format!(
+                "/api/v1/households/{}/personal-data",
+                w.household
+            ))
+            .header("authorization", format!("Bearer {}", w.admin))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let h = app
+        .get(
+            &format!("/api/v1/households/{}", w.household),
+            Some(&w.staff),
+        )
+        .await;
+    assert_eq!(h.status, 200);
+    for gone in [
+        "Fatima",
+        "Noor",
+        "fatima@example.org",
+        "2015-04-02",
+        "LG-0001",
+    ] {
+        assert!(!h.text.contains(gone), "{gone} still shown: {}", h.text);
+    }
+    assert!(h.json()["parent_link"].is_null());
+    let r = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.link_token()),
+        )
+        .await;
+    assert_eq!(r.status, 401, "the personal link is revoked");
+    let l = app
+        .post(
+            "/api/v1/vouchers/lookup",
+            Some(&w.cashier),
+            json!({"token": w.token(0)}),
+        )
+        .await
+        .json();
+    assert_eq!(l["valid"], true, "the budget itself is untouched");
+    assert!(l["child_hint"].is_null());
+    app.audit().await;
+    app.close().await;
+}
+
+async fn a_parent_link_opens_only_its_own_vouchers_and_qr_codes_decode(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let link = w.link_token();
+    let r = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&link),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["child_first_name"], "Noor");
+    assert!(
+        r.json()["history"][0].get("note").is_none(),
+        "staff notes are not shown to parents"
+    );
+    // Another household's voucher is not found through this link.
+    let r = app
+        .post(
+            "/api/v1/households",
+            Some(&w.staff),
+            json!({"reference": "LG-0009", "parent_name": "Ander",
+        "children": [{"first_name": "Kim", "birth_date": "2016-01-01"}]}),
+        )
+        .await;
+    let kid = r.json()["children"][0]["id"].as_str().unwrap().to_owned();
+    let other = app
+        .post(
+            &format!("/api/v1/funds/{}/vouchers", w.fund),
+            Some(&w.staff),
+            json!({"child_id": kid}),
+        )
+        .await
+        .json();
+    let other_id = other["id"].as_str().unwrap();
+    let r = app
+        .get(&format!("/api/v1/vouchers/{other_id}"), Some(&link))
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .get(&format!("/api/v1/vouchers/{other_id}/qr.png"), Some(&link))
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some("AAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // QR codes decode (with a real decoder) to the current token.
+    let png = app
+        .send(
+            axum::http::Request::get(format!("/api/v1/vouchers/{}/qr.png", w.voucher_id(0)))
+                .header("authorization", format!("Bearer {link}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(png.status, 200);
+    assert_eq!(png.headers["content-type"], "image/png");
+    assert!(
+        png.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+    let svg = app
+        .get(
+            &format!("/api/v1/vouchers/{}/qr.svg", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await;
+    assert_eq!(svg.headers["content-type"], "image/svg+xml");
+    assert!(svg.text.starts_with("<svg"));
+    // Renew the link: the old one stops working, the new one works.
+    let r = app
+        .post(
+            &format!("/api/v1/households/{}/parent-link", w.household),
+            Some(&w.staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let new_link = r.json()["parent_link"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&link)
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&new_link)
+        )
+        .await
+        .status,
+        200
+    );
+    app.close().await;
+}
+
+#[tokio::test]
+async fn qr_png_served_by_the_api_decodes_with_rqrr() {
+    let db = common::TestDb::new(common::Backend::Sqlite).await.unwrap();
+    let (app, _) = app(&db).await;
+    let w = app.world().await;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(format!("/api/v1/vouchers/{}/qr.png", w.voucher_id(0)))
+        .header("authorization", format!("Bearer {}", w.staff))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let img = image::load_from_memory(&bytes).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    let (meta, content) = grids[0].decode().unwrap();
+    assert!(meta.version.0 <= 8);
+    assert_eq!(meta.ecc_level, 3, "error correction Q");
+    assert_eq!(content, w.token(0));
+    app.close().await;
+}
+
+on_both_backends!(
+    a_parent_spends_at_a_club_and_the_receipt_verifies_offline,
+    two_hundred_simultaneous_redemptions_from_two_cashiers_spend_exactly_the_balance,
+    twenty_simultaneous_requests_with_one_idempotency_key_debit_once,
+    idempotency_keys_are_required_and_bound_to_their_body,
+    every_token_error_has_its_own_code,
+    a_provider_not_approved_for_the_fund_cannot_redeem,
+    corrections_and_lifecycle_keep_the_ledger_verifiable,
+    issuing_checks_age_duplicates_pooling_and_the_fund_balance,
+    no_personal_data_ever_reaches_the_ledger_and_erasure_keeps_it_verifiable,
+    a_parent_link_opens_only_its_own_vouchers_and_qr_codes_decode,
+);
