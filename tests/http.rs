@@ -282,10 +282,25 @@ async fn operations_endpoints_answer(db: &common::TestDb) {
     );
     let spec = app.get("/api/openapi.json", None).await.json();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    for schema in [
+        "ErrorBody",
+        "Issued",
+        "Lookup",
+        "Redeemed",
+        "VoucherView",
+        "FundRequest",
+        "RedemptionRequest",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
+    }
     for path in [
         "/api/v1/login",
         "/api/v1/logout",
         "/api/v1/ledger/checkpoint",
+        "/api/v1/ledger/key",
         "/api/v1/ledger/entries",
         "/api/v1/ledger/proof/inclusion",
         "/api/v1/ledger/proof/consistency",
@@ -293,8 +308,43 @@ async fn operations_endpoints_answer(db: &common::TestDb) {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/api/v1/funds",
+        "/api/v1/funds/{id}",
+        "/api/v1/funds/{id}/deposits",
+        "/api/v1/funds/{id}/providers/{provider_id}",
+        "/api/v1/funds/{id}/expire",
+        "/api/v1/funds/{id}/direct-payments",
+        "/api/v1/funds/{id}/vouchers",
+        "/api/v1/households",
+        "/api/v1/households/{id}",
+        "/api/v1/households/{id}/personal-data",
+        "/api/v1/households/{id}/parent-link",
+        "/api/v1/providers",
+        "/api/v1/providers/{id}",
+        "/api/v1/vouchers/{id}",
+        "/api/v1/vouchers/{id}/qr.svg",
+        "/api/v1/vouchers/{id}/qr.png",
+        "/api/v1/vouchers/{id}/top-ups",
+        "/api/v1/vouchers/{id}/block",
+        "/api/v1/vouchers/{id}/reissue",
+        "/api/v1/vouchers/lookup",
+        "/api/v1/redemptions",
+        "/api/v1/redemptions/{id}/reverse",
     ] {
         assert!(spec["paths"][path].is_object(), "OpenAPI documents {path}");
+        for (method, op) in spec["paths"][path].as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                !responses.is_empty(),
+                "{method} {path} documents its responses"
+            );
+            if op.get("security").is_some() {
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path} documents 401"
+                );
+            }
+        }
     }
     app.ledger.close().await;
     assert_eq!(
