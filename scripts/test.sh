@@ -23,8 +23,10 @@ python3 -c 'import requests, cryptography' 2>/dev/null || {
   python3 -m pip install --quiet requests cryptography
 }
 
+# One optimised build serves both the tests and the outside checks (the release profile keeps
+# overflow checks on, as in production).
 echo "== cargo test (SQLite and PostgreSQL)"
-cargo test --all-targets
+cargo test --release --all-targets
 
 echo "== ledger-format vectors, checked by an independent Python implementation"
 python3 tests/vectors/verify_vectors.py
