@@ -116,6 +116,9 @@ pub enum LedgerError {
     /// A row change hit a uniqueness constraint; nothing was written.
     #[error("conflict with existing data")]
     Conflict,
+    /// A guarded row change found no row; nothing was written.
+    #[error("precondition failed: {0}")]
+    Guard(&'static str),
     /// The ledger cannot take writes right now (database trouble, shutting down, queue full).
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
@@ -189,6 +192,7 @@ struct Inner {
     store: Store,
     origin: String,
     running: AtomicBool,
+    healthy: AtomicBool,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     shutdown: tokio::sync::Notify,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -203,7 +207,8 @@ pub struct Ledger {
 /// The sequencer's own mutable state, outside the shared lock.
 struct Sequencer {
     inner: Arc<Inner>,
-    writer: Writer,
+    /// The writer connection; `None` while it is being replaced after a failure.
+    writer: Option<Writer>,
     frontier: Frontier,
     max_batch: usize,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
@@ -267,13 +272,14 @@ impl Ledger {
             store,
             origin,
             running: AtomicBool::new(true),
+            healthy: AtomicBool::new(true),
             clock: options.clock.clone(),
             shutdown: tokio::sync::Notify::new(),
             task: Mutex::new(None),
         });
         let mut seq = Sequencer {
             inner: inner.clone(),
-            writer,
+            writer: Some(writer),
             frontier,
             max_batch: options.max_batch.max(1),
             clock: options.clock.clone(),
@@ -328,9 +334,11 @@ impl Ledger {
         &self.inner.origin
     }
 
-    /// True while the sequencer runs.
+    /// True while the sequencer runs and its database connection works.
     pub fn is_running(&self) -> bool {
-        self.inner.running.load(Ordering::Relaxed) && !self.inner.tx.is_closed()
+        self.inner.running.load(Ordering::Relaxed)
+            && self.inner.healthy.load(Ordering::Relaxed)
+            && !self.inner.tx.is_closed()
     }
 
     /// The latest signed checkpoint.
@@ -648,7 +656,7 @@ impl Sequencer {
             }])
             .map_err(|e| LedgerError::Corrupt(e.to_string()))?
         };
-        self.writer.insert_checkpoint(size, &note).await?;
+        self.w()?.insert_checkpoint(size, &note).await?;
         let cp = Arc::new(SignedCheckpoint { size, root, note });
         self.publish(cp.clone());
         Ok(cp)
@@ -681,12 +689,25 @@ impl Sequencer {
             }
         }
         self.inner.running.store(false, Ordering::Relaxed);
-        self.writer.close().await;
+        if let Some(w) = self.writer.take() {
+            w.close().await;
+        }
         tracing::info!("ledger sequencer stopped");
     }
 
     /// Processes one batch. Returns false when the sequencer must stop (crash injection).
     async fn batch(&mut self, jobs: Vec<Job>) -> bool {
+        if !self.inner.healthy.load(Ordering::Relaxed) {
+            self.resync().await;
+            if !self.inner.healthy.load(Ordering::Relaxed) {
+                for job in jobs {
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(
+                        "the ledger database is not reachable".into(),
+                    )));
+                }
+                return true;
+            }
+        }
         let started = std::time::Instant::now();
         metrics::histogram!("kindpakket_ledger_batch_commands").record(jobs.len() as f64);
         let inner = self.inner.clone();
@@ -695,18 +716,20 @@ impl Sequencer {
         let mut undos: Vec<Undo> = Vec::new();
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
         let result: Result<(), LedgerError> = async {
-            self.writer.begin().await?;
+            self.w()?.begin().await?;
             for job in &jobs {
                 let outcome = self.command(&mut state, &job.command, &mut undos).await?;
                 outcomes.push(outcome);
             }
-            self.writer.commit().await?;
+            self.w()?.commit().await?;
             Ok(())
         }
         .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "ledger batch failed; nothing of it was written");
-            let _ = self.writer.rollback().await;
+            if let Some(w) = self.writer.as_mut() {
+                let _ = w.rollback().await;
+            }
             for u in undos.into_iter().rev() {
                 state.undo(u);
             }
@@ -717,6 +740,10 @@ impl Sequencer {
                     "the database refused the batch".into(),
                 )));
             }
+            // The connection may be gone, or the commit may have succeeded although it reported
+            // an error: reconnect and rebuild the state from what is stored.
+            self.inner.healthy.store(false, Ordering::Relaxed);
+            self.resync().await;
             return true;
         }
         drop(state);
@@ -766,6 +793,54 @@ impl Sequencer {
         true
     }
 
+    /// Re-establishes the writer connection (and its lock) if it is gone, and rebuilds state
+    /// and tree from the database. Marks the ledger healthy again only when both worked.
+    async fn resync(&mut self) {
+        // A connection that reported an error may be half dead (PostgreSQL closes it after a
+        // FATAL error, sometimes after answering one more query): always open a fresh one,
+        // releasing the old one's lock first.
+        if let Some(old) = self.writer.take() {
+            old.close().await;
+        }
+        match self.inner.store.writer().await {
+            Ok(w) => {
+                self.writer = Some(w);
+                tracing::warn!("ledger writer reconnected");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ledger writer cannot reconnect");
+                return;
+            }
+        }
+        match replay(&self.inner.store).await {
+            Ok((state, frontier)) => {
+                if frontier != self.frontier {
+                    tracing::warn!(
+                        memory = self.frontier.size(),
+                        stored = frontier.size(),
+                        "ledger state rebuilt from the database"
+                    );
+                }
+                *self.inner.state.write().await = state;
+                self.frontier = frontier;
+                if self.inner_checkpoint().size < self.frontier.size()
+                    && let Err(e) = self.sign_checkpoint().await
+                {
+                    tracing::error!(error = %e, "could not sign a checkpoint after resync");
+                    return;
+                }
+                self.inner.healthy.store(true, Ordering::Relaxed);
+            }
+            Err(e) => tracing::error!(error = %e, "ledger state cannot be rebuilt"),
+        }
+    }
+
+    fn w(&mut self) -> Result<&mut Writer, LedgerError> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| LedgerError::Unavailable("the ledger writer is reconnecting".into()))
+    }
+
     fn inner_checkpoint(&self) -> Arc<SignedCheckpoint> {
         match self.inner.checkpoint.read() {
             Ok(c) => c.clone(),
@@ -784,24 +859,20 @@ impl Sequencer {
         if command.entries.is_empty() && command.writes.is_empty() {
             return Ok(Outcome::Done(Vec::new(), Vec::new(), Vec::new()));
         }
-        self.writer.savepoint().await?;
+        self.w()?.savepoint().await?;
         let mut mine: Vec<Undo> = Vec::new();
         let mut frontier = self.frontier.clone();
         let mut indexes = Vec::new();
         let mut leaves = Vec::new();
         let mut refusal: Option<LedgerError> = None;
         for draft in &command.entries {
-            let signed = self.sign(state, draft)?;
-            if let Body::Transfer {
-                kind: crate::core::entry::TransferKind::Redeem,
-                attachment,
-                ..
-            } = &draft.body
-                && let Err(r) = state.verify_token_signature(attachment)
-            {
-                refusal = Some(LedgerError::Rejected(r));
-                break;
-            }
+            let signed = match self.sign(state, draft) {
+                Ok(s) => s,
+                Err(e) => {
+                    undo_all(state, mine);
+                    return Err(e);
+                }
+            };
             match state.apply(&signed) {
                 Ok(u) => mine.push(u),
                 Err(r) => {
@@ -809,13 +880,19 @@ impl Sequencer {
                     break;
                 }
             }
-            let bytes = signed.encode()?;
+            let bytes = match signed.encode() {
+                Ok(b) => b,
+                Err(e) => {
+                    undo_all(state, mine);
+                    return Err(e.into());
+                }
+            };
             let leaf = merkle::leaf_hash(&bytes);
             let first_hash = merkle::stored_hash_count(frontier.size());
             let hashes = frontier.append(leaf);
             let e = &signed.entry;
             match self
-                .writer
+                .w()?
                 .insert_entry(e.index, e.id, e.body.kind().code(), &bytes)
                 .await
             {
@@ -829,7 +906,7 @@ impl Sequencer {
                     return Err(other.into());
                 }
             }
-            if let Err(e) = self.writer.insert_hashes(first_hash, &hashes).await {
+            if let Err(e) = self.w()?.insert_hashes(first_hash, &hashes).await {
                 undo_all(state, mine);
                 return Err(e.into());
             }
@@ -838,7 +915,11 @@ impl Sequencer {
         }
         if refusal.is_none() {
             for w in &command.writes {
-                match self.writer.write(w, &indexes).await {
+                match self.w()?.write(w, &indexes).await {
+                    Ok(0) if w.guard.is_some() => {
+                        refusal = w.guard.map(LedgerError::Guard);
+                        break;
+                    }
                     Ok(_) => {}
                     Err(StoreError::Unique) => {
                         refusal = Some(LedgerError::Conflict);
@@ -854,11 +935,11 @@ impl Sequencer {
         match refusal {
             Some(r) => {
                 undo_all(state, mine);
-                self.writer.rollback_to_savepoint().await?;
+                self.w()?.rollback_to_savepoint().await?;
                 Ok(Outcome::Refused(r))
             }
             None => {
-                if let Err(e) = self.writer.release().await {
+                if let Err(e) = self.w()?.release().await {
                     undo_all(state, mine);
                     return Err(e.into());
                 }

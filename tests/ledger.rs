@@ -611,6 +611,62 @@ async fn key_rotation_keeps_old_keys_verifiable(db: &common::TestDb) {
     ledger.close().await;
 }
 
+/// PostgreSQL drops the writer's connection (a server restart, an idle timeout): the next
+/// command fails cleanly, the writer reconnects and takes its lock again, and then it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reconnects_after_postgres_drops_its_connection() {
+    let Some(db) = common::TestDb::new(common::Backend::Postgres).await else {
+        eprintln!("PostgreSQL tests switched off");
+        return;
+    };
+    let ledger = db.ledger().await;
+    let (_, voucher, provider) = world(&ledger, 50_000, 10_000).await;
+    let dbname = db.url.rsplit('/').next().unwrap().to_owned();
+    with_db!(ledger.store().db(), |p| {
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'kindpakket-writer' AND datname = $1",
+        )
+        .bind(dbname)
+        .fetch_all(p)
+        .await
+        .unwrap();
+        assert_eq!(killed, vec![true]);
+    });
+    let first = ledger
+        .submit(Command::one(transfer(
+            TransferKind::DirectPayment,
+            voucher,
+            provider,
+            100,
+        )))
+        .await;
+    assert!(
+        matches!(first, Err(LedgerError::Unavailable(_))),
+        "{first:?}"
+    );
+    assert!(
+        kindpakket::ledger::wait_until(std::time::Duration::from_secs(10), || ledger.is_running())
+            .await
+    );
+    let second = ledger
+        .submit(Command::one(transfer(
+            TransferKind::DirectPayment,
+            voucher,
+            provider,
+            100,
+        )))
+        .await;
+    assert!(second.is_ok(), "{second:?}");
+    assert_eq!(
+        ledger.state().await.account(&voucher).unwrap().balance,
+        Cents(9_900)
+    );
+    audit_store(ledger.store()).await.unwrap();
+    ledger.close().await;
+    db.cleanup().await;
+}
+
 on_both_backends!(
     a_new_ledger_starts_with_genesis_and_a_signed_checkpoint,
     concurrent_commands_are_batched_and_each_gets_its_own_answer,

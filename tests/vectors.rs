@@ -6,6 +6,10 @@
 //! `tests/vectors/ledger-v1.json`. The JSON file is what `tests/vectors/verify_vectors.py` checks
 //! independently of this code.
 //!
+//! The redemption's attachment on the (public) ledger is the 59-byte token record (the token's
+//! signed fields and its SHA-256), never the 91-byte token itself: the JSON file also carries
+//! the full token as the holder's off-ledger copy, so that the record can be checked against it.
+//!
 //! After an intentional format change, regenerate the JSON file with
 //! `KINDPAKKET_UPDATE_VECTORS=1 cargo test --test vectors`, then update the constants below and
 //! the document.
@@ -22,7 +26,7 @@ use kindpakket::core::merkle::{self, Frontier, Hash};
 use kindpakket::core::money::Cents;
 use kindpakket::core::note::{self, Checkpoint, NoteSigner, Vkey};
 use kindpakket::core::proof::TlogProof;
-use kindpakket::core::token::{self, VoucherToken};
+use kindpakket::core::token::{self, RECORD_BYTES, TOKEN_BYTES, TokenRecord, VoucherToken};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -62,7 +66,7 @@ const ENTRY_HEX: &[&str] = &[
     "010500000000000000070000019b76dac35801941f297c0070008000000000000007003d01000000000000000000000000000000000001111111111111411181111111111111112222222222224222822222222222222200000000000186a000004061ac372e9c8a2330fa18f629311d987bcee1f2879d198a63d42822ef66558ce84d1231fda3ad96b4e3bd07a14c9e364fb105325c31e1d9dc07cd56b9425aaabdfacb0a",
     "010500000000000000080000019b76dac74001941f297c0070008000000000000008003d02000000000000000000000000000000000001222222222222422282222222222222223333333333334333833333333333333300000000000061a800004061ac37edb72385d285954b1c8f25400ee1d3097fa405779874e042e5653fe30c97e545ba1f7d108151b62f003d787fe1e16da98a6343cf5196dc00e5ac67c2da160400",
     "010500000000000000090000019b76dacb2801941f297c0070008000000000000009003d050000000000000000000000000000000000012222222222224222822222222222222233333333333343338333333333333333000000000000138800004061ac37949a4fb9247e2864fb6af05c4c6016e38a5ba713bb88035aebcb5236cbfad980132b72211b12b7ab0a0d1f3cb29150c49e0cb1981e36e316eab55384a7f6e50e",
-    "0105000000000000000a0000019b76dacf1001941f297c007000800000000000000a00980301000000000000000000000000000000000133333333333343338333333333333333444444444444444484444444444444440000000000002ee0005b01bec5b6c3333333333333433383333333333333336b36ec800300d04c31cd5132745a12c117e51a9c03fae3aa58ab954352112a9cf9af8930e958ea87e608e015899c31c4517a74699849f0c00e723e3af09d129cc3f88b50e80d4061ac3707ddf3e9534323b454787f36632b3e5f41741d882bf402db005f8e15d2728e7b77bd3882daefa94f1640b0f35bc9101319e99365a26c9671fc5636266c6d1e0f",
+    "0105000000000000000a0000019b76dacf1001941f297c007000800000000000000a00780301000000000000000000000000000000000133333333333343338333333333333333444444444444444484444444444444440000000000002ee0003b01bec5b6c3333333333333433383333333333333336b36ec8003004fe5cf07ddc9fcdd2055a999d36f323732f2fef0e3aa49db52de472e098af76c4061ac373716c9d808d1edf0f68f460912a4301d3b618a4b3365c383e41b898394ff12c4a6dfca7395b9784dd5b020783853c1a1935e5ff95294956e0a6c6fb5b58eba01",
     "0105000000000000000b0000019b76dad2f801941f297c007000800000000000000b003d0702000000000000000000000000000000000133333333333343338333333333333333444444444444444484444444444444440000000000000bb800004061ac37bb08e2a4fafc8cf26a00f4c7e84ece82e419904c5995545e6036a4da2557db9b714b7ccd75ef41710a0f098681878121d8f2b09002022cae0c118a30f6582a06",
     "0105000000000000000c0000019b76dad6e001941f297c007000800000000000000c003d040201941f297c007000800000000000000b0144444444444444448444444444444444333333333333433383333333333333330000000000000bb800004061ac37b819562e874cd8289ea0ddcbee88251dd09bbb63ae99452330fd172898c74dd527ed8e686726c7707014398b2df9206f21fbb8732239fc394fa28e775bcdae03",
     "0105000000000000000d0000019b76dadac801941f297c007000800000000000000d00580800000000000000000000000000000000000144444444444444448444444444444444666666666666466686666666666666660000000000002ee0001b6b696e6470616b6b6574207061796f757420323032362d303030314061ac37e88ba0eae1156c1be2c7cdfcb67389ec7dd009f5f40a88d3362bd537874da2aee81114e06bc71c281d335e91311a2a7ebcc32649a35a19e8a2ef44b5b2a8ed01",
@@ -83,7 +87,7 @@ const LEAF_HEX: &[&str] = &[
     "0e7228e8d55c5491bd2cd8bdba7300b6606a7f4e079ec6e2f31beedc9113736e",
     "a2ed06ba6448b1e6f5013327b0dceffebd23cefe04c0249214b5e7b4df09c480",
     "c3b0668247e47c7208d4b63797657eef7b89634bb645ef05e15328fa03d3b71e",
-    "dcafb5851c05f791a27a67ab5d988f8a49cdfaef43e76ba49771dcef441c644f",
+    "fc9d4f7c541f337920ab96f18824a894f2371e8e375b5e200d28d648248a7cb4",
     "556ae94f7a21bff4f117d06733b4dd73c158cd1e8694df7b4d2e50c6f68ac937",
     "74604e639ff1c3b0f82af2ac01e54d3882aeb2b8ce82abe17b9e9e10ba4518fd",
     "d8bc1967e2aa2f8ee5ddd044ec49859140cb1776563eed6a29b4679ba2aeb50e",
@@ -93,15 +97,15 @@ const LEAF_HEX: &[&str] = &[
 ];
 
 /// The root over all entries.
-const ROOT_HEX: &str = "6dd7aa4d088432c1c1ce89e80e1ed2276adc7ea3a487074d62e1fd79ad358585";
+const ROOT_HEX: &str = "d97861b3582989debc6f8064a690bb34fd9fb6fcf35ce17d7014fb2509d20cc4";
 
 /// The signed checkpoint for all entries.
 const CHECKPOINT_NOTE: &str = concat!(
     "kindpakket.example/ledger/test\n",
     "17\n",
-    "bdeqTQiEMsHBzonoDh7SJ2rcfqOkhwdNYuH9ea01hYU=\n",
+    "2Xhhs1gpid68b4BkppC7NP2ftvzzXOF9cBT7JQnSDMQ=\n",
     "\n",
-    "\u{2014} kindpakket.example/ledger/test QGGsN0B8VsVAAQdym2h/C98SuKBqNKsDKbjRNwfeEOv6+toeDpe4yRzEMJdydm+Yf+3MpDKo602CWXSjczzT3eEK/g4=\n",
+    "\u{2014} kindpakket.example/ledger/test QGGsN+CZgB99fx7nJ1PRRl6zhk2IhYZ2sMS0ICPo4QRMU2TP75i5FMqJsAG+S9xeHfo8aGkzukrO3PqquhzULKBI2wQ=\n",
 );
 
 /// The tlog-proof of the redemption against that checkpoint.
@@ -116,9 +120,9 @@ const TLOG_PROOF: &str = concat!(
     "\n",
     "kindpakket.example/ledger/test\n",
     "17\n",
-    "bdeqTQiEMsHBzonoDh7SJ2rcfqOkhwdNYuH9ea01hYU=\n",
+    "2Xhhs1gpid68b4BkppC7NP2ftvzzXOF9cBT7JQnSDMQ=\n",
     "\n",
-    "\u{2014} kindpakket.example/ledger/test QGGsN0B8VsVAAQdym2h/C98SuKBqNKsDKbjRNwfeEOv6+toeDpe4yRzEMJdydm+Yf+3MpDKo602CWXSjczzT3eEK/g4=\n",
+    "\u{2014} kindpakket.example/ledger/test QGGsN+CZgB99fx7nJ1PRRl6zhk2IhYZ2sMS0ICPo4QRMU2TP75i5FMqJsAG+S9xeHfo8aGkzukrO3PqquhzULKBI2wQ=\n",
 );
 
 fn seed_key(text: &str) -> SigningKey {
@@ -213,7 +217,7 @@ fn build() -> Vectors {
             Some(Category::Sport),
             nil,
             leg(VOUCHER, PROVIDER, 12_000),
-            token.to_bytes().to_vec(),
+            token.record().to_bytes().to_vec(),
         ),
         transfer(
             T::DirectPayment,
@@ -349,6 +353,63 @@ fn entries_decode_strictly_and_their_signatures_verify() {
     assert_eq!(VoucherToken::parse(&v.token.encode()), Ok(v.token));
 }
 
+/// The redemption's attachment.
+fn redeem_attachment(v: &Vectors) -> &[u8] {
+    match &v.entries[REDEEM_INDEX as usize].entry.body {
+        Body::Transfer {
+            kind: TransferKind::Redeem,
+            attachment,
+            ..
+        } => attachment,
+        other => panic!("entry {REDEEM_INDEX} is not a redemption: {other:?}"),
+    }
+}
+
+#[test]
+fn the_ledger_carries_the_token_record_but_never_the_token() {
+    let v = build();
+    let token_bytes = v.token.to_bytes();
+    let attachment = redeem_attachment(&v);
+    assert_eq!(attachment.len(), RECORD_BYTES);
+    assert_eq!(RECORD_BYTES, 59);
+    assert_eq!(attachment, v.token.record().to_bytes());
+    let record = TokenRecord::from_bytes(attachment).expect("the attachment is a token record");
+    assert!(record.matches(&v.token), "the record links to the token");
+    assert_eq!(&attachment[..27], &token_bytes[..27]);
+    assert_eq!(&attachment[27..], &Sha256::digest(token_bytes)[..]);
+    assert_eq!(record.digest, v.token.digest());
+
+    // A token differing only in its signature (here: a forged one) does not match the record.
+    let mut forged = v.token;
+    forged.signature[0] ^= 1;
+    assert!(!record.matches(&forged));
+    // Nor does the same voucher's token of another generation.
+    let other = VoucherToken::sign(
+        &v.voucher_key,
+        v.token.voucher,
+        v.token.expiry,
+        v.token.categories,
+        v.token.generation + 1,
+    );
+    assert!(!record.matches(&other));
+
+    // Neither the whole token nor any 16-byte piece of its signature is in any encoded entry
+    // (entries are public: the signature would make the token spendable).
+    assert_eq!(token_bytes.len(), TOKEN_BYTES);
+    for (i, bytes) in v.encoded.iter().enumerate() {
+        assert!(
+            !bytes.windows(TOKEN_BYTES).any(|w| w == token_bytes),
+            "entry {i} contains the full token"
+        );
+        for piece in v.token.signature.windows(16) {
+            assert!(
+                !bytes.windows(16).any(|w| w == piece),
+                "entry {i} contains part of the token signature"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_ledger_replays_and_the_audit_passes() {
     let v = build();
@@ -395,7 +456,7 @@ fn the_ledger_replays_and_the_audit_passes() {
     assert_eq!(report.size, v.entries.len() as u64);
     assert_eq!(report.root, v.root);
     assert_eq!(report.signatures, v.entries.len());
-    assert_eq!(report.tokens, 1);
+    assert_eq!(report.redemptions, 1);
     assert_eq!(report.checkpoints, 1);
     assert_eq!(report.balances["external"], Cents(-100_000));
     assert_eq!(report.balances["fund"], Cents(88_000));
@@ -432,6 +493,8 @@ fn the_document_carries_the_current_vectors() {
     wanted.push(v.note.clone());
     wanted.push(v.proof.encode());
     wanted.push(v.token.encode());
+    wanted.push(note::hex(&v.token.record().to_bytes()));
+    wanted.push(note::hex(&v.token.digest()));
     for w in wanted {
         assert!(
             doc.contains(&w),
@@ -531,6 +594,8 @@ struct ProofJson {
     text: String,
 }
 
+/// The redeemed token: `record` is what entry `entry_index` carries on the ledger; `hex` and
+/// `text` are the full token, the holder's off-ledger copy, whose SHA-256 is `digest`.
 #[derive(Serialize)]
 struct TokenJson {
     entry_index: u64,
@@ -538,6 +603,8 @@ struct TokenJson {
     expiry: u32,
     categories: u8,
     generation: u8,
+    record: String,
+    digest: String,
     hex: String,
     text: String,
 }
@@ -629,8 +696,10 @@ fn json_text(v: &Vectors) -> String {
         format: "kindpakket ledger format v1 test vectors",
         description: "Generated by tests/vectors.rs; specified in docs/ledger-format.md; \
                       checked independently by tests/vectors/verify_vectors.py. Byte strings \
-                      are lower-case hex unless named *_base64. The keys are public test keys: \
-                      never use them for anything else.",
+                      are lower-case hex unless named *_base64. The redemption's attachment is \
+                      the 59-byte token record (token.record); token.hex and token.text are the \
+                      full token, the holder's off-ledger copy, which never appears in an \
+                      entry. The keys are public test keys: never use them for anything else.",
         origin: ORIGIN,
         ledger_key: KeyJson {
             seed_text: LEDGER_SEED_TEXT,
@@ -678,6 +747,8 @@ fn json_text(v: &Vectors) -> String {
             expiry: v.token.expiry,
             categories: v.token.categories.mask(),
             generation: v.token.generation,
+            record: note::hex(&v.token.record().to_bytes()),
+            digest: note::hex(&v.token.digest()),
             hex: note::hex(&v.token.to_bytes()),
             text: v.token.encode(),
         },

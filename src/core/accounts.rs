@@ -10,8 +10,9 @@
 //!    issue and top-up: fund → its voucher, redeem and direct payment: active voucher → a
 //!    provider of the same fund, reverse: the exact mirror of one earlier redemption or direct
 //!    payment, at most once, expire: voucher → its fund, payout: provider → bank).
-//! 6. A redemption carries the voucher's token: same voucher, current generation, a known
-//!    voucher key, not expired at the entry's time, and the category allowed by the token.
+//! 6. A redemption carries a record of the voucher's token (its signed fields and digest, never
+//!    the signature): same voucher, current generation, a known voucher key, not expired at the
+//!    entry's time, and the category allowed by the token.
 //! 7. An entry applies completely or not at all; [`LedgerState::undo`] takes it back exactly.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -25,7 +26,7 @@ use super::entry::{
 };
 use super::money::Cents;
 use super::note;
-use super::token::{self, VoucherToken};
+use super::token::{self, TokenRecord};
 
 /// A public key the ledger knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -738,8 +739,8 @@ impl LedgerState {
         acc: &Account,
         category: Option<Category>,
     ) -> Result<(), Rejection> {
-        let t = VoucherToken::from_bytes(attachment)
-            .map_err(|_| Rejection::Token("attachment is not a voucher token"))?;
+        let t = TokenRecord::from_bytes(attachment)
+            .map_err(|_| Rejection::Token("attachment is not a token record"))?;
         if t.voucher != voucher {
             return Err(Rejection::Token("token is for another voucher"));
         }
@@ -756,22 +757,6 @@ impl LedgerState {
             return Err(Rejection::Category);
         }
         Ok(())
-    }
-
-    /// Verifies the signature of the voucher token in a redemption's attachment with the
-    /// voucher key it names (strict Ed25519). The sequencer calls this before appending a
-    /// redemption, so that no entry with a forged token reaches the ledger; the audit checks
-    /// the same signatures in batches.
-    pub fn verify_token_signature(&self, attachment: &[u8]) -> Result<(), Rejection> {
-        let t = VoucherToken::from_bytes(attachment)
-            .map_err(|_| Rejection::Token("attachment is not a voucher token"))?;
-        let key = self
-            .voucher_keys
-            .get(&t.key_id)
-            .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.public_key).ok())
-            .ok_or(Rejection::Token("token signed by an unknown voucher key"))?;
-        t.verify(&key)
-            .map_err(|_| Rejection::Token("token signature does not verify"))
     }
 
     fn current(&self, changed: &[(Uuid, Account)], id: &Uuid) -> Result<Account, Rejection> {

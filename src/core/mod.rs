@@ -8,4 +8,5 @@ pub mod merkle;
 pub mod money;
 pub mod note;
 pub mod proof;
+pub mod time;
 pub mod token;

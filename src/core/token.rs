@@ -146,26 +146,34 @@ impl VoucherToken {
         if b.len() != TOKEN_BYTES {
             return Err(TokenError::Length);
         }
-        if b[0] != FORMAT {
-            return Err(TokenError::Format);
-        }
-        let mut key_id = [0u8; 4];
-        key_id.copy_from_slice(&b[1..5]);
-        let mut vid = [0u8; 16];
-        vid.copy_from_slice(&b[5..21]);
-        let mut exp = [0u8; 4];
-        exp.copy_from_slice(&b[21..25]);
-        let categories = CategorySet::from_mask(b[25]).ok_or(TokenError::Categories)?;
+        let h = Header::decode(&b[..27])?;
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&b[27..]);
         Ok(Self {
-            key_id,
-            voucher: Uuid::from_bytes(vid),
-            expiry: u32::from_be_bytes(exp),
-            categories,
-            generation: b[26],
+            key_id: h.key_id,
+            voucher: h.voucher,
+            expiry: h.expiry,
+            categories: h.categories,
+            generation: h.generation,
             signature,
         })
+    }
+
+    /// SHA-256 of the 91 token bytes.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.to_bytes()).into()
+    }
+
+    /// What the ledger records of this token when it is redeemed.
+    pub fn record(&self) -> TokenRecord {
+        TokenRecord {
+            key_id: self.key_id,
+            voucher: self.voucher,
+            expiry: self.expiry,
+            categories: self.categories,
+            generation: self.generation,
+            digest: self.digest(),
+        }
     }
 
     /// The `KP1:` text form.
@@ -202,6 +210,101 @@ impl VoucherToken {
     }
 }
 
+/// The signed fields of a token (its first 27 bytes).
+struct Header {
+    key_id: [u8; 4],
+    voucher: Uuid,
+    expiry: u32,
+    categories: CategorySet,
+    generation: u8,
+}
+
+impl Header {
+    fn decode(b: &[u8]) -> Result<Self, TokenError> {
+        if b.len() != 27 {
+            return Err(TokenError::Length);
+        }
+        if b[0] != FORMAT {
+            return Err(TokenError::Format);
+        }
+        let mut key_id = [0u8; 4];
+        key_id.copy_from_slice(&b[1..5]);
+        let mut vid = [0u8; 16];
+        vid.copy_from_slice(&b[5..21]);
+        let mut exp = [0u8; 4];
+        exp.copy_from_slice(&b[21..25]);
+        Ok(Self {
+            key_id,
+            voucher: Uuid::from_bytes(vid),
+            expiry: u32::from_be_bytes(exp),
+            categories: CategorySet::from_mask(b[25]).ok_or(TokenError::Categories)?,
+            generation: b[26],
+        })
+    }
+}
+
+/// Length of a redemption's ledger attachment.
+pub const RECORD_BYTES: usize = 27 + 32;
+
+/// What the ledger keeps of a redeemed token: its signed fields (key id, voucher, expiry,
+/// categories, generation) and the SHA-256 of the whole token, but never the signature. The
+/// ledger is public, and a token is a bearer credential: with the signature anyone could spend
+/// the rest of the budget. Whoever holds the token (the parent, Leergeld) can prove it is the
+/// one that was redeemed by hashing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Key id of the voucher key that signed the token.
+    pub key_id: [u8; 4],
+    /// The voucher.
+    pub voucher: Uuid,
+    /// Expiry, Unix seconds.
+    pub expiry: u32,
+    /// Categories.
+    pub categories: CategorySet,
+    /// Generation.
+    pub generation: u8,
+    /// SHA-256 of the 91 token bytes.
+    pub digest: [u8; 32],
+}
+
+impl TokenRecord {
+    /// The 59 bytes: the token's first 27 bytes, then the digest.
+    pub fn to_bytes(&self) -> [u8; RECORD_BYTES] {
+        let mut b = [0u8; RECORD_BYTES];
+        b[0] = FORMAT;
+        b[1..5].copy_from_slice(&self.key_id);
+        b[5..21].copy_from_slice(self.voucher.as_bytes());
+        b[21..25].copy_from_slice(&self.expiry.to_be_bytes());
+        b[25] = self.categories.mask();
+        b[26] = self.generation;
+        b[27..].copy_from_slice(&self.digest);
+        b
+    }
+
+    /// Decodes the 59 bytes strictly.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, TokenError> {
+        if b.len() != RECORD_BYTES {
+            return Err(TokenError::Length);
+        }
+        let h = Header::decode(&b[..27])?;
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&b[27..]);
+        Ok(Self {
+            key_id: h.key_id,
+            voucher: h.voucher,
+            expiry: h.expiry,
+            categories: h.categories,
+            generation: h.generation,
+            digest,
+        })
+    }
+
+    /// True when `token` is the token this record was made from.
+    pub fn matches(&self, token: &VoucherToken) -> bool {
+        token.record() == *self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +330,30 @@ mod tests {
         assert_eq!(p, t);
         p.verify(&key.verifying_key()).unwrap();
         assert_eq!(p.key_id, voucher_key_id(&key.verifying_key()));
+    }
+
+    #[test]
+    fn the_ledger_record_keeps_the_signed_fields_but_not_the_signature() {
+        let (_, t) = sample();
+        let rec = t.record();
+        let bytes = rec.to_bytes();
+        assert_eq!(bytes.len(), 59);
+        assert_eq!(&bytes[..27], &t.to_bytes()[..27]);
+        assert!(
+            !bytes
+                .windows(16)
+                .any(|w| t.signature.windows(16).any(|s| s == w))
+        );
+        let back = TokenRecord::from_bytes(&bytes).unwrap();
+        assert_eq!(back, rec);
+        assert!(back.matches(&t));
+        let (_, other) = {
+            let key = SigningKey::from_bytes(&[4; 32]);
+            let t2 = VoucherToken::sign(&key, t.voucher, t.expiry, t.categories, t.generation);
+            (key, t2)
+        };
+        assert!(!back.matches(&other));
+        assert!(TokenRecord::from_bytes(&bytes[..58]).is_err());
     }
 
     #[test]

@@ -163,6 +163,10 @@ impl From<LedgerError> for ApiError {
             LedgerError::Conflict => {
                 ApiError::conflict("conflict", "Dit botst met gegevens die er al zijn.")
             }
+            LedgerError::Guard(code) => ApiError::conflict(
+                code,
+                "Dit kan niet meer: de gegevens zijn intussen veranderd.",
+            ),
             LedgerError::Unavailable(detail) => {
                 tracing::warn!(%detail, "ledger unavailable");
                 ApiError::unavailable()

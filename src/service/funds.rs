@@ -128,6 +128,8 @@ pub async fn create(svc: &Services, req: NewFund) -> Result<(FundRow, u64)> {
         pooling,
         expired_at: None,
     };
+    // Tokens carry their expiry as 32-bit seconds: refuse periods they cannot express.
+    super::vouchers::token_expiry(&fund)?;
     let appended = svc
         .ledger
         .submit(Command {

@@ -174,9 +174,18 @@ pub async fn get(svc: &Services, id: Uuid) -> Result<HouseholdRow> {
 /// link. Ledger entries carry no personal data, so the ledger is untouched and still verifies.
 pub async fn erase_personal_data(svc: &Services, id: Uuid) -> Result<()> {
     get(svc, id).await?;
-    svc.store
-        .execute_all(&catalog::erase_household(id, svc.now()))
-        .await?;
+    let mut writes = catalog::erase_household(id, svc.now());
+    // Notes typed with the household's vouchers' entries (reasons for a block, a top-up).
+    let vouchers = svc.store.household_vouchers(id).await?;
+    {
+        let state = svc.ledger.state().await;
+        for v in &vouchers {
+            if let Some(acc) = state.account(&v.id) {
+                writes.extend(acc.entries.iter().map(|i| catalog::erase_note(*i)));
+            }
+        }
+    }
+    svc.store.execute_all(&writes).await?;
     tracing::info!(household = %id, "personal data erased");
     Ok(())
 }

@@ -135,6 +135,13 @@ impl From<LedgerError> for Error {
             LedgerError::Conflict => {
                 Error::conflict("conflict", "Dit botst met gegevens die er al zijn.")
             }
+            LedgerError::Guard("fund_expired") => {
+                Error::rule("fund_expired", "Deze regeling is afgelopen.")
+            }
+            LedgerError::Guard(code) => Error::conflict(
+                code,
+                "Dit kan niet meer: de gegevens zijn intussen veranderd.",
+            ),
             LedgerError::Unavailable(detail) => {
                 tracing::warn!(%detail, "ledger unavailable");
                 Error::unavailable()
@@ -208,9 +215,9 @@ impl Services {
         DateTime::from_timestamp_millis(self.ledger.now_ms() as i64).unwrap_or_else(Utc::now)
     }
 
-    /// Today's date (UTC), by the ledger's clock.
+    /// Today's Dutch calendar date, by the ledger's clock.
     pub fn today(&self) -> NaiveDate {
-        self.now().date_naive()
+        crate::core::time::dutch_date(self.now())
     }
 }
 

@@ -209,34 +209,48 @@ pub async fn redeem(
             category,
             amount,
             description,
-            attachment: checked.token.to_bytes().to_vec(),
+            attachment: checked.token.record().to_bytes().to_vec(),
             user,
         },
     )
     .await
 }
 
+/// Where a redemption chosen at an idempotency claim stands.
+pub enum Recovered {
+    /// Nothing was booked under this id.
+    NotBooked,
+    /// Booked, but no stored checkpoint covers it yet, so there is no receipt yet.
+    BookedWithoutReceipt,
+    /// Booked: the answer as it was (balance right after it, receipt against the first
+    /// checkpoint that covered it).
+    Booked(Redeemed),
+}
+
 /// Rebuilds the answer of a redemption that was committed but whose answer was lost (a crash
-/// between the commit and storing the idempotent response).
-pub async fn recover(svc: &Services, id: Uuid) -> Result<Option<Redeemed>> {
+/// or an error after the commit).
+pub async fn recover(svc: &Services, id: Uuid) -> Result<Recovered> {
     let Some(r) = svc.store.redemption(id).await? else {
-        return Ok(None);
+        return Ok(Recovered::NotBooked);
     };
     let index = r.entry_index as u64;
-    let checkpoint = svc.ledger.checkpoint();
-    let receipt = svc.ledger.receipt(index, &checkpoint).await?.encode();
-    let balance = svc
-        .ledger
-        .state()
-        .await
-        .account(&r.voucher_id)
-        .map_or(0, |a| a.balance.0);
-    Ok(Some(Redeemed {
+    let Some((size, note)) = svc.store.first_checkpoint_covering(index).await? else {
+        return Ok(Recovered::BookedWithoutReceipt);
+    };
+    let receipt = crate::core::proof::TlogProof {
+        extra: None,
+        index,
+        hashes: svc.ledger.inclusion_proof(index, size).await?,
+        checkpoint: note,
+    }
+    .encode();
+    let balance = vouchers::balance_after(svc, r.voucher_id, index).await?;
+    Ok(Recovered::Booked(Redeemed {
         id,
         voucher_id: r.voucher_id,
         amount_cents: r.amount_cents,
         category: r.category,
-        balance_cents: balance,
+        balance_cents: balance.0,
         entry_index: index,
         receipt,
     }))

@@ -63,14 +63,13 @@ pub fn age_on(birth: NaiveDate, day: NaiveDate) -> i64 {
     years
 }
 
-/// Unix seconds at which a token for a fund stops working: the start of the day after the
-/// last valid day (UTC).
+/// Unix seconds at which a token for a fund stops working: 00:00 Dutch time on the day after
+/// the last valid day.
 pub fn token_expiry(fund: &FundRow) -> Result<u32> {
     let end = fund
         .valid_until
         .succ_opt()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp())
+        .and_then(crate::core::time::dutch_midnight)
         .ok_or_else(|| Error::bad("invalid_period", "Deze einddatum is te ver weg."))?;
     u32::try_from(end).map_err(|_| Error::bad("invalid_period", "Deze einddatum is te ver weg."))
 }
@@ -204,7 +203,10 @@ pub async fn issue(
                     attachment: Vec::new(),
                 }),
             ],
-            writes: vec![catalog::insert_voucher(&row, svc.now())],
+            writes: vec![
+                catalog::fund_still_open(fund_id),
+                catalog::insert_voucher(&row, svc.now()),
+            ],
         })
         .await
         .map_err(|e| match e {
@@ -436,6 +438,33 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
         generation: acc.generation,
         history,
     })
+}
+
+/// A voucher's balance right after ledger entry `index`, replayed from its own entries.
+pub async fn balance_after(svc: &Services, voucher: Uuid, index: u64) -> Result<Cents> {
+    let entries = account(svc, voucher).await?.entries;
+    let mut balance: i64 = 0;
+    for idx in entries.into_iter().filter(|i| *i <= index) {
+        let Some(row) = svc.store.entries(idx, idx + 1).await?.pop() else {
+            continue;
+        };
+        let e = SignedEntry::decode(&row.bytes).map_err(Error::internal)?;
+        if let Body::Transfer { legs, .. } = &e.entry.body {
+            for l in legs {
+                if l.credit == voucher {
+                    balance = balance
+                        .checked_add(l.amount.0)
+                        .ok_or_else(|| Error::internal("overflow"))?;
+                }
+                if l.debit == voucher {
+                    balance = balance
+                        .checked_sub(l.amount.0)
+                        .ok_or_else(|| Error::internal("overflow"))?;
+                }
+            }
+        }
+    }
+    Ok(Cents(balance))
 }
 
 async fn account(svc: &Services, id: Uuid) -> Result<Account> {

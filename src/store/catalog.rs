@@ -331,7 +331,21 @@ pub fn erase_household(id: Uuid, now: DateTime<Utc>) -> Vec<Write> {
              (SELECT id FROM vouchers WHERE household_id = $1)",
             vec![Value::Uuid(id)],
         ),
+        Write::new(
+            "UPDATE reversals SET reason = NULL WHERE redemption_id IN \
+             (SELECT r.id FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
+              WHERE v.household_id = $1)",
+            vec![Value::Uuid(id)],
+        ),
     ]
+}
+
+/// Erasing the free-text note of one entry (references and reasons typed by staff).
+pub fn erase_note(entry_index: u64) -> Write {
+    Write::new(
+        "UPDATE entry_notes SET note = NULL WHERE entry_index = $1",
+        vec![Value::I64(entry_index as i64)],
+    )
 }
 
 /// Giving a household a new personal link (the old one stops working).
@@ -386,6 +400,16 @@ pub fn update_approval(fund: Uuid, provider: Uuid, categories: i64, now: DateTim
             Value::Uuid(fund),
             Value::Uuid(provider),
         ],
+    )
+}
+
+/// Refuses the command unless the fund is still open (checked inside the ledger's transaction,
+/// so a voucher can never be issued into a fund that was expired a moment before).
+pub fn fund_still_open(id: Uuid) -> Write {
+    Write::guard(
+        "UPDATE funds SET expired_at = NULL WHERE id = $1 AND expired_at IS NULL",
+        vec![Value::Uuid(id)],
+        "fund_expired",
     )
 }
 
@@ -454,6 +478,10 @@ pub fn insert_reversal(
             Value::Time(now),
         ],
     )
+}
+
+fn size_and_note(r: &impl RowLike) -> Result<(i64, String), sqlx::Error> {
+    Ok((r.int(0)?, r.string(1)?))
 }
 
 fn first_opt_string(r: &impl RowLike) -> Result<Option<String>, sqlx::Error> {
@@ -666,6 +694,18 @@ impl Store {
         const SQL: &str = "SELECT id, name FROM providers";
         let rows: Vec<(Uuid, String)> = fetch_all!(self, SQL, [], id_and_name);
         Ok(rows.into_iter().collect())
+    }
+
+    /// The first stored checkpoint that covers entry `index`: `(size, note)`.
+    pub async fn first_checkpoint_covering(
+        &self,
+        index: u64,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        const SQL: &str =
+            "SELECT size, note FROM ledger_checkpoints WHERE size > $1 ORDER BY size LIMIT 1";
+        let idx = super::to_i64(index)?;
+        let row: Option<(i64, String)> = fetch_one!(self, SQL, [idx], size_and_note);
+        Ok(row.map(|(s, n)| (s as u64, n)))
     }
 
     /// The off-ledger note of an entry.

@@ -22,7 +22,8 @@ pub struct Claim {
 }
 
 impl Store {
-    /// Claims a key. Returns `None` when this call claimed it, or the existing claim.
+    /// Claims a key. Returns `None` when this call claimed it, or the existing claim. A claim
+    /// released between our insert and our read is claimed again, never taken as ours.
     pub async fn claim_key(
         &self,
         scope: &str,
@@ -31,6 +32,30 @@ impl Store {
         resource_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<Claim>, StoreError> {
+        for _ in 0..10 {
+            if self
+                .try_insert_claim(scope, key, fingerprint, resource_id, now)
+                .await?
+            {
+                return Ok(None);
+            }
+            if let Some(existing) = self.claim(scope, key).await? {
+                return Ok(Some(existing));
+            }
+        }
+        Err(StoreError::Corrupt(
+            "an idempotency key keeps vanishing".into(),
+        ))
+    }
+
+    async fn try_insert_claim(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &[u8],
+        resource_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         const INSERT: &str = "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, created_at) \
                               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING";
         let inserted = with_db!(self.db(), |p| {
@@ -44,10 +69,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if inserted == 1 {
-            return Ok(None);
-        }
-        self.claim(scope, key).await
+        Ok(inserted == 1)
     }
 
     /// The claim for a key, if any.

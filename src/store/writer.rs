@@ -47,12 +47,28 @@ pub struct Write {
     pub sql: &'static str,
     /// Values for the placeholders.
     pub args: Vec<Value>,
+    /// When set, the write must affect at least one row, or the whole command is refused
+    /// with this code (a condition checked inside the command's own transaction).
+    pub guard: Option<&'static str>,
 }
 
 impl Write {
     /// A write with its values.
     pub fn new(sql: &'static str, args: Vec<Value>) -> Self {
-        Self { sql, args }
+        Self {
+            sql,
+            args,
+            guard: None,
+        }
+    }
+
+    /// A write that refuses the command with `code` when it affects no row.
+    pub fn guard(sql: &'static str, args: Vec<Value>, code: &'static str) -> Self {
+        Self {
+            sql,
+            args,
+            guard: Some(code),
+        }
     }
 }
 
@@ -132,7 +148,8 @@ impl Writer {
                 })
             }
             Target::Postgres(opts) => {
-                let mut conn = PgConnection::connect_with(opts).await?;
+                let opts = opts.clone().application_name("kindpakket-writer");
+                let mut conn = PgConnection::connect_with(&opts).await?;
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(PG_WRITER_LOCK)
                     .fetch_one(&mut conn)
@@ -175,6 +192,11 @@ impl Writer {
             sqlx::raw_sql(sql).execute(&mut *c).await?;
         });
         Ok(())
+    }
+
+    /// True when the connection still answers.
+    pub async fn ping(&mut self) -> bool {
+        self.exec("SELECT 1").await.is_ok()
     }
 
     /// Starts the batch transaction (`BEGIN IMMEDIATE` on SQLite).

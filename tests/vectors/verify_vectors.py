@@ -11,8 +11,11 @@ Implements docs/ledger-format.md from scratch (Python standard library plus the
   * leaf hashes and the RFC 6962 root match;
   * the checkpoint note is well formed and its signature verifies;
   * the tlog-proof parses and its inclusion proof leads to the checkpoint root;
-  * the KP1 voucher token in the redemption decodes, matches its text form and its signature
-    verifies with the voucher key.
+  * the redemption carries a 59-byte token record (the token's first 27 bytes and SHA-256 of
+    the whole token), never the token or its signature;
+  * the full KP1 token in the JSON (the holder's off-ledger copy) decodes, matches its text
+    form and the record (its SHA-256 equals the record's digest, its first 27 bytes equal the
+    record's first 27 bytes), and its signature verifies with the voucher key the ledger knows.
 
 Usage: python3 tests/vectors/verify_vectors.py [path/to/ledger-v1.json]
 Exits 0 and prints a summary when everything matches, 1 otherwise.
@@ -46,6 +49,8 @@ I64_MAX = 2**63 - 1
 NOTE_ALG_ED25519 = 0x01
 TOKEN_FORMAT = 0x01
 TOKEN_BYTES = 91
+TOKEN_SIGNED_BYTES = 27
+RECORD_BYTES = TOKEN_SIGNED_BYTES + 32
 TOKEN_PREFIX = "KP1:"
 TOKEN_CHARS = 150
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -411,8 +416,9 @@ def parse_tlog_proof(text):
 # KP1 voucher tokens.
 
 
-def decode_token(b):
-    check(len(b) == TOKEN_BYTES, "token length")
+def decode_signed_fields(b):
+    """The first 27 bytes of a token (and of a token record)."""
+    check(len(b) == TOKEN_SIGNED_BYTES, "signed fields length")
     check(b[0] == TOKEN_FORMAT, "token format")
     check(b[25] & ~0x0F == 0, "token categories")
     return {
@@ -421,9 +427,39 @@ def decode_token(b):
         "expiry": struct.unpack(">I", b[21:25])[0],
         "categories": b[25],
         "generation": b[26],
-        "message": TOKEN_CONTEXT + b[:27],
-        "signature": b[27:],
     }
+
+
+def decode_token(b):
+    """The 91-byte KP1 token: signed fields, then the Ed25519 signature."""
+    check(len(b) == TOKEN_BYTES, "token length")
+    t = decode_signed_fields(b[:TOKEN_SIGNED_BYTES])
+    t["message"] = TOKEN_CONTEXT + b[:TOKEN_SIGNED_BYTES]
+    t["signature"] = b[TOKEN_SIGNED_BYTES:]
+    return t
+
+
+def decode_record(b):
+    """The 59-byte token record a redemption carries: signed fields, then SHA-256(token)."""
+    if len(b) != RECORD_BYTES:
+        raise Rejected("attachment is not a token record")
+    try:
+        r = decode_signed_fields(b[:TOKEN_SIGNED_BYTES])
+    except Mismatch as err:
+        raise Rejected("attachment is not a token record: %s" % err)
+    r["signed"] = b[:TOKEN_SIGNED_BYTES]
+    r["digest"] = b[TOKEN_SIGNED_BYTES:]
+    return r
+
+
+def record_matches(record_bytes, token_bytes):
+    """True when the token is the one the record was made from."""
+    return (
+        len(record_bytes) == RECORD_BYTES
+        and len(token_bytes) == TOKEN_BYTES
+        and record_bytes[:TOKEN_SIGNED_BYTES] == token_bytes[:TOKEN_SIGNED_BYTES]
+        and record_bytes[TOKEN_SIGNED_BYTES:] == hashlib.sha256(token_bytes).digest()
+    )
 
 
 def parse_token_text(text):
@@ -570,13 +606,13 @@ class Ledger:
             if k in ("redeem", "direct_payment"):
                 rule(d["status"] != "blocked" and c["status"] != "blocked", "blocked")
             if k == "redeem":
-                t = decode_token(att)
+                t = decode_record(att)
                 rule(t["voucher"] == leg["debit"], "token for another voucher")
                 rule(t["key_id"].hex() in self.keys["voucher"], "unknown voucher key")
                 rule(t["generation"] == d["generation"], "token generation")
                 rule(e["time_ms"] // 1000 < t["expiry"], "token expired")
                 rule(t["categories"] & (1 << (CATEGORIES_CODE[b["category"]] - 1)), "category not allowed")
-                attachment_key_check(t, self.keys["voucher"][t["key_id"].hex()][0])
+                attachment_key_check(e, att, self.keys["voucher"][t["key_id"].hex()][0])
             d["balance"] -= leg["amount"]
             rule(not (d["flags"] & FLAG_NO_NEGATIVE) or d["balance"] >= 0, "insufficient balance")
             c["balance"] += leg["amount"]
@@ -616,8 +652,18 @@ def main():
     ledger = Ledger()
     leaves = []
     tokens = []
+    tj = v["token"]
+    # The holder's copy of the redeemed token: off the ledger, only in the JSON.
+    holder_token = parse_token_text(tj["text"])
+    check(holder_token.hex() == tj["hex"], "token text and hex")
 
-    def token_check(t, public_key):
+    def token_check(e, record, public_key):
+        """Called during replay for each redemption, with its record and the voucher key the
+        ledger knows under the record's key id: links the holder's token to the record and
+        verifies the token's signature."""
+        check(e["index"] == tj["entry_index"], "entry %d: a redemption without a holder's token" % e["index"])
+        check(record_matches(record, holder_token), "the holder's token does not match the record")
+        t = decode_token(holder_token)
         check(ed25519_ok(public_key, t["signature"], t["message"]), "voucher token signature")
         tokens.append(t)
 
@@ -692,28 +738,45 @@ def main():
     check(verify_inclusion(index, p_size, leaves[index], hashes, p_root), "inclusion proof")
     check(not verify_inclusion(index, p_size, leaves[index - 1], hashes, p_root), "proof binds the leaf")
 
-    # The KP1 token in the redemption.
-    tj = v["token"]
+    # The redemption's token record, and the holder's copy of the KP1 token.
     redeem = decode_entry(bytes.fromhex(v["entries"][tj["entry_index"]]["hex"]))
     check(redeem["kind"] == "transfer" and redeem["body"]["kind"] == "redeem", "token entry is a redemption")
     att = bytes.fromhex(redeem["body"]["attachment"])
-    check(att.hex() == tj["hex"], "token bytes")
-    check(parse_token_text(tj["text"]) == att, "token text")
-    t = decode_token(att)
-    check(
-        (t["voucher"], t["expiry"], t["categories"], t["generation"])
-        == (tj["voucher"], tj["expiry"], tj["categories"], tj["generation"]),
-        "token fields",
-    )
-    check(t["key_id"] == voucher_key_id(voucher_pk), "token key id")
+    check(len(att) == RECORD_BYTES, "the attachment is a 59-byte token record")
+    check(att.hex() == tj["record"], "token record bytes")
+    rec = decode_record(att)
+    check(rec["digest"].hex() == tj["digest"], "record digest")
+    check(hashlib.sha256(holder_token).hexdigest() == tj["digest"], "SHA-256 of the token is the digest")
+    check(holder_token[:TOKEN_SIGNED_BYTES] == att[:TOKEN_SIGNED_BYTES], "record starts with the token's 27 bytes")
+    check(record_matches(att, holder_token), "the record matches the token")
+    t = decode_token(holder_token)
+    for d in (t, rec):
+        check(
+            (d["voucher"], d["expiry"], d["categories"], d["generation"])
+            == (tj["voucher"], tj["expiry"], tj["categories"], tj["generation"]),
+            "token fields",
+        )
+        check(d["key_id"] == voucher_key_id(voucher_pk), "token key id")
     check(ed25519_ok(voucher_pk, t["signature"], t["message"]), "token signature")
     check(len(tokens) == 1, "one redemption token checked during replay")
+    # The public ledger never carries the token or its signature (not even a 16-byte piece).
+    for je in v["entries"]:
+        raw = bytes.fromhex(je["hex"])
+        check(holder_token not in raw, "entry %d carries the full token" % je["index"])
+        for i in range(len(t["signature"]) - 15):
+            check(t["signature"][i : i + 16] not in raw, "entry %d carries the token signature" % je["index"])
+    # A token that differs in one signature bit, or a different token, does not match the record.
+    for pos in range(TOKEN_BYTES):
+        bad = bytearray(holder_token)
+        bad[pos] ^= 0x01
+        check(not record_matches(att, bytes(bad)), "a changed token (byte %d) matches the record" % pos)
 
     print(
         "ok: %d entries decoded, re-encoded and signature-checked (%d bit flips refused); "
         "ledger rules replayed, balances sum to 0; root %s; checkpoint note verified (%s); "
-        "tlog-proof for entry %d verified (%d hashes); KP1 token verified (key %s)"
-        % (size, flips, v["root_base64"], lk["key_id"], index, len(hashes), vk["key_id"])
+        "tlog-proof for entry %d verified (%d hashes); token record (%d bytes) matches the holder's "
+        "KP1 token, whose signature verifies (key %s); no entry carries the token signature"
+        % (size, flips, v["root_base64"], lk["key_id"], index, len(hashes), len(att), vk["key_id"])
     )
     return 0
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::core::category::CategorySet;
 use crate::core::entry::{Entry, FLAG_NO_NEGATIVE};
+use crate::core::token::VoucherToken;
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
@@ -116,7 +117,10 @@ impl Chain {
             .then_some(Category::Sport);
         let attachment = if kind == TransferKind::Redeem {
             let gen_ = self.state.account(&debit).map_or(0, |a| a.generation);
-            self.token(debit, gen_, FAR_FUTURE).to_bytes().to_vec()
+            self.token(debit, gen_, FAR_FUTURE)
+                .record()
+                .to_bytes()
+                .to_vec()
         } else {
             Vec::new()
         };
@@ -308,7 +312,7 @@ fn blocked_vouchers_cannot_be_spent_and_reissue_needs_the_new_generation() {
             credit: provider,
             amount: Cents(100),
         }],
-        attachment: old.to_bytes().to_vec(),
+        attachment: old.record().to_bytes().to_vec(),
     });
     assert_eq!(with_old.unwrap_err().code(), "token_superseded");
     c.transfer(TransferKind::Redeem, voucher, provider, 100)
@@ -343,7 +347,7 @@ fn redemption_tokens_are_checked_against_voucher_expiry_and_category() {
                 credit: provider,
                 amount: Cents(100),
             }],
-            attachment: token.to_bytes().to_vec(),
+            attachment: token.record().to_bytes().to_vec(),
         })
     };
     let expired = c.token(voucher, 0, (c.time / 1000) as u32);
@@ -584,7 +588,7 @@ fn undo_restores_the_exact_previous_state() {
             credit: provider,
             amount: Cents(1_000),
         }],
-        attachment: c.token(voucher, 0, FAR_FUTURE).to_bytes().to_vec(),
+        attachment: c.token(voucher, 0, FAR_FUTURE).record().to_bytes().to_vec(),
     });
     let undo = c.state.apply(&e).unwrap();
     assert_ne!(c.state, before);

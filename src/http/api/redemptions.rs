@@ -18,7 +18,7 @@ use crate::http::AppState;
 use crate::http::auth::AuthUser;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::service::Kind;
-use crate::service::redemptions::{self, Redeemed, Reversed, Spend};
+use crate::service::redemptions::{self, Recovered, Redeemed, Reversed, Spend};
 
 /// A claim older than this with no ledger entry is taken to be abandoned (its process died).
 const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
@@ -45,6 +45,13 @@ fn json_response(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+fn in_flight() -> ApiError {
+    ApiError::conflict(
+        "idempotency_in_flight",
+        "Deze betaling wordt al verwerkt. Wacht even en probeer het dan opnieuw.",
+    )
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -112,10 +119,14 @@ pub async fn create(
             return Ok(json_response(status, body));
         }
         // Still running, or its process died after committing (then the entry exists).
-        if let Some(done) = redemptions::recover(svc, claim.resource_id).await? {
-            let body = serde_json::to_string(&done).map_err(ApiError::internal)?;
-            state.store.complete_key(&scope, &key, 201, &body).await?;
-            return Ok(json_response(StatusCode::CREATED, body));
+        match redemptions::recover(svc, claim.resource_id).await? {
+            Recovered::Booked(done) => {
+                let body = serde_json::to_string(&done).map_err(ApiError::internal)?;
+                state.store.complete_key(&scope, &key, 201, &body).await?;
+                return Ok(json_response(StatusCode::CREATED, body));
+            }
+            Recovered::BookedWithoutReceipt => return Err(in_flight()),
+            Recovered::NotBooked => {}
         }
         if svc.now() - claim.created_at < ABANDONED_AFTER || attempts > 0 {
             return Err(ApiError::conflict(
@@ -141,9 +152,21 @@ pub async fn create(
             Ok(json_response(StatusCode::CREATED, body))
         }
         Err(e) if matches!(e.kind, Kind::Unavailable | Kind::Internal) => {
-            // Nothing was booked: let a retry with the same key try again.
-            state.store.release_key(&scope, &key, id).await?;
-            Err(e.into())
+            // The failure may have come after the commit (storing the checkpoint, building the
+            // receipt). Only a redemption that was certainly not booked frees the key; one that
+            // was booked is answered now or on the retry.
+            match redemptions::recover(svc, id).await {
+                Ok(Recovered::NotBooked) => {
+                    state.store.release_key(&scope, &key, id).await?;
+                    Err(e.into())
+                }
+                Ok(Recovered::Booked(done)) => {
+                    let body = serde_json::to_string(&done).map_err(ApiError::internal)?;
+                    state.store.complete_key(&scope, &key, 201, &body).await?;
+                    Ok(json_response(StatusCode::CREATED, body))
+                }
+                Ok(Recovered::BookedWithoutReceipt) | Err(_) => Err(e.into()),
+            }
         }
         Err(e) => {
             let api: ApiError = e.into();
