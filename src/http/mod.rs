@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod in_flight;
 pub mod ledger;
 
 use std::net::SocketAddr;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// The use cases.
     pub services: crate::service::Services,
+    /// Idempotency keys of requests in progress.
+    pub in_flight: in_flight::InFlight,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::new(5, Duration::from_secs(15 * 60))),
             config: Arc::new(config),
             services,
+            in_flight: in_flight::InFlight::default(),
         }
     }
 }

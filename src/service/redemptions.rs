@@ -96,6 +96,8 @@ struct Booking<'a> {
     description: Option<String>,
     attachment: Vec<u8>,
     user: Uuid,
+    /// Another row to commit with the booking (the idempotency key).
+    extra: Option<crate::store::Write>,
 }
 
 async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
@@ -110,6 +112,7 @@ async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
         description,
         attachment,
         user,
+        extra,
     } = b;
     let row = RedemptionRow {
         id,
@@ -142,7 +145,9 @@ async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
                     attachment,
                 },
             }],
-            writes: vec![catalog::insert_redemption(&row)],
+            writes: std::iter::once(catalog::insert_redemption(&row))
+                .chain(extra)
+                .collect(),
         })
         .await
         .map_err(spend_error)?;
@@ -175,6 +180,7 @@ pub async fn redeem(
     id: Uuid,
     token: &str,
     spend: Spend,
+    key: crate::store::Write,
 ) -> Result<Redeemed> {
     let provider = provider_of(actor)?;
     let user = user_of(actor)?;
@@ -211,6 +217,7 @@ pub async fn redeem(
             description,
             attachment: checked.token.record().to_bytes().to_vec(),
             user,
+            extra: Some(key),
         },
     )
     .await
@@ -337,6 +344,7 @@ pub async fn direct_payment(
             description,
             attachment: Vec::new(),
             user,
+            extra: None,
         },
     )
     .await

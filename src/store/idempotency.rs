@@ -1,78 +1,52 @@
-//! Idempotency keys: a key is claimed (inserted) before any work; a repeat finds the claim and
-//! either the stored answer or "still working".
+//! Idempotency keys, stored per user and key. A successful redemption inserts its key in the
+//! same transaction as its ledger entry (so the key and the booking exist together or not at
+//! all); a refusal stores its answer. Keys of requests still in progress are held in memory by
+//! the HTTP layer.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Value, Write};
 use crate::with_db;
 
-/// A claim found for a key.
+/// A stored key.
 #[derive(Debug, Clone)]
 pub struct Claim {
-    /// Fingerprint of the request that claimed it.
+    /// Fingerprint of the request that used the key.
     pub fingerprint: Vec<u8>,
-    /// The id the first request will create (e.g. the redemption id).
+    /// The id the request created (the redemption id).
     pub resource_id: Uuid,
-    /// The stored answer, once the first request finished.
+    /// The stored answer, for refusals; successes are rebuilt from the ledger.
     pub response: Option<(u16, String)>,
-    /// When it was claimed.
+    /// When it was stored.
     pub created_at: DateTime<Utc>,
 }
 
+/// Storing a key with the booking it belongs to (in the booking's transaction). A second
+/// booking with the same key hits the primary key and the whole command is refused.
+pub fn insert_key(
+    scope: &str,
+    key: &str,
+    fingerprint: &[u8],
+    resource_id: Uuid,
+    now: DateTime<Utc>,
+) -> Write {
+    Write::new(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+        vec![
+            Value::Text(scope.to_owned()),
+            Value::Text(key.to_owned()),
+            Value::Bytes(fingerprint.to_vec()),
+            Value::Uuid(resource_id),
+            Value::Time(now),
+        ],
+    )
+}
+
 impl Store {
-    /// Claims a key. Returns `None` when this call claimed it, or the existing claim. A claim
-    /// released between our insert and our read is claimed again, never taken as ours.
-    pub async fn claim_key(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &[u8],
-        resource_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Claim>, StoreError> {
-        for _ in 0..10 {
-            if self
-                .try_insert_claim(scope, key, fingerprint, resource_id, now)
-                .await?
-            {
-                return Ok(None);
-            }
-            if let Some(existing) = self.claim(scope, key).await? {
-                return Ok(Some(existing));
-            }
-        }
-        Err(StoreError::Corrupt(
-            "an idempotency key keeps vanishing".into(),
-        ))
-    }
-
-    async fn try_insert_claim(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &[u8],
-        resource_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        const INSERT: &str = "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, created_at) \
-                              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING";
-        let inserted = with_db!(self.db(), |p| {
-            sqlx::query(INSERT)
-                .bind(scope.to_owned())
-                .bind(key.to_owned())
-                .bind(fingerprint.to_vec())
-                .bind(resource_id)
-                .bind(now)
-                .execute(p)
-                .await?
-                .rows_affected()
-        });
-        Ok(inserted == 1)
-    }
-
-    /// The claim for a key, if any.
+    /// The stored key, if any.
     pub async fn claim(&self, scope: &str, key: &str) -> Result<Option<Claim>, StoreError> {
         const SELECT: &str = "SELECT fingerprint, resource_id, response_status, response_body, created_at \
                               FROM idempotency_keys WHERE scope = $1 AND key = $2";
@@ -102,42 +76,27 @@ impl Store {
         Ok(claim)
     }
 
-    /// Stores the answer of the request that claimed the key.
-    pub async fn complete_key(
+    /// Stores the answer to a refused request under its key (first one wins); `claim.response`
+    /// holds the status and body.
+    pub async fn store_response(
         &self,
         scope: &str,
         key: &str,
-        status: u16,
-        body: &str,
+        claim: &Claim,
     ) -> Result<(), StoreError> {
-        const UPDATE: &str = "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
-                              WHERE scope = $3 AND key = $4";
+        let (status, body) = claim.response.clone().unwrap_or((500, String::new()));
+        const INSERT: &str = "INSERT INTO idempotency_keys \
+            (scope, key, fingerprint, resource_id, response_status, response_body, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, key) DO NOTHING";
         with_db!(self.db(), |p| {
-            sqlx::query(UPDATE)
+            sqlx::query(INSERT)
+                .bind(scope.to_owned())
+                .bind(key.to_owned())
+                .bind(claim.fingerprint.clone())
+                .bind(claim.resource_id)
                 .bind(i64::from(status))
-                .bind(body.to_owned())
-                .bind(scope.to_owned())
-                .bind(key.to_owned())
-                .execute(p)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// Gives up a claim whose work did not happen (a temporary failure), so a retry can try again.
-    pub async fn release_key(
-        &self,
-        scope: &str,
-        key: &str,
-        resource_id: Uuid,
-    ) -> Result<(), StoreError> {
-        const DELETE: &str = "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 \
-                              AND resource_id = $3 AND response_status IS NULL";
-        with_db!(self.db(), |p| {
-            sqlx::query(DELETE)
-                .bind(scope.to_owned())
-                .bind(key.to_owned())
-                .bind(resource_id)
+                .bind(body)
+                .bind(claim.created_at)
                 .execute(p)
                 .await?;
         });

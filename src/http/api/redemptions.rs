@@ -1,8 +1,10 @@
 //! `/api/v1/redemptions…`: redeeming with an `Idempotency-Key`, and reversal.
 //!
-//! The key is claimed before any work. A repeat with the same body gets the stored status and
-//! body; a repeat while the first is still running gets 409; a different body with the same key
-//! gets 422 `idempotency_conflict`; no key gets 400.
+//! The key is claimed before any work (in memory: only the ledger's one writer process books
+//! redemptions) and written to the database in the same transaction as the booking. A repeat
+//! with the same body gets the same status and body (a refusal is stored; a success is rebuilt
+//! from the ledger, identically); a repeat while the first is still running gets 409; a
+//! different body with the same key gets 422 `idempotency_conflict`; no key gets 400.
 
 use axum::Json;
 use axum::extract::State;
@@ -19,9 +21,7 @@ use crate::http::auth::AuthUser;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::service::Kind;
 use crate::service::redemptions::{self, Recovered, Redeemed, Reversed, Spend};
-
-/// A claim older than this with no ledger entry is taken to be abandoned (its process died).
-const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
+use crate::store::idempotency::{self, Claim};
 
 /// A redemption.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -98,74 +98,38 @@ pub async fn create(
     let fingerprint =
         Sha256::digest(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
     let svc = &state.services;
-    let mut attempts = 0;
-    let id = loop {
-        let id = Uuid::now_v7();
-        let Some(claim) = state
-            .store
-            .claim_key(&scope, &key, &fingerprint, id, svc.now())
-            .await?
-        else {
-            break id;
-        };
-        if claim.fingerprint != fingerprint {
-            return Err(ApiError::rule(
-                "idempotency_conflict",
-                "Deze Idempotency-Key is al gebruikt voor een ander verzoek.",
-            ));
-        }
-        if let Some((status, body)) = claim.response {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Ok(json_response(status, body));
-        }
-        // Still running, or its process died after committing (then the entry exists).
-        match redemptions::recover(svc, claim.resource_id).await? {
-            Recovered::Booked(done) => {
-                let body = serde_json::to_string(&done).map_err(ApiError::internal)?;
-                state.store.complete_key(&scope, &key, 201, &body).await?;
-                return Ok(json_response(StatusCode::CREATED, body));
-            }
-            Recovered::BookedWithoutReceipt => return Err(in_flight()),
-            Recovered::NotBooked => {}
-        }
-        if svc.now() - claim.created_at < ABANDONED_AFTER || attempts > 0 {
-            return Err(ApiError::conflict(
-                "idempotency_in_flight",
-                "Deze betaling wordt al verwerkt. Wacht even en probeer het dan opnieuw.",
-            ));
-        }
-        state
-            .store
-            .release_key(&scope, &key, claim.resource_id)
-            .await?;
-        attempts += 1;
+    // 1. A key used before: answer as then.
+    if let Some(claim) = state.store.claim(&scope, &key).await? {
+        return repeat(&state, claim, &fingerprint).await;
+    }
+    // 2. Claim the key before any work; a repeat while we work gets 409.
+    let Some(_claim) = state.in_flight.claim(&scope, &key, &fingerprint) else {
+        return Err(match state.in_flight.fingerprint(&scope, &key) {
+            Some(fp) if fp != fingerprint => idempotency_conflict(),
+            _ => in_flight(),
+        });
     };
+    // The key is also written with the booking, in the same transaction: a repeat that slipped
+    // between the check above and our claim is refused by the database and answered below.
+    let id = Uuid::now_v7();
+    let key_row = idempotency::insert_key(&scope, &key, &fingerprint, id, svc.now());
     let spend = Spend {
         amount_cents: req.amount_cents,
         category: req.category,
         description: req.description,
     };
-    match redemptions::redeem(svc, &user.actor(), id, &req.token, spend).await {
-        Ok(r) => {
-            let body = serde_json::to_string(&r).map_err(ApiError::internal)?;
-            state.store.complete_key(&scope, &key, 201, &body).await?;
-            Ok(json_response(StatusCode::CREATED, body))
-        }
+    match redemptions::redeem(svc, &user.actor(), id, &req.token, spend, key_row).await {
+        Ok(r) => Ok(created(&r)?),
+        Err(e) if e.code == "conflict" => match state.store.claim(&scope, &key).await? {
+            Some(claim) => repeat(&state, claim, &fingerprint).await,
+            None => Err(ApiError::from(e)),
+        },
         Err(e) if matches!(e.kind, Kind::Unavailable | Kind::Internal) => {
             // The failure may have come after the commit (storing the checkpoint, building the
-            // receipt). Only a redemption that was certainly not booked frees the key; one that
-            // was booked is answered now or on the retry.
+            // receipt): a booked redemption is answered as booked.
             match redemptions::recover(svc, id).await {
-                Ok(Recovered::NotBooked) => {
-                    state.store.release_key(&scope, &key, id).await?;
-                    Err(e.into())
-                }
-                Ok(Recovered::Booked(done)) => {
-                    let body = serde_json::to_string(&done).map_err(ApiError::internal)?;
-                    state.store.complete_key(&scope, &key, 201, &body).await?;
-                    Ok(json_response(StatusCode::CREATED, body))
-                }
-                Ok(Recovered::BookedWithoutReceipt) | Err(_) => Err(e.into()),
+                Ok(Recovered::Booked(done)) => Ok(created(&done)?),
+                _ => Err(e.into()),
             }
         }
         Err(e) => {
@@ -177,12 +141,43 @@ pub async fn create(
                 },
             })
             .map_err(ApiError::internal)?;
-            state
-                .store
-                .complete_key(&scope, &key, api.status.as_u16(), &body)
-                .await?;
+            let stored = Claim {
+                fingerprint,
+                resource_id: id,
+                response: Some((api.status.as_u16(), body.clone())),
+                created_at: svc.now(),
+            };
+            state.store.store_response(&scope, &key, &stored).await?;
             Ok(json_response(api.status, body))
         }
+    }
+}
+
+fn created(r: &Redeemed) -> Result<Response, ApiError> {
+    let body = serde_json::to_string(r).map_err(ApiError::internal)?;
+    Ok(json_response(StatusCode::CREATED, body))
+}
+
+fn idempotency_conflict() -> ApiError {
+    ApiError::rule(
+        "idempotency_conflict",
+        "Deze Idempotency-Key is al gebruikt voor een ander verzoek.",
+    )
+}
+
+/// Answers a repeated key: the stored refusal, or the booked redemption rebuilt from the ledger
+/// (the same balance and the same first checkpoint, so the same body).
+async fn repeat(state: &AppState, claim: Claim, fingerprint: &[u8]) -> Result<Response, ApiError> {
+    if claim.fingerprint != fingerprint {
+        return Err(idempotency_conflict());
+    }
+    if let Some((status, body)) = claim.response {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(json_response(status, body));
+    }
+    match redemptions::recover(&state.services, claim.resource_id).await? {
+        Recovered::Booked(done) => created(&done),
+        Recovered::BookedWithoutReceipt | Recovered::NotBooked => Err(in_flight()),
     }
 }
 
