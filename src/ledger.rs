@@ -631,31 +631,19 @@ impl Sequencer {
         let root = self.frontier.root();
         let public = {
             let state = self.inner.state.read().await;
-            state
-                .active_key(KeyPurpose::Ledger)
-                .map(|(_, k)| k.public_key)
-                .ok_or_else(|| LedgerError::Corrupt("no active ledger key".into()))?
+            active_ledger_key(&state)?
         };
-        let note = {
-            let keys = self
-                .inner
-                .keys
-                .lock()
-                .map_err(|_| LedgerError::Unavailable("key ring lock poisoned".into()))?;
-            let key = keys
-                .find(KeyPurpose::Ledger, &public)
-                .ok_or_else(|| LedgerError::Corrupt("ledger private key missing".into()))?;
-            Checkpoint {
-                origin: self.inner.origin.clone(),
-                size,
-                root,
-            }
-            .sign(&[NoteSigner {
-                name: &self.inner.origin,
-                key,
-            }])
-            .map_err(|e| LedgerError::Corrupt(e.to_string()))?
-        };
+        let key = self.private_ledger_key(&public)?;
+        let note = Checkpoint {
+            origin: self.inner.origin.clone(),
+            size,
+            root,
+        }
+        .sign(&[NoteSigner {
+            name: &self.inner.origin,
+            key: &key,
+        }])
+        .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
         self.w()?.insert_checkpoint(size, &note).await?;
         let cp = Arc::new(SignedCheckpoint { size, root, note });
         self.publish(cp.clone());
@@ -966,22 +954,9 @@ impl Sequencer {
     fn sign(&self, state: &LedgerState, draft: &Draft) -> Result<SignedEntry, LedgerError> {
         let public = match &draft.body {
             Body::Genesis { ledger_key, .. } => *ledger_key,
-            _ => {
-                state
-                    .active_key(KeyPurpose::Ledger)
-                    .ok_or_else(|| LedgerError::Corrupt("no active ledger key".into()))?
-                    .1
-                    .public_key
-            }
+            _ => active_ledger_key(state)?,
         };
-        let keys = self
-            .inner
-            .keys
-            .lock()
-            .map_err(|_| LedgerError::Unavailable("key ring lock poisoned".into()))?;
-        let key = keys
-            .find(KeyPurpose::Ledger, &public)
-            .ok_or_else(|| LedgerError::Corrupt("ledger private key missing".into()))?;
+        let key = self.private_ledger_key(&public)?;
         let key_id = note::key_id(&self.inner.origin, &public);
         let time_ms = (self.clock)().max(state.last_time_ms());
         Ok(Entry {
@@ -990,8 +965,28 @@ impl Sequencer {
             id: draft.id,
             body: draft.body.clone(),
         }
-        .sign(key, key_id)?)
+        .sign(&key, key_id)?)
     }
+
+    /// The private key for a ledger public key, from the key ring.
+    fn private_ledger_key(&self, public: &[u8; 32]) -> Result<SigningKey, LedgerError> {
+        let keys = self
+            .inner
+            .keys
+            .lock()
+            .map_err(|_| LedgerError::Unavailable("key ring lock poisoned".into()))?;
+        keys.find(KeyPurpose::Ledger, public)
+            .cloned()
+            .ok_or_else(|| LedgerError::Corrupt("ledger private key missing".into()))
+    }
+}
+
+/// The public key of the ledger key that signs from now on.
+fn active_ledger_key(state: &LedgerState) -> Result<[u8; 32], LedgerError> {
+    state
+        .active_key(KeyPurpose::Ledger)
+        .map(|(_, k)| k.public_key)
+        .ok_or_else(|| LedgerError::Corrupt("no active ledger key".into()))
 }
 
 fn undo_all(state: &mut LedgerState, undos: Vec<Undo>) {

@@ -116,14 +116,14 @@ impl VoucherToken {
     }
 
     fn header(&self) -> [u8; 27] {
-        let mut b = [0u8; 27];
-        b[0] = FORMAT;
-        b[1..5].copy_from_slice(&self.key_id);
-        b[5..21].copy_from_slice(self.voucher.as_bytes());
-        b[21..25].copy_from_slice(&self.expiry.to_be_bytes());
-        b[25] = self.categories.mask();
-        b[26] = self.generation;
-        b
+        Header {
+            key_id: self.key_id,
+            voucher: self.voucher,
+            expiry: self.expiry,
+            categories: self.categories,
+            generation: self.generation,
+        }
+        .encode()
     }
 
     /// The exact message that is signed.
@@ -220,6 +220,17 @@ struct Header {
 }
 
 impl Header {
+    fn encode(&self) -> [u8; 27] {
+        let mut b = [0u8; 27];
+        b[0] = FORMAT;
+        b[1..5].copy_from_slice(&self.key_id);
+        b[5..21].copy_from_slice(self.voucher.as_bytes());
+        b[21..25].copy_from_slice(&self.expiry.to_be_bytes());
+        b[25] = self.categories.mask();
+        b[26] = self.generation;
+        b
+    }
+
     fn decode(b: &[u8]) -> Result<Self, TokenError> {
         if b.len() != 27 {
             return Err(TokenError::Length);
@@ -271,12 +282,14 @@ impl TokenRecord {
     /// The 59 bytes: the token's first 27 bytes, then the digest.
     pub fn to_bytes(&self) -> [u8; RECORD_BYTES] {
         let mut b = [0u8; RECORD_BYTES];
-        b[0] = FORMAT;
-        b[1..5].copy_from_slice(&self.key_id);
-        b[5..21].copy_from_slice(self.voucher.as_bytes());
-        b[21..25].copy_from_slice(&self.expiry.to_be_bytes());
-        b[25] = self.categories.mask();
-        b[26] = self.generation;
+        let header = Header {
+            key_id: self.key_id,
+            voucher: self.voucher,
+            expiry: self.expiry,
+            categories: self.categories,
+            generation: self.generation,
+        };
+        b[..27].copy_from_slice(&header.encode());
         b[27..].copy_from_slice(&self.digest);
         b
     }

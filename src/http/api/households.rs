@@ -53,6 +53,16 @@ pub struct ChildResponse {
     pub birth_date: Option<NaiveDate>,
 }
 
+impl From<crate::store::catalog::ChildRow> for ChildResponse {
+    fn from(c: crate::store::catalog::ChildRow) -> Self {
+        Self {
+            id: c.id,
+            first_name: c.first_name,
+            birth_date: c.birth_date,
+        }
+    }
+}
+
 /// A registered household.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HouseholdResponse {
@@ -116,15 +126,7 @@ pub async fn create(
             parent_name: c.household.parent_name,
             email: c.household.email,
             phone: c.household.phone,
-            children: c
-                .children
-                .into_iter()
-                .map(|ch| ChildResponse {
-                    id: ch.id,
-                    first_name: ch.first_name,
-                    birth_date: ch.birth_date,
-                })
-                .collect(),
+            children: c.children.into_iter().map(ChildResponse::from).collect(),
             parent_link: Some(c.parent_link),
             vouchers: None,
         }),
@@ -156,14 +158,7 @@ pub async fn get(
         parent_name: h.parent_name,
         email: h.email,
         phone: h.phone,
-        children: children
-            .into_iter()
-            .map(|ch| ChildResponse {
-                id: ch.id,
-                first_name: ch.first_name,
-                birth_date: ch.birth_date,
-            })
-            .collect(),
+        children: children.into_iter().map(ChildResponse::from).collect(),
         vouchers: Some(vouchers.into_iter().map(|v| v.id).collect()),
     }))
 }
