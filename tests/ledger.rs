@@ -667,7 +667,42 @@ async fn the_writer_reconnects_after_postgres_drops_its_connection() {
     db.cleanup().await;
 }
 
+async fn an_audit_while_the_ledger_grows_sees_a_consistent_snapshot(db: &common::TestDb) {
+    let ledger = db.ledger().await;
+    let (_, voucher, provider) = world(&ledger, 10_000_000, 1_000_000).await;
+    let writer = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            for _ in 0..1200 {
+                ledger
+                    .submit(Command::one(transfer(
+                        TransferKind::DirectPayment,
+                        voucher,
+                        provider,
+                        1,
+                    )))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let store = db.store().await;
+    let mut audits = 0;
+    while !writer.is_finished() {
+        let data = store.ledger_data().await.unwrap();
+        audit(&data, None).unwrap_or_else(|f| panic!("audit during appends: {f}"));
+        audits += 1;
+    }
+    writer.await.unwrap();
+    assert!(
+        audits >= 2,
+        "audited while the ledger grew ({audits} times)"
+    );
+    ledger.close().await;
+}
+
 on_both_backends!(
+    an_audit_while_the_ledger_grows_sees_a_consistent_snapshot,
     a_new_ledger_starts_with_genesis_and_a_signed_checkpoint,
     concurrent_commands_are_batched_and_each_gets_its_own_answer,
     a_refused_command_leaves_its_batch_and_the_database_untouched,

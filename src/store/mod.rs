@@ -331,41 +331,66 @@ impl Store {
     /// values, so a damaged index column is reported by the audit as the entry it belongs to.
     pub async fn ledger_data(&self) -> Result<crate::core::audit::LedgerData, StoreError> {
         const PAGE: i64 = 10_000;
-        const SQL: &str = "SELECT idx, entry_id, CAST(kind AS BIGINT), entry FROM ledger_entries \
-                           WHERE idx > $1 ORDER BY idx LIMIT $2";
-        let mut entries: Vec<EntryRow> = Vec::new();
-        let mut after = i64::MIN;
-        loop {
-            let page = with_db!(&self.db, |p| {
-                let rows = sqlx::query(SQL).bind(after).bind(PAGE).fetch_all(p).await?;
-                rows.iter()
-                    .map(|r| -> Result<(i64, EntryRow), sqlx::Error> {
-                        let idx: i64 = r.try_get(0)?;
-                        Ok((
-                            idx,
-                            EntryRow {
-                                index: idx as u64,
-                                id: Some(r.try_get::<Uuid, _>(1)?),
-                                kind: Some(r.try_get::<i64, _>(2)?),
-                                bytes: r.try_get::<Vec<u8>, _>(3)?,
-                            },
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            });
-            let done = (page.len() as i64) < PAGE;
-            if let Some((last, _)) = page.last() {
-                after = *last;
+        const ENTRIES: &str = "SELECT idx, entry_id, CAST(kind AS BIGINT), entry FROM ledger_entries \
+                               WHERE idx > $1 ORDER BY idx LIMIT $2";
+        const HASHES: &str = "SELECT idx, hash FROM ledger_hashes ORDER BY idx";
+        const CHECKPOINTS: &str = "SELECT size, note FROM ledger_checkpoints ORDER BY size";
+        // One read transaction, so that a running service appending meanwhile cannot make
+        // entries, hashes and checkpoints disagree (a snapshot in SQLite's WAL mode; repeatable
+        // read in PostgreSQL).
+        let begin = if self.is_sqlite() {
+            "BEGIN"
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        };
+        let (entries, hashes, checkpoints) = with_db!(&self.db, |p| {
+            use sqlx::Connection;
+            let mut conn = p.acquire().await?;
+            let mut tx = conn.begin_with(begin).await?;
+            let mut entries: Vec<EntryRow> = Vec::new();
+            let mut after = i64::MIN;
+            loop {
+                let rows = sqlx::query(ENTRIES)
+                    .bind(after)
+                    .bind(PAGE)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let done = (rows.len() as i64) < PAGE;
+                for r in &rows {
+                    let idx: i64 = r.try_get(0)?;
+                    after = idx;
+                    entries.push(EntryRow {
+                        index: idx as u64,
+                        id: Some(r.try_get::<Uuid, _>(1)?),
+                        kind: Some(r.try_get::<i64, _>(2)?),
+                        bytes: r.try_get::<Vec<u8>, _>(3)?,
+                    });
+                }
+                if done {
+                    break;
+                }
             }
-            entries.extend(page.into_iter().map(|(_, r)| r));
-            if done {
-                break;
-            }
-        }
+            let hashes: Vec<(i64, Vec<u8>)> = sqlx::query_as(HASHES).fetch_all(&mut *tx).await?;
+            let checkpoints: Vec<(i64, String)> =
+                sqlx::query_as(CHECKPOINTS).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            (entries, hashes, checkpoints)
+        });
+        let stored_hashes = hashes
+            .into_iter()
+            .map(|(i, h)| {
+                let h = Hash::try_from(h.as_slice())
+                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
+                Ok((i as u64, h))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(crate::core::audit::LedgerData {
             entries,
-            stored_hashes: Some(self.all_hashes().await?),
-            checkpoints: self.checkpoints().await?,
+            stored_hashes: Some(stored_hashes),
+            checkpoints: checkpoints
+                .into_iter()
+                .map(|(s, n)| (s as u64, n))
+                .collect(),
         })
     }
 }
