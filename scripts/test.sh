@@ -4,8 +4,9 @@
 #      backends; PostgreSQL is the server in KINDPAKKET_TEST_POSTGRES
 #      (default postgres://postgres@127.0.0.1:5432/postgres);
 #   2. the independent Python check of the ledger-format test vectors;
-#   3. the outside checks (kpcheck.py) against the release binary, on SQLite and on a fresh
-#      PostgreSQL database.
+#   3. the outside checks against the release binary, on SQLite and on a fresh PostgreSQL
+#      database: kpcheck.py verify-checkpoint and smoke, a clean SIGTERM, and a kill -9 under
+#      load after which every acknowledged redemption must still be on the ledger.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
