@@ -40,7 +40,7 @@ pub struct KeyRecord {
 }
 
 /// An account's current state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account {
     /// Kind of account.
     pub kind: AccountKind,
@@ -60,8 +60,6 @@ pub struct Account {
     pub issued: bool,
     /// Index of the entry that opened it.
     pub opened_at: u64,
-    /// Indexes of every entry that touched it (opening, state changes, transfers), in order.
-    pub entries: Vec<u64>,
 }
 
 /// A transfer that may later be reversed.
@@ -209,6 +207,10 @@ pub struct LedgerState {
     ledger_keys: BTreeMap<[u8; 4], KeyRecord>,
     voucher_keys: BTreeMap<[u8; 4], KeyRecord>,
     accounts: HashMap<Uuid, Account>,
+    /// Per account, the indexes of every entry that touched it, in order. Kept apart from
+    /// [`Account`] so that checking a transfer copies a few fixed-size fields, not a list that
+    /// grows with every payment a busy fund or club account takes.
+    history: HashMap<Uuid, Vec<u64>>,
     entry_ids: HashSet<Uuid>,
     transfers: HashMap<Uuid, ReversibleTransfer>,
 }
@@ -237,6 +239,12 @@ impl LedgerState {
     /// An account by id.
     pub fn account(&self, id: &Uuid) -> Option<&Account> {
         self.accounts.get(id)
+    }
+
+    /// Indexes of every entry that touched an account (opening, state changes, transfers),
+    /// in order; empty for an unknown account.
+    pub fn history(&self, id: &Uuid) -> &[u64] {
+        self.history.get(id).map_or(&[], Vec::as_slice)
     }
 
     /// All accounts.
@@ -420,9 +428,9 @@ impl LedgerState {
                         balance: Cents::ZERO,
                         issued: false,
                         opened_at: entry.index,
-                        entries: vec![entry.index],
                     },
                 );
+                self.history.insert(*account, vec![entry.index]);
             }
             Body::AccountState {
                 account,
@@ -452,15 +460,15 @@ impl LedgerState {
                         "only an empty account can be closed",
                     ));
                 }
-                let prev = acc.clone();
-                let mut new = Account {
+                let prev = *acc;
+                let new = Account {
                     status: *status,
                     generation: *generation,
-                    ..prev.clone()
+                    ..prev
                 };
-                new.entries.push(entry.index);
                 undo.accounts.push((*account, Some(prev)));
                 self.accounts.insert(*account, new);
+                self.history.entry(*account).or_default().push(entry.index);
             }
             Body::Transfer {
                 kind,
@@ -498,10 +506,10 @@ impl LedgerState {
                     );
                     undo.transfer_added = Some(entry.id);
                 }
-                for (id, mut acc) in changed {
-                    acc.entries.push(entry.index);
+                for (id, acc) in changed {
                     let prev = self.accounts.insert(id, acc);
                     undo.accounts.push((id, prev));
+                    self.history.entry(id).or_default().push(entry.index);
                 }
             }
         }
@@ -529,11 +537,20 @@ impl LedgerState {
                 None => keys.remove(&id),
             };
         }
+        // Every account in `undo.accounts` got exactly one history index from this entry.
         for (id, prev) in undo.accounts.into_iter().rev() {
             match prev {
-                Some(a) => self.accounts.insert(id, a),
-                None => self.accounts.remove(&id),
-            };
+                Some(a) => {
+                    self.accounts.insert(id, a);
+                    if let Some(h) = self.history.get_mut(&id) {
+                        h.pop();
+                    }
+                }
+                None => {
+                    self.accounts.remove(&id);
+                    self.history.remove(&id);
+                }
+            }
         }
         if let Some(id) = undo.transfer_added {
             self.transfers.remove(&id);
@@ -764,8 +781,8 @@ impl LedgerState {
             .iter()
             .rev()
             .find(|(i, _)| i == id)
-            .map(|(_, a)| a.clone())
-            .or_else(|| self.accounts.get(id).cloned())
+            .map(|(_, a)| *a)
+            .or_else(|| self.accounts.get(id).copied())
             .ok_or(Rejection::UnknownAccount(*id))
     }
 }

@@ -180,9 +180,7 @@ pub async fn erase_personal_data(svc: &Services, id: Uuid) -> Result<()> {
     {
         let state = svc.ledger.state().await;
         for v in &vouchers {
-            if let Some(acc) = state.account(&v.id) {
-                writes.extend(acc.entries.iter().map(|i| catalog::erase_note(*i)));
-            }
+            writes.extend(state.history(&v.id).iter().map(|i| catalog::erase_note(*i)));
         }
     }
     svc.store.execute_all(&writes).await?;

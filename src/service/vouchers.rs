@@ -328,19 +328,42 @@ pub async fn visible(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherR
 pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView> {
     let v = visible(svc, actor, id).await?;
     let fund = funds::get(svc, v.fund_id).await?;
-    let (acc, provider_accounts) = {
+    let (acc, indexes) = {
         let state = svc.ledger.state().await;
         let acc = state
             .account(&id)
-            .cloned()
+            .copied()
             .ok_or_else(|| Error::internal("voucher without a ledger account"))?;
-        // Provider accounts touched by this voucher's transfers, to name the provider.
-        let parties: std::collections::HashMap<Uuid, Uuid> = state
-            .accounts()
-            .filter(|(_, a)| a.kind == AccountKind::Provider && a.fund == v.fund_id)
-            .map(|(id, a)| (*id, a.party))
-            .collect();
-        (acc, parties)
+        (acc, state.history(&id).to_vec())
+    };
+    let mut entries = Vec::with_capacity(indexes.len());
+    for idx in indexes {
+        if let Some(row) = svc.store.entries(idx, idx + 1).await?.pop() {
+            entries.push((
+                idx,
+                SignedEntry::decode(&row.bytes).map_err(Error::internal)?,
+            ));
+        }
+    }
+    // The organisation behind each provider account this voucher's transfers touched, to
+    // name the provider (an account's kind and party never change).
+    let provider_accounts: std::collections::HashMap<Uuid, Uuid> = {
+        let state = svc.ledger.state().await;
+        entries
+            .iter()
+            .filter_map(|(_, e)| match &e.entry.body {
+                Body::Transfer { legs, .. } => Some(legs),
+                _ => None,
+            })
+            .flatten()
+            .flat_map(|l| [l.debit, l.credit])
+            .filter_map(|a| {
+                state
+                    .account(&a)
+                    .filter(|acc| acc.kind == AccountKind::Provider)
+                    .map(|acc| (a, acc.party))
+            })
+            .collect()
     };
     let child = match v.child_id {
         Some(c) => svc.store.child(c).await?,
@@ -351,11 +374,7 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
     let staff = actor.is(&[Role::Staff, Role::Auditor]);
     let mut history = Vec::new();
     let mut last_generation = 0u8;
-    for idx in &acc.entries {
-        let Some(row) = svc.store.entries(*idx, idx + 1).await?.pop() else {
-            continue;
-        };
-        let e = SignedEntry::decode(&row.bytes).map_err(Error::internal)?;
+    for (idx, e) in entries {
         let time = chrono::DateTime::from_timestamp_millis(e.entry.time_ms as i64)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default();
@@ -405,15 +424,15 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
         };
         let description = redemptions
             .iter()
-            .find(|r| r.entry_index == *idx as i64)
+            .find(|r| r.entry_index == idx as i64)
             .and_then(|r| r.description.clone());
         let note = if staff {
-            svc.store.entry_note(*idx as i64).await?
+            svc.store.entry_note(idx as i64).await?
         } else {
             None
         };
         history.push(HistoryItem {
-            entry_index: *idx,
+            entry_index: idx,
             time,
             kind,
             amount_cents: amount,
@@ -442,7 +461,13 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
 
 /// A voucher's balance right after ledger entry `index`, replayed from its own entries.
 pub async fn balance_after(svc: &Services, voucher: Uuid, index: u64) -> Result<Cents> {
-    let entries = account(svc, voucher).await?.entries;
+    let entries = {
+        let state = svc.ledger.state().await;
+        if state.account(&voucher).is_none() {
+            return Err(Error::internal("voucher without a ledger account"));
+        }
+        state.history(&voucher).to_vec()
+    };
     let mut balance: i64 = 0;
     for idx in entries.into_iter().filter(|i| *i <= index) {
         let Some(row) = svc.store.entries(idx, idx + 1).await?.pop() else {
@@ -472,7 +497,7 @@ async fn account(svc: &Services, id: Uuid) -> Result<Account> {
         .state()
         .await
         .account(&id)
-        .cloned()
+        .copied()
         .ok_or_else(|| Error::internal("voucher without a ledger account"))
 }
 

@@ -590,10 +590,19 @@ fn undo_restores_the_exact_previous_state() {
         }],
         attachment: c.token(voucher, 0, FAR_FUTURE).record().to_bytes().to_vec(),
     });
+    let history_before = c.state.history(&voucher).to_vec();
+    let provider_history = c.state.history(&provider).len();
     let undo = c.state.apply(&e).unwrap();
     assert_ne!(c.state, before);
+    // The redemption joins the history of both accounts it touched, and of no other.
+    let mut expected = history_before.clone();
+    expected.push(e.entry.index);
+    assert_eq!(c.state.history(&voucher), expected.as_slice());
+    assert_eq!(c.state.history(&provider).len(), provider_history + 1);
+    assert!(!c.state.history(&fund).contains(&e.entry.index));
     c.state.undo(undo);
     assert_eq!(c.state, before);
+    assert_eq!(c.state.history(&voucher), history_before.as_slice());
     let e = c.entry(Body::OpenAccount {
         account: Uuid::new_v4(),
         kind: AccountKind::Voucher,
