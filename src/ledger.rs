@@ -169,6 +169,8 @@ impl Default for LedgerOptions {
 pub struct Faults {
     /// Stop after the batch committed, before any checkpoint is signed or caller answered.
     pub crash_after_commit: AtomicBool,
+    /// Milliseconds the sequencer waits before writing each batch (a slow disk or database).
+    pub batch_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 fn system_ms() -> u64 {
@@ -695,6 +697,10 @@ impl Sequencer {
                 }
                 return true;
             }
+        }
+        let delay = self.faults.batch_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         let started = std::time::Instant::now();
         metrics::histogram!("kindpakket_ledger_batch_commands").record(jobs.len() as f64);

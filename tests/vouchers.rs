@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -217,6 +218,67 @@ async fn twenty_simultaneous_requests_with_one_idempotency_key_debit_once(db: &c
     assert_eq!(again.status, 201);
     assert!(bodies.contains(&again.text));
     std::sync::Arc::try_unwrap(app).ok().unwrap().close().await;
+}
+
+/// A cashier whose phone gives up while the booking is still queued (a slow database in the
+/// September rush) retries with the same key: the retry must never see the first booking's own
+/// debit as "not enough balance". It waits (409) and then gets the booking's answer (201).
+async fn a_retry_after_the_client_gave_up_gets_the_booking_not_a_refusal(db: &common::TestDb) {
+    let clock = TestClock::at("2026-06-01");
+    let faults = std::sync::Arc::new(kindpakket::ledger::Faults::default());
+    let app = TestApp::with_faults(db, &clock, faults.clone()).await;
+    let w = app.world().await;
+    let token = w.token(0);
+    let key = uuid::Uuid::new_v4().to_string();
+    // The whole balance, so that a second debit would be refused.
+    let balance = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json()["balance_cents"]
+        .as_i64()
+        .unwrap();
+    faults.batch_delay_ms.store(1_500, Ordering::SeqCst);
+    let first = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        app.redeem_with_key(&token, &w.cashier, balance, "sport", &key),
+    )
+    .await;
+    assert!(first.is_err(), "the first request should still be waiting");
+    // Straight away: the booking is still running.
+    let r = app
+        .redeem_with_key(&token, &w.cashier, balance, "sport", &key)
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.code(), "idempotency_in_flight");
+    faults.batch_delay_ms.store(0, Ordering::SeqCst);
+    // Once it is done: the booking, every time.
+    let mut answer = None;
+    for _ in 0..100 {
+        let r = app
+            .redeem_with_key(&token, &w.cashier, balance, "sport", &key)
+            .await;
+        if r.status == 409 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(r.status, 201, "{}", r.text);
+        answer = Some(r.json());
+        break;
+    }
+    let answer = answer.expect("the booking finished");
+    assert_eq!(answer["balance_cents"], 0);
+    let view = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(view["balance_cents"], 0, "debited once");
+    app.close().await;
 }
 
 async fn idempotency_keys_are_required_and_bound_to_their_body(db: &common::TestDb) {
@@ -968,6 +1030,7 @@ on_both_backends!(
     two_hundred_simultaneous_redemptions_from_two_cashiers_spend_exactly_the_balance,
     twenty_simultaneous_requests_with_one_idempotency_key_debit_once,
     idempotency_keys_are_required_and_bound_to_their_body,
+    a_retry_after_the_client_gave_up_gets_the_booking_not_a_refusal,
     every_token_error_has_its_own_code,
     a_provider_not_approved_for_the_fund_cannot_redeem,
     corrections_and_lifecycle_keep_the_ledger_verifiable,

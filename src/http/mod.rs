@@ -228,8 +228,9 @@ pub fn router(state: AppState) -> Router {
                     Err(_) => ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "timeout",
-                        "Dit duurde te lang. Probeer het opnieuw; een betaling met dezelfde \
-                     Idempotency-Key wordt niet dubbel geboekt.",
+                        "Dit duurde te lang. Het verzoek kan toch zijn uitgevoerd: kijk dat na \
+                     voordat u het opnieuw probeert. Een betaling aan de kassa die u herhaalt met \
+                     dezelfde Idempotency-Key wordt nooit dubbel geboekt.",
                     )
                     .into_response(),
                 }

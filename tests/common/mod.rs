@@ -191,6 +191,21 @@ impl TestApp {
         Self::build(db, options).await
     }
 
+    /// An app on `clock` whose sequencer obeys `faults` (delays, crashes).
+    pub async fn with_faults(
+        db: &TestDb,
+        clock: &TestClock,
+        faults: std::sync::Arc<kindpakket::ledger::Faults>,
+    ) -> Self {
+        let c = clock.0.clone();
+        let options = LedgerOptions {
+            clock: std::sync::Arc::new(move || c.load(std::sync::atomic::Ordering::SeqCst)),
+            faults,
+            ..LedgerOptions::default()
+        };
+        Self::build(db, options).await
+    }
+
     async fn build(db: &TestDb, options: LedgerOptions) -> Self {
         let ledger = db.ledger_with(options).await;
         let links = kindpakket::service::links::LinkSecret::load_or_create(&db.keys()).unwrap();

@@ -19,6 +19,7 @@ use crate::auth::Role;
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::http::in_flight::Held;
 use crate::service::Kind;
 use crate::service::redemptions::{self, Recovered, Redeemed, Reversed, Spend};
 use crate::store::idempotency::{self, Claim};
@@ -97,18 +98,42 @@ pub async fn create(
     let scope = format!("redemption:{}", user.id);
     let fingerprint =
         Sha256::digest(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
-    let svc = &state.services;
     // 1. A key used before: answer as then.
     if let Some(claim) = state.store.claim(&scope, &key).await? {
         return repeat(&state, claim, &fingerprint).await;
     }
     // 2. Claim the key before any work; a repeat while we work gets 409.
-    let Some(_claim) = state.in_flight.claim(&scope, &key, &fingerprint) else {
+    let Some(held) = state.in_flight.claim(&scope, &key, &fingerprint) else {
         return Err(match state.in_flight.fingerprint(&scope, &key) {
             Some(fp) if fp != fingerprint => idempotency_conflict(),
             _ => in_flight(),
         });
     };
+    // 3. The work runs in its own task that holds the claim until the outcome is on record, so
+    // a client that gives up (a timeout, a lost connection) cannot leave a booking running
+    // unclaimed: its retry gets 409 until then, and the recorded outcome afterwards.
+    let work = tokio::spawn(book(
+        state.clone(),
+        user,
+        key,
+        scope,
+        fingerprint,
+        req,
+        held,
+    ));
+    work.await.map_err(ApiError::internal)?
+}
+
+async fn book(
+    state: AppState,
+    user: AuthUser,
+    key: String,
+    scope: String,
+    fingerprint: Vec<u8>,
+    req: RedemptionRequest,
+    _held: Held,
+) -> Result<Response, ApiError> {
+    let svc = &state.services;
     // The key is also written with the booking, in the same transaction: a repeat that slipped
     // between the check above and our claim is refused by the database and answered below.
     let id = Uuid::now_v7();
@@ -142,13 +167,21 @@ pub async fn create(
             })
             .map_err(ApiError::internal)?;
             let stored = Claim {
-                fingerprint,
+                fingerprint: fingerprint.clone(),
                 resource_id: id,
-                response: Some((api.status.as_u16(), body.clone())),
+                response: Some((api.status.as_u16(), body)),
                 created_at: svc.now(),
             };
+            // Stored only if the key is still free. An earlier request with this key may have
+            // booked in the meantime (its balance change can be why this one was refused):
+            // the answer is whatever is on record for the key.
             state.store.store_response(&scope, &key, &stored).await?;
-            Ok(json_response(api.status, body))
+            match state.store.claim(&scope, &key).await? {
+                Some(claim) => repeat(&state, claim, &fingerprint).await,
+                None => Err(ApiError::internal(
+                    "idempotency key not on record after storing",
+                )),
+            }
         }
     }
 }
