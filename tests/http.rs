@@ -269,6 +269,93 @@ async fn the_public_ledger_endpoints_verify_end_to_end(db: &common::TestDb) {
     app.close().await;
 }
 
+/// The rules of OpenAPI 3.1 that code generation most easily breaks: operation ids are unique,
+/// every response has a description, and a parameter is `in: path` exactly when its name is a
+/// `{placeholder}` of the path template (and every placeholder is such a parameter).
+fn assert_openapi_document_is_well_formed(spec: &serde_json::Value) {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let mut operation_ids = std::collections::HashMap::new();
+    let paths = spec["paths"].as_object().expect("paths");
+    assert!(!paths.is_empty());
+    for (path, item) in paths {
+        let placeholders: std::collections::BTreeSet<&str> = path
+            .split('{')
+            .skip(1)
+            .map(|rest| rest.split_once('}').expect("closed placeholder").0)
+            .collect();
+        let path_level = item["parameters"].as_array().cloned().unwrap_or_default();
+        for (method, op) in item.as_object().unwrap() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has an operationId"));
+            assert!(!id.is_empty(), "{method} {path} has an operationId");
+            if let Some(other) = operation_ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} is used by both {other} and {method} {path}");
+            }
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.trim().is_empty(),
+                    "{method} {path} {status} has a description"
+                );
+            }
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let mut in_path = std::collections::BTreeSet::new();
+            for param in path_level.iter().chain(&params) {
+                let name = param["name"].as_str().expect("parameter name");
+                let location = param["in"].as_str().expect("parameter location");
+                if placeholders.contains(name) {
+                    assert_eq!(
+                        location, "path",
+                        "{method} {path}: {name} is a path parameter"
+                    );
+                    assert_eq!(
+                        param["required"], true,
+                        "{method} {path}: {name} is required"
+                    );
+                    in_path.insert(name);
+                } else {
+                    assert_ne!(
+                        location, "path",
+                        "{method} {path}: {name} is not in the path"
+                    );
+                }
+            }
+            assert_eq!(
+                in_path, placeholders,
+                "{method} {path} documents every path parameter"
+            );
+        }
+    }
+    for (path, name, required) in [
+        ("/api/v1/ledger/entries", "start", false),
+        ("/api/v1/ledger/entries", "end", false),
+        ("/api/v1/ledger/proof/inclusion", "index", true),
+        ("/api/v1/ledger/proof/inclusion", "size", false),
+        ("/api/v1/ledger/proof/consistency", "from", true),
+        ("/api/v1/ledger/proof/consistency", "to", false),
+    ] {
+        let param = spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} documents {name}"));
+        assert_eq!(param["in"], "query", "{path}: {name} is a query parameter");
+        assert_eq!(
+            param["required"].as_bool().unwrap_or(false),
+            required,
+            "{path}: {name} required"
+        );
+    }
+}
+
 async fn operations_endpoints_answer(db: &common::TestDb) {
     let app = common::TestApp::new(db).await;
     assert_eq!(app.get("/healthz", None).await.status, 200);
@@ -282,6 +369,7 @@ async fn operations_endpoints_answer(db: &common::TestDb) {
     );
     let spec = app.get("/api/openapi.json", None).await.json();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_openapi_document_is_well_formed(&spec);
     for schema in [
         "ErrorBody",
         "Issued",
@@ -330,6 +418,7 @@ async fn operations_endpoints_answer(db: &common::TestDb) {
         "/api/v1/vouchers/lookup",
         "/api/v1/redemptions",
         "/api/v1/redemptions/{id}/reverse",
+        "/api/openapi.json",
     ] {
         assert!(spec["paths"][path].is_object(), "OpenAPI documents {path}");
         for (method, op) in spec["paths"][path].as_object().unwrap() {

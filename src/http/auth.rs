@@ -177,7 +177,7 @@ pub struct LoginResponse {
 }
 
 /// Logs in; also sets an HttpOnly session cookie for the web pages.
-#[utoipa::path(post, path = "/api/v1/login", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/login", operation_id = "login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
@@ -295,7 +295,7 @@ pub fn clear_cookie() -> HeaderValue {
 }
 
 /// Ends the session.
-#[utoipa::path(post, path = "/api/v1/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/logout", operation_id = "logout", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),

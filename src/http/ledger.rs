@@ -31,14 +31,14 @@ fn text(body: String) -> Response {
 }
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint; the key name is the origin).
-#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", operation_id = "get_ledger_checkpoint", tag = "ledger",
     responses((status = 200, description = "Signed note", content_type = "text/plain", body = String)))]
 pub async fn checkpoint(State(state): State<AppState>) -> Response {
     text(state.ledger.checkpoint().note.clone())
 }
 
 /// Every ledger verifier key in signed-note vkey form, one per line, oldest first.
-#[utoipa::path(get, path = "/api/v1/ledger/key", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/key", operation_id = "get_ledger_verifier_keys", tag = "ledger",
     responses((status = 200, description = "Verifier keys", content_type = "text/plain", body = String)))]
 pub async fn key(State(state): State<AppState>) -> Response {
     let keys: String = state
@@ -53,6 +53,7 @@ pub async fn key(State(state): State<AppState>) -> Response {
 
 /// Range of entries.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// First index (default 0).
     pub start: Option<u64>,
@@ -152,7 +153,7 @@ pub fn entry_view(index: u64, bytes: &[u8]) -> Result<EntryView, ApiError> {
 }
 
 /// Entries `start <= index < end` covered by the latest checkpoint, at most 1,000 per call.
-#[utoipa::path(get, path = "/api/v1/ledger/entries", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/entries", operation_id = "list_ledger_entries", tag = "ledger",
     params(EntriesQuery),
     responses(
         (status = 200, description = "Entries", body = Vec<EntryView>),
@@ -185,6 +186,7 @@ pub async fn entries(
 
 /// Inclusion proof request.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// Entry index.
     pub index: u64,
@@ -208,7 +210,7 @@ fn bad_proof(msg: &str) -> ApiError {
 }
 
 /// Proves that entry `index` is in the tree of `size` entries.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", operation_id = "get_inclusion_proof", tag = "ledger",
     params(InclusionQuery),
     responses(
         (status = 200, description = "Proof", body = InclusionProof),
@@ -236,6 +238,7 @@ pub async fn inclusion(
 
 /// Consistency proof request.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// Older tree size.
     pub from: u64,
@@ -255,7 +258,7 @@ pub struct ConsistencyProof {
 }
 
 /// Proves that the tree of `from` entries is a prefix of the tree of `to` entries.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", operation_id = "get_consistency_proof", tag = "ledger",
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "Proof", body = ConsistencyProof),
@@ -299,7 +302,7 @@ pub struct VoucherKey {
 }
 
 /// Voucher-signing public keys, with their validity.
-#[utoipa::path(get, path = "/api/v1/keys/voucher", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/keys/voucher", operation_id = "list_voucher_keys", tag = "ledger",
     responses((status = 200, description = "Keys", body = Vec<VoucherKey>)))]
 pub async fn voucher_keys(State(state): State<AppState>) -> Json<Vec<VoucherKey>> {
     let st = state.ledger.state().await;

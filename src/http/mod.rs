@@ -127,6 +127,7 @@ pub fn metrics_handle() -> PrometheusHandle {
         version = env!("CARGO_PKG_VERSION"),
     ),
     modifiers(&BearerAuth),
+    paths(openapi_document),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
         (name = "auth", description = "Log in and out"),
@@ -136,7 +137,7 @@ pub fn metrics_handle() -> PrometheusHandle {
         (name = "vouchers", description = "Vouchers: issue, view, QR codes, top-up, block, reissue"),
         (name = "redemptions", description = "Scanning and redeeming at a club, reversal"),
         (name = "ledger", description = "The public, verifiable ledger (no login)"),
-        (name = "operations", description = "Health and metrics"),
+        (name = "operations", description = "Health, metrics and this OpenAPI document"),
     )
 )]
 struct ApiDoc;
@@ -197,21 +198,23 @@ pub fn openapi_json() -> String {
     api().1.to_pretty_json().unwrap_or_default()
 }
 
+/// This OpenAPI 3.1 document (built once at start-up).
+#[utoipa::path(get, path = "/api/openapi.json", operation_id = "get_openapi_document", tag = "operations",
+    responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+async fn openapi_document(spec: Arc<String>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        (*spec).clone(),
+    )
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let spec = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let api_routes = api_routes.route(
         "/api/openapi.json",
-        get(move || {
-            let spec = spec.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    (*spec).clone(),
-                )
-            }
-        }),
+        get(move || openapi_document(spec.clone())),
     );
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit;
@@ -295,14 +298,14 @@ async fn track_metrics(req: Request, next: Next) -> Response {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
     responses((status = 200, description = "Up", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// The database answers and the ledger writer runs.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = String),
         (status = 503, description = "Not ready", body = String),
@@ -316,7 +319,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics_text(State(state): State<AppState>) -> Response {
     state.metrics.run_upkeep();

@@ -88,12 +88,12 @@ fn fund_response(f: FundRow, balance: i64, entry_index: Option<u64>) -> FundResp
 }
 
 /// Creates a fund (regeling) and opens its ledger account.
-#[utoipa::path(post, path = "/api/v1/funds", tag = "funds", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/funds", operation_id = "create_fund", tag = "funds", security(("bearer" = [])),
     request_body = FundRequest,
     responses(
-        (status = 201, body = FundResponse),
+        (status = 201, description = "Fund created", body = FundResponse),
         (status = 400, description = "`invalid_field`, `invalid_period`, `invalid_categories`, `invalid_amount`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -122,11 +122,11 @@ pub async fn create(
 }
 
 /// A fund with its balance.
-#[utoipa::path(get, path = "/api/v1/funds/{id}", tag = "funds", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/funds/{id}", operation_id = "get_fund", tag = "funds", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id")),
     responses(
-        (status = 200, body = FundResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, description = "The fund", body = FundResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`", body = ErrorBody),
     ))]
 pub async fn get(
@@ -159,13 +159,13 @@ pub struct DepositResponse {
 }
 
 /// Books money from the sponsor into the fund.
-#[utoipa::path(post, path = "/api/v1/funds/{id}/deposits", tag = "funds", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/funds/{id}/deposits", operation_id = "deposit_into_fund", tag = "funds", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id")),
     request_body = DepositRequest,
     responses(
-        (status = 201, body = DepositResponse),
+        (status = 201, description = "Deposited", body = DepositResponse),
         (status = 400, description = "`invalid_amount`, `invalid_field`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`", body = ErrorBody),
         (status = 422, description = "`fund_expired`, `amount_overflow`", body = ErrorBody),
     ))]
@@ -215,13 +215,13 @@ pub struct ApprovalResponse {
 }
 
 /// Approves a provider for a fund and categories (again: replaces the categories).
-#[utoipa::path(post, path = "/api/v1/funds/{id}/providers/{provider_id}", tag = "funds", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/funds/{id}/providers/{provider_id}", operation_id = "approve_provider_for_fund", tag = "funds", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id"), ("provider_id" = Uuid, Path, description = "Provider id")),
     request_body = ApprovalRequest,
     responses(
-        (status = 200, body = ApprovalResponse),
+        (status = 200, description = "Provider approved for the fund", body = ApprovalResponse),
         (status = 400, description = "`invalid_categories`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`, `unknown_provider`", body = ErrorBody),
         (status = 422, description = "`category_not_in_fund`, `category_not_offered`", body = ErrorBody),
     ))]
@@ -251,11 +251,11 @@ pub struct ExpireResponse {
 }
 
 /// Ends a fund: all remaining voucher balances return to the fund and the vouchers close.
-#[utoipa::path(post, path = "/api/v1/funds/{id}/expire", tag = "funds", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/funds/{id}/expire", operation_id = "expire_fund", tag = "funds", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id")),
     responses(
-        (status = 200, body = ExpireResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, description = "Fund expired", body = ExpireResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`", body = ErrorBody),
         (status = 409, description = "`already_expired`", body = ErrorBody),
     ))]
@@ -290,13 +290,13 @@ pub struct DirectPaymentRequest {
 }
 
 /// Books a payment to a provider from a child's voucher, without a token.
-#[utoipa::path(post, path = "/api/v1/funds/{id}/direct-payments", tag = "funds", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/funds/{id}/direct-payments", operation_id = "create_direct_payment", tag = "funds", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id")),
     request_body = DirectPaymentRequest,
     responses(
-        (status = 201, body = Redeemed),
+        (status = 201, description = "Paid directly; `receipt` is a C2SP tlog-proof", body = Redeemed),
         (status = 400, description = "`invalid_amount`, `invalid_category`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_provider`", body = ErrorBody),
         (status = 422, description = "`no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`", body = ErrorBody),
     ))]

@@ -86,12 +86,12 @@ pub struct HouseholdResponse {
 }
 
 /// Registers a household and its children (personal data stays off the ledger).
-#[utoipa::path(post, path = "/api/v1/households", tag = "households", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/households", operation_id = "create_household", tag = "households", security(("bearer" = [])),
     request_body = HouseholdRequest,
     responses(
-        (status = 201, body = HouseholdResponse),
+        (status = 201, description = "Household created", body = HouseholdResponse),
         (status = 400, description = "`invalid_field`, `invalid_email`, `invalid_phone`, `invalid_children`, `invalid_birth_date`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 409, description = "`reference_taken`", body = ErrorBody),
     ))]
 pub async fn create(
@@ -134,11 +134,11 @@ pub async fn create(
 }
 
 /// A household with its children and vouchers.
-#[utoipa::path(get, path = "/api/v1/households/{id}", tag = "households", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/households/{id}", operation_id = "get_household", tag = "households", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Household id")),
     responses(
-        (status = 200, body = HouseholdResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, description = "The household", body = HouseholdResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_household`", body = ErrorBody),
     ))]
 pub async fn get(
@@ -164,11 +164,11 @@ pub async fn get(
 }
 
 /// Erases names, contact data and birth dates (right to erasure); the ledger stays verifiable.
-#[utoipa::path(delete, path = "/api/v1/households/{id}/personal-data", tag = "households", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/households/{id}/personal-data", operation_id = "erase_household_personal_data", tag = "households", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Household id")),
     responses(
         (status = 204, description = "Erased"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_household`", body = ErrorBody),
     ))]
 pub async fn erase(
@@ -189,11 +189,11 @@ pub struct LinkResponse {
 }
 
 /// Replaces the household's personal link (for example when a letter was lost).
-#[utoipa::path(post, path = "/api/v1/households/{id}/parent-link", tag = "households", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/households/{id}/parent-link", operation_id = "renew_household_parent_link", tag = "households", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Household id")),
     responses(
-        (status = 201, body = LinkResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 201, description = "New parent link; the old one stops working", body = LinkResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_household`", body = ErrorBody),
         (status = 422, description = "`personal_data_erased`", body = ErrorBody),
     ))]

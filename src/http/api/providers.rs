@@ -54,12 +54,12 @@ fn response(p: ProviderRow) -> ProviderResponse {
 }
 
 /// Registers a provider.
-#[utoipa::path(post, path = "/api/v1/providers", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/providers", operation_id = "create_provider", tag = "providers", security(("bearer" = [])),
     request_body = ProviderRequest,
     responses(
-        (status = 201, body = ProviderResponse),
+        (status = 201, description = "Provider created", body = ProviderResponse),
         (status = 400, description = "`invalid_field`, `invalid_kvk`, `invalid_iban`, `invalid_categories`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -81,11 +81,11 @@ pub async fn create(
 }
 
 /// A provider (Leergeld staff, auditors, and the provider's own users).
-#[utoipa::path(get, path = "/api/v1/providers/{id}", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/providers/{id}", operation_id = "get_provider", tag = "providers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Provider id")),
     responses(
-        (status = 200, body = ProviderResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, description = "The provider", body = ProviderResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_provider`", body = ErrorBody),
     ))]
 pub async fn get(

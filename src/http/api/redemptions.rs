@@ -77,13 +77,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 /// Redeems a voucher at the caller's club. Needs an `Idempotency-Key` header.
-#[utoipa::path(post, path = "/api/v1/redemptions", tag = "redemptions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/redemptions", operation_id = "create_redemption", tag = "redemptions", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per intended redemption; repeat it on retries")),
     request_body = RedemptionRequest,
     responses(
         (status = 201, description = "Redeemed; `receipt` is a C2SP tlog-proof", body = Redeemed),
         (status = 400, description = "`idempotency_key_missing`, `invalid_idempotency_key`, `invalid_amount`, `invalid_category`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 409, description = "`idempotency_in_flight`: the first request with this key is still running", body = ErrorBody),
         (status = 422, description = "`invalid_token_prefix`, `invalid_token_length`, `invalid_token_alphabet`, `invalid_token_padding`, `invalid_token_format`, `invalid_token`, `unknown_key`, `unknown_voucher`, `voucher_blocked`, `token_superseded`, `voucher_expired`, `voucher_not_yet_valid`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `idempotency_conflict`", body = ErrorBody),
     ))]
@@ -224,12 +224,12 @@ pub struct ReverseRequest {
 }
 
 /// Reverses a redemption or direct payment, once, before it is paid out.
-#[utoipa::path(post, path = "/api/v1/redemptions/{id}/reverse", tag = "redemptions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/redemptions/{id}/reverse", operation_id = "reverse_redemption", tag = "redemptions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Redemption id")),
     request_body = ReverseRequest,
     responses(
-        (status = 201, body = Reversed),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 201, description = "Reversed; `receipt` is a C2SP tlog-proof", body = Reversed),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_redemption` (also for another provider's)", body = ErrorBody),
         (status = 409, description = "`already_reversed`, `already_paid_out`", body = ErrorBody),
     ))]

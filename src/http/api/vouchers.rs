@@ -32,13 +32,13 @@ pub struct IssueRequest {
 }
 
 /// Issues a voucher with a signed KP1 token.
-#[utoipa::path(post, path = "/api/v1/funds/{id}/vouchers", tag = "vouchers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/funds/{id}/vouchers", operation_id = "issue_voucher", tag = "vouchers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id")),
     request_body = IssueRequest,
     responses(
-        (status = 201, body = Issued),
+        (status = 201, description = "Voucher issued", body = Issued),
         (status = 400, description = "`child_id_required`, `household_id_required`, `invalid_amount`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_household`", body = ErrorBody),
         (status = 409, description = "`already_issued`", body = ErrorBody),
         (status = 422, description = "`child_not_eligible`, `fund_expired`, `insufficient_fund_balance`, `personal_data_erased`", body = ErrorBody),
@@ -65,12 +65,12 @@ pub async fn issue(
 }
 
 /// A voucher with balance, status and history (staff, auditors, or the household's link).
-#[utoipa::path(get, path = "/api/v1/vouchers/{id}", tag = "vouchers",
+#[utoipa::path(get, path = "/api/v1/vouchers/{id}", operation_id = "get_voucher", tag = "vouchers",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id")),
     responses(
-        (status = 200, body = VoucherView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, description = "The voucher with balance and history", body = VoucherView),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
     ))]
 pub async fn get(
@@ -96,12 +96,12 @@ fn private(content_type: &'static str, body: impl IntoResponse) -> Response {
 }
 
 /// The voucher's current token as an SVG QR code.
-#[utoipa::path(get, path = "/api/v1/vouchers/{id}/qr.svg", tag = "vouchers",
+#[utoipa::path(get, path = "/api/v1/vouchers/{id}/qr.svg", operation_id = "get_voucher_qr_svg", tag = "vouchers",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id")),
     responses(
-        (status = 200, content_type = "image/svg+xml", body = String),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, description = "QR code of the current token", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 404, description = "`unknown_voucher` (also for another household's voucher when viewed through a parent link)", body = ErrorBody),
     ))]
 pub async fn qr_svg(
     State(state): State<AppState>,
@@ -114,12 +114,12 @@ pub async fn qr_svg(
 }
 
 /// The voucher's current token as a PNG QR code (8 pixels per module).
-#[utoipa::path(get, path = "/api/v1/vouchers/{id}/qr.png", tag = "vouchers",
+#[utoipa::path(get, path = "/api/v1/vouchers/{id}/qr.png", operation_id = "get_voucher_qr_png", tag = "vouchers",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id")),
     responses(
-        (status = 200, content_type = "image/png", body = Vec<u8>),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, description = "QR code of the current token", content_type = "image/png", body = Vec<u8>),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 404, description = "`unknown_voucher` (also for another household's voucher when viewed through a parent link)", body = ErrorBody),
     ))]
 pub async fn qr_png(
     State(state): State<AppState>,
@@ -154,13 +154,13 @@ pub struct TopUpResponse {
 }
 
 /// Moves extra budget from the fund onto the voucher.
-#[utoipa::path(post, path = "/api/v1/vouchers/{id}/top-ups", tag = "vouchers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/vouchers/{id}/top-ups", operation_id = "top_up_voucher", tag = "vouchers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id")),
     request_body = TopUpRequest,
     responses(
-        (status = 201, body = TopUpResponse),
+        (status = 201, description = "Topped up", body = TopUpResponse),
         (status = 400, description = "`invalid_amount`", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
         (status = 422, description = "`insufficient_fund_balance`, `fund_expired`, `voucher_expired`", body = ErrorBody),
     ))]
@@ -208,12 +208,12 @@ pub struct BlockResponse {
 }
 
 /// Blocks a voucher: its printed token stops working at once; the balance stays.
-#[utoipa::path(post, path = "/api/v1/vouchers/{id}/block", tag = "vouchers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/vouchers/{id}/block", operation_id = "block_voucher", tag = "vouchers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id")),
     request_body = BlockRequest,
     responses(
-        (status = 200, body = BlockResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, description = "Voucher blocked", body = BlockResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
         (status = 409, description = "`already_blocked`", body = ErrorBody),
         (status = 422, description = "`voucher_expired`", body = ErrorBody),
@@ -246,11 +246,11 @@ pub struct ReissueResponse {
 }
 
 /// Gives a voucher a new token generation with the same balance (and unblocks it).
-#[utoipa::path(post, path = "/api/v1/vouchers/{id}/reissue", tag = "vouchers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/vouchers/{id}/reissue", operation_id = "reissue_voucher", tag = "vouchers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id")),
     responses(
-        (status = 201, body = ReissueResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 201, description = "Reissued: a new generation with the same balance; the old token answers `token_superseded`", body = ReissueResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
         (status = 422, description = "`voucher_expired`, `too_many_reissues`", body = ErrorBody),
     ))]
@@ -283,11 +283,11 @@ pub struct LookupRequest {
 
 /// Checks a code for the caller's club: valid or not, with a plain reason, the balance and a
 /// minimal hint to check identity (first-name initial and birth year).
-#[utoipa::path(post, path = "/api/v1/vouchers/lookup", tag = "redemptions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/vouchers/lookup", operation_id = "lookup_voucher", tag = "redemptions", security(("bearer" = [])),
     request_body = LookupRequest,
     responses(
         (status = 200, description = "`valid: false` comes with `reason_code`: `invalid_token_prefix`, `invalid_token_length`, `invalid_token_alphabet`, `invalid_token_padding`, `invalid_token_format`, `invalid_token`, `unknown_key`, `unknown_voucher`, `voucher_blocked`, `token_superseded`, `voucher_expired`, `voucher_not_yet_valid`, `provider_not_approved`, `insufficient_balance`", body = Lookup),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
     ))]
 pub async fn lookup(
     State(state): State<AppState>,
