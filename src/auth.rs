@@ -129,43 +129,40 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 /// Counts failed logins per user name and per client address, and refuses further attempts
 /// for a while once there are too many.
 pub struct LoginLimiter {
-    max_failures: u32,
     window: Duration,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl LoginLimiter {
-    /// At most `max_failures` failures per key within `window`.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    /// Counts failures per key within `window`; each check says how many a key may have.
+    pub fn new(window: Duration) -> Self {
         Self {
-            max_failures,
             window,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Seconds to wait before trying again, if any of the keys is over the limit.
-    pub fn retry_after(&self, keys: &[String]) -> Option<u64> {
+    /// Seconds to wait before trying again, if any key has reached its limit
+    /// (`(key, max_failures)` pairs).
+    pub fn retry_after(&self, keys: &[(String, u32)]) -> Option<u64> {
         let now = Instant::now();
         let map = self.failures.lock().ok()?;
         keys.iter()
-            .filter_map(|k| map.get(k))
-            .filter(|(n, since)| {
-                *n >= self.max_failures && now.duration_since(*since) < self.window
-            })
-            .map(|(_, since)| (self.window - now.duration_since(*since)).as_secs().max(1))
+            .filter_map(|(k, max)| map.get(k).map(|f| (f, *max)))
+            .filter(|((n, since), max)| *n >= *max && now.duration_since(*since) < self.window)
+            .map(|((_, since), _)| (self.window - now.duration_since(*since)).as_secs().max(1))
             .max()
     }
 
     /// Records a failed attempt for each key.
-    pub fn failed(&self, keys: &[String]) {
+    pub fn failed(&self, keys: &[(String, u32)]) {
         let now = Instant::now();
         if let Ok(mut map) = self.failures.lock() {
             if map.len() > 100_000 {
                 let window = self.window;
                 map.retain(|_, (_, since)| now.duration_since(*since) < window);
             }
-            for k in keys {
+            for (k, _) in keys {
                 let e = map.entry(k.clone()).or_insert((0, now));
                 if now.duration_since(e.1) >= self.window {
                     *e = (0, now);
@@ -175,12 +172,10 @@ impl LoginLimiter {
         }
     }
 
-    /// Forgets failures after a successful login.
-    pub fn succeeded(&self, keys: &[String]) {
+    /// Forgets the failures of one key after a successful login.
+    pub fn succeeded(&self, key: &str) {
         if let Ok(mut map) = self.failures.lock() {
-            for k in keys {
-                map.remove(k);
-            }
+            map.remove(key);
         }
     }
 }
@@ -213,15 +208,16 @@ mod tests {
 
     #[test]
     fn the_limiter_blocks_after_repeated_failures_and_forgets_on_success() {
-        let l = LoginLimiter::new(3, Duration::from_secs(60));
-        let keys = vec!["user:a".to_string(), "ip:1".to_string()];
+        let l = LoginLimiter::new(Duration::from_secs(60));
+        let keys = vec![("user:a@1".to_string(), 3), ("ip:1".to_string(), 10)];
         for _ in 0..3 {
             assert!(l.retry_after(&keys).is_none());
             l.failed(&keys);
         }
-        assert!(l.retry_after(&keys).is_some());
-        assert!(l.retry_after(&["ip:1".to_string()]).is_some());
-        l.succeeded(&keys);
+        assert!(l.retry_after(&keys).is_some_and(|s| s > 50 && s <= 60));
+        // The address alone is still under its own, higher limit.
+        assert!(l.retry_after(&[("ip:1".to_string(), 10)]).is_none());
+        l.succeeded("user:a@1");
         assert!(l.retry_after(&keys).is_none());
     }
 }

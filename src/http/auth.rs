@@ -219,9 +219,16 @@ pub async fn login_user(
     {
         return Err(invalid_login());
     }
-    let mut keys = vec![format!("user:{}", username.to_lowercase())];
-    if let Some(a) = addr {
-        keys.push(format!("ip:{}", a.ip()));
+    // Failed logins are counted three ways within 15 minutes: a name from one address (5: a
+    // forgotten password), a name from anywhere (20: guessing spread over many addresses) and
+    // an address for any name (50: guessing many names). A name is never locked for everyone
+    // by one person's typing, nor a whole club network by one volunteer's mistakes.
+    let name = username.to_lowercase();
+    let ip = addr.map_or_else(|| "onbekend".to_owned(), |a| a.ip().to_string());
+    let own = format!("user-ip:{name}@{ip}");
+    let mut keys = vec![(own.clone(), 5), (format!("user:{name}"), 20)];
+    if addr.is_some() {
+        keys.push((format!("ip:{ip}"), 50));
     }
     if let Some(secs) = state.limiter.retry_after(&keys) {
         let mut e = ApiError::new(
@@ -232,7 +239,7 @@ pub async fn login_user(
                 secs.div_ceil(60)
             ),
         );
-        e.status = StatusCode::TOO_MANY_REQUESTS;
+        e.retry_after = Some(secs);
         return Err(e);
     }
     let found = state.store.user_by_name(&username).await?;
@@ -250,7 +257,7 @@ pub async fn login_user(
             return Err(invalid_login());
         }
     };
-    state.limiter.succeeded(&keys);
+    state.limiter.succeeded(&own);
     let token =
         auth::new_token().ok_or_else(|| ApiError::internal("no randomness for a session token"))?;
     let now = Utc::now();

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message for people, in Dutch (B1).
     pub message: String,
+    /// Seconds for the `Retry-After` header of a 429 or 503 (default 5).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -49,6 +51,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -124,7 +127,7 @@ impl IntoResponse for ApiError {
         {
             r.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
+                axum::http::HeaderValue::from(self.retry_after.unwrap_or(5)),
             );
         }
         r

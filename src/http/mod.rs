@@ -95,7 +95,7 @@ impl AppState {
             store: ledger.store().clone(),
             ledger,
             metrics: metrics_handle(),
-            limiter: Arc::new(LoginLimiter::new(5, Duration::from_secs(15 * 60))),
+            limiter: Arc::new(LoginLimiter::new(Duration::from_secs(15 * 60))),
             config: Arc::new(config),
             services,
             in_flight: in_flight::InFlight::default(),
