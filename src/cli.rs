@@ -92,13 +92,13 @@ pub enum UserCommand {
 #[derive(Debug, Args)]
 pub struct UserAddArgs {
     /// Login name.
-    #[arg(long)]
+    #[arg(long, env = "KINDPAKKET_USERNAME")]
     pub username: String,
     /// admin, staff, finance, auditor, provider_manager or cashier.
-    #[arg(long)]
+    #[arg(long, env = "KINDPAKKET_ROLE")]
     pub role: String,
     /// Provider id, for provider_manager and cashier.
-    #[arg(long)]
+    #[arg(long, env = "KINDPAKKET_PROVIDER")]
     pub provider: Option<uuid::Uuid>,
     #[command(flatten)]
     pub db: DbArgs,
@@ -106,13 +106,14 @@ pub struct UserAddArgs {
 
 /// `verify` options.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["database", "export"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(true).args(["database", "export"])))]
 pub struct VerifyArgs {
     /// Verify the ledger in this database.
-    #[arg(long)]
+    #[arg(long, env = "KINDPAKKET_DATABASE")]
     pub database: Option<String>,
-    /// Verify an export bundle instead.
-    #[arg(long)]
+    /// Verify an export bundle instead (this wins over a database named only in the
+    /// environment).
+    #[arg(long, env = "KINDPAKKET_EXPORT")]
     pub export: Option<PathBuf>,
     /// The ledger verifier key you trust (vkey form); it must be one of the ledger's keys.
     #[arg(long, env = "KINDPAKKET_VERIFY_KEY")]
@@ -123,15 +124,10 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// File to write.
-    #[arg(long)]
+    #[arg(long, env = "KINDPAKKET_EXPORT_OUT")]
     pub out: PathBuf,
-    /// Database URL.
-    #[arg(
-        long,
-        env = "KINDPAKKET_DATABASE",
-        default_value = "sqlite://kindpakket.db"
-    )]
-    pub database: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// `keys` subcommands.
@@ -154,7 +150,7 @@ pub enum PurposeArg {
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// voucher or ledger.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "KINDPAKKET_PURPOSE")]
     pub purpose: PurposeArg,
     #[command(flatten)]
     pub db: DbArgs,
@@ -341,7 +337,14 @@ pub struct ExportCheckpoint {
 const EXPORT_FORMAT: &str = "kindpakket-export/v1";
 
 async fn export(a: ExportArgs) -> anyhow::Result<()> {
-    let store = Store::open(&a.database).await?;
+    let store = Store::open(&a.db.database)
+        .await
+        .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
+    if store.entry_count().await? == 0 {
+        // A database no service has started yet: start its ledger (keys, genesis entries, first
+        // checkpoint) as `serve` would, so that the bundle holds a verifiable ledger.
+        open_ledger(&a.db, None).await?.close().await;
+    }
     let data = store.ledger_data().await?;
     // Export only what verifies: an auditor should not receive a silently broken bundle.
     let report = audit::audit(&data, None)
@@ -431,15 +434,17 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
         Some(k) => Some(Vkey::parse(k).map_err(|e| anyhow::anyhow!("--key: {e}"))?),
         None => None,
     };
-    let data = match (&a.database, &a.export) {
-        (Some(url), None) => {
-            let store = Store::open(url).await?;
+    let data = match (&a.export, &a.database) {
+        (Some(path), _) => read_export(path)?,
+        (None, Some(url)) => {
+            let store = Store::open(url)
+                .await
+                .with_context(|| format!("opening database {}", redact(url)))?;
             let d = store.ledger_data().await?;
             store.close().await;
             d
         }
-        (None, Some(path)) => read_export(path)?,
-        _ => bail!("give either --database or --export"),
+        (None, None) => bail!("give either --database or --export"),
     };
     match audit::audit(&data, trusted.as_ref()) {
         Ok(report) => {

@@ -7,6 +7,16 @@ mod common;
 use std::process::{Command, Output, Stdio};
 
 fn kp(db: &common::TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    kp_env(db, args, &[], stdin)
+}
+
+/// Runs the binary with extra environment variables (flags' fallbacks).
+fn kp_env(
+    db: &common::TestDb,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_kindpakket"))
         .args(args)
@@ -14,6 +24,7 @@ fn kp(db: &common::TestDb, args: &[&str], stdin: Option<&str>) -> Output {
         .env("KINDPAKKET_KEYS", db.keys())
         .env("RUST_LOG", "warn")
         .env_remove("KINDPAKKET_PASSWORD")
+        .envs(envs.iter().copied())
         .current_dir(db.dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -154,6 +165,59 @@ async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::
     let v = kp(db, &["verify", "--export", path.to_str().unwrap()], None);
     assert_eq!(v.status.code(), Some(1), "{}", out(&v));
     assert!(out(&v).contains("entry 3"), "{}", out(&v));
+}
+
+/// On a database no service has started, every command works with its flags given only in
+/// the environment (`KINDPAKKET_DATABASE` and `KINDPAKKET_KEYS` come from `kp_env`).
+async fn every_command_works_from_nothing_with_flags_from_the_environment(db: &common::TestDb) {
+    let bundle = db.dir.path().join("bundle.json");
+    let bundle = bundle.to_str().unwrap();
+    let e = kp_env(db, &["export"], &[("KINDPAKKET_EXPORT_OUT", bundle)], None);
+    assert!(e.status.success(), "{}", out(&e));
+    let v = kp_env(db, &["verify"], &[], None);
+    assert!(v.status.success(), "{}", out(&v));
+    assert!(out(&v).starts_with("ok: "), "{}", out(&v));
+    // An export named in the environment wins over the database there.
+    let v = kp_env(db, &["verify"], &[("KINDPAKKET_EXPORT", bundle)], None);
+    assert!(v.status.success(), "{}", out(&v));
+    std::fs::write(db.dir.path().join("broken.json"), "{}").unwrap();
+    let broken = db.dir.path().join("broken.json");
+    let v = kp_env(
+        db,
+        &["verify"],
+        &[("KINDPAKKET_EXPORT", broken.to_str().unwrap())],
+        None,
+    );
+    assert!(!v.status.success(), "{}", out(&v));
+    let u = kp_env(
+        db,
+        &["user", "add"],
+        &[
+            ("KINDPAKKET_USERNAME", "uit-omgeving"),
+            ("KINDPAKKET_ROLE", "auditor"),
+            ("KINDPAKKET_PASSWORD", "omgeving-wachtwoord-1"),
+        ],
+        None,
+    );
+    assert!(u.status.success(), "{}", out(&u));
+    let r = kp_env(
+        db,
+        &["keys", "rotate"],
+        &[("KINDPAKKET_PURPOSE", "voucher")],
+        None,
+    );
+    assert!(r.status.success(), "{}", out(&r));
+    let store = db.store().await;
+    assert!(store.user_by_name("uit-omgeving").await.unwrap().is_some());
+    let data = store.ledger_data().await.unwrap();
+    let report = kindpakket::core::audit::audit(&data, None).unwrap();
+    assert_eq!(
+        report
+            .state
+            .keys(kindpakket::core::entry::KeyPurpose::Voucher)
+            .len(),
+        2
+    );
 }
 
 async fn verify_names_an_entry_changed_in_the_database(db: &common::TestDb) {
@@ -312,6 +376,7 @@ fn ureq_post(
 }
 
 on_both_backends!(
+    every_command_works_from_nothing_with_flags_from_the_environment,
     serve_demo_seeds_everything_once_and_prints_a_working_token,
     user_add_works_before_the_first_serve_and_creates_private_keys,
     export_and_verify_round_trip_and_a_trusted_key_is_checked,
