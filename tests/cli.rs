@@ -66,6 +66,24 @@ async fn user_add_works_before_the_first_serve_and_creates_private_keys(db: &com
             .count();
         assert_eq!(pems, 2, "a ledger key and a voucher key");
         assert!(files.iter().any(|f| f.file_name() == "link-secret"));
+        // The SQLite database holds personal data and password hashes: owner only, and so are
+        // its -wal and -shm files, which SQLite creates with the database's mode.
+        if let Some(path) = db.url.strip_prefix("sqlite://") {
+            let dir = std::path::Path::new(path).parent().unwrap();
+            let name = std::path::Path::new(path).file_name().unwrap().to_owned();
+            let mut seen = 0;
+            for f in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()) {
+                if f.file_name()
+                    .to_string_lossy()
+                    .starts_with(&*name.to_string_lossy())
+                {
+                    seen += 1;
+                    let mode = f.metadata().unwrap().permissions().mode() & 0o777;
+                    assert_eq!(mode, 0o600, "{:?}", f.file_name());
+                }
+            }
+            assert!(seen >= 1);
+        }
         for f in files {
             assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
             let secret = std::fs::read_to_string(f.path()).unwrap();

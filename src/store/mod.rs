@@ -126,11 +126,27 @@ fn sqlite_options(url: &str) -> Result<(SqliteConnectOptions, PathBuf), StoreErr
     Ok((opts, PathBuf::from(path)))
 }
 
+/// Creates a missing file readable and writable by its owner only (0600 on Unix). The SQLite
+/// database holds personal data and password hashes; SQLite gives its `-wal` and `-shm` files
+/// the database file's mode. An existing file keeps the mode its operator gave it.
+pub(crate) fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Store {
     /// Connects (creating the database if needed) and applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let store = if url.starts_with("sqlite:") {
             let (opts, path) = sqlite_options(url)?;
+            create_private(&path)?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(opts.clone())

@@ -127,6 +127,7 @@ impl Writer {
             Target::Sqlite(opts, path) => {
                 let mut lock_path = path.clone().into_os_string();
                 lock_path.push(".writer-lock");
+                super::create_private(std::path::Path::new(&lock_path))?;
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .truncate(false)
