@@ -281,6 +281,79 @@ async fn a_retry_after_the_client_gave_up_gets_the_booking_not_a_refusal(db: &co
     app.close().await;
 }
 
+/// Leergeld issues one more voucher while the admin ends the fund: whichever the single writer
+/// takes first, no voucher may stay open with money in an ended fund.
+async fn a_voucher_issued_while_the_fund_expires_is_never_left_open(db: &common::TestDb) {
+    let clock = TestClock::at("2026-06-01");
+    let faults = std::sync::Arc::new(kindpakket::ledger::Faults::default());
+    let app = std::sync::Arc::new(TestApp::with_faults(db, &clock, faults.clone()).await);
+    let w = app.world().await;
+    let r = app
+        .post(
+            "/api/v1/households",
+            Some(&w.staff),
+            json!({"reference": "LG-0099", "parent_name": "Laat", "children": [
+                {"first_name": "Tim", "birth_date": "2016-01-01"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let child = r.json()["children"][0]["id"].as_str().unwrap().to_owned();
+    // A slow database: the issue is queued, and the expiry reads the fund before it commits.
+    faults.batch_delay_ms.store(600, Ordering::SeqCst);
+    let issue = {
+        let (app, fund, staff) = (app.clone(), w.fund.clone(), w.staff.clone());
+        tokio::spawn(async move {
+            app.post(
+                &format!("/api/v1/funds/{fund}/vouchers"),
+                Some(&staff),
+                json!({"child_id": child}),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let expire = app
+        .post(
+            &format!("/api/v1/funds/{}/expire", w.fund),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    faults.batch_delay_ms.store(0, Ordering::SeqCst);
+    let issue = issue.await.unwrap();
+    assert_eq!(expire.status, 200, "{}", expire.text);
+    if issue.status == 201 {
+        // Issued first: the expiry took it along.
+        let v = issue.json()["id"].as_str().unwrap().to_owned();
+        let view = app
+            .get(&format!("/api/v1/vouchers/{v}"), Some(&w.staff))
+            .await
+            .json();
+        assert_eq!(
+            (view["status"].clone(), view["balance_cents"].clone()),
+            (json!("expired"), json!(0)),
+            "{view}"
+        );
+        assert_eq!(expire.json()["expired_vouchers"], 3, "{}", expire.text);
+    } else {
+        assert_eq!(issue.code(), "fund_expired", "{}", issue.text);
+        assert_eq!(expire.json()["expired_vouchers"], 2, "{}", expire.text);
+    }
+    // Every voucher of the fund is closed and the ledger verifies.
+    let state = app.ledger.state().await;
+    let open = state
+        .accounts()
+        .filter(|(_, a)| {
+            a.kind == kindpakket::core::entry::AccountKind::Voucher
+                && a.status != kindpakket::core::entry::AccountStatus::Closed
+        })
+        .count();
+    assert_eq!(open, 0);
+    drop(state);
+    app.audit().await;
+    std::sync::Arc::try_unwrap(app).ok().unwrap().close().await;
+}
+
 async fn idempotency_keys_are_required_and_bound_to_their_body(db: &common::TestDb) {
     let (app, _) = app(db).await;
     let w = app.world().await;
@@ -1031,6 +1104,7 @@ on_both_backends!(
     twenty_simultaneous_requests_with_one_idempotency_key_debit_once,
     idempotency_keys_are_required_and_bound_to_their_body,
     a_retry_after_the_client_gave_up_gets_the_booking_not_a_refusal,
+    a_voucher_issued_while_the_fund_expires_is_never_left_open,
     every_token_error_has_its_own_code,
     a_provider_not_approved_for_the_fund_cannot_redeem,
     corrections_and_lifecycle_keep_the_ledger_verifiable,

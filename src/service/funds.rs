@@ -271,12 +271,15 @@ pub struct Expired {
 /// Ends a fund: every voucher's remaining balance goes back to the fund and every voucher is
 /// closed, all in one command.
 pub async fn expire(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Expired> {
-    // Balances read here can change before the command is applied (a redemption at the same
-    // moment); the ledger then refuses the command as a whole and we read again.
+    // Balances and vouchers read here can change before the command is applied (a redemption
+    // or an issue at the same moment); the command is then refused as a whole and we read
+    // again.
     let mut attempts = 0;
     loop {
         match expire_once(svc, actor, fund_id).await {
-            Err(e) if e.kind == super::Kind::Rule && attempts < 3 => attempts += 1,
+            Err(e) if (e.kind == super::Kind::Rule || e.code == "fund_changed") && attempts < 3 => {
+                attempts += 1
+            }
             other => return other,
         }
     }
@@ -337,7 +340,7 @@ async fn expire_once(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Exp
         })
     }));
     let now = svc.now();
-    let mut writes = vec![catalog::expire_fund(fund_id, now)];
+    let mut writes = vec![catalog::expire_fund(fund_id, now, ids.len())];
     if !entries.is_empty() {
         writes.push(catalog::insert_note(
             0,

@@ -251,10 +251,20 @@ pub fn insert_fund(f: &FundRow, now: DateTime<Utc>) -> Write {
 
 /// Marking a fund expired, committed with the expiry entries. Affects no row when the fund
 /// was already expired.
-pub fn expire_fund(id: Uuid, now: DateTime<Utc>) -> Write {
-    Write::new(
-        "UPDATE funds SET expired_at = $1 WHERE id = $2 AND expired_at IS NULL",
-        vec![Value::Time(now), Value::Uuid(id)],
+///
+/// `vouchers` is how many vouchers the fund had when its balances were read: a voucher issued
+/// since (queued just before the expiry) makes the command refuse as a whole (`fund_changed`),
+/// and the expiry is read again, so that no voucher stays open with money in an ended fund.
+pub fn expire_fund(id: Uuid, now: DateTime<Utc>, vouchers: usize) -> Write {
+    Write::guard(
+        "UPDATE funds SET expired_at = $1 WHERE id = $2 AND expired_at IS NULL \
+         AND (SELECT COUNT(*) FROM vouchers WHERE fund_id = $2) = $3",
+        vec![
+            Value::Time(now),
+            Value::Uuid(id),
+            Value::I64(i64::try_from(vouchers).unwrap_or(i64::MAX)),
+        ],
+        "fund_changed",
     )
 }
 
