@@ -199,8 +199,34 @@ async fn malformed_requests_get_the_json_error_shape_never_a_500(db: &common::Te
         assert_eq!(r.status.as_u16(), status, "{code}: {}", r.text);
         let j = r.json();
         assert_eq!(j["error"]["code"], code, "{}", r.text);
-        assert!(!j["error"]["message"].as_str().unwrap().is_empty());
+        let message = j["error"]["message"].as_str().unwrap();
+        assert!(!message.is_empty());
+        // People read Dutch; serde's English stays in `detail`, for developers.
+        for english in [
+            "deserialize",
+            "expected",
+            "invalid type",
+            "missing field",
+            "line 1",
+        ] {
+            assert!(!message.contains(english), "{message}");
+        }
     }
+    let r = app
+        .post_raw(
+            "/api/v1/login",
+            None,
+            "application/json",
+            r#"{"username": 5, "password": "x"}"#.into(),
+            &[],
+        )
+        .await;
+    let j = r.json();
+    assert_eq!(
+        j["error"]["message"],
+        "Het veld 'username' heeft een verkeerde waarde of een verkeerd soort waarde."
+    );
+    assert!(j["error"]["detail"].as_str().unwrap().contains("username"));
     let r = app.get("/api/v1/bestaat-niet", None).await;
     assert_eq!((r.status.as_u16(), r.code().as_str()), (404, "not_found"));
     let r = app.get("/api/v1/login", None).await;
@@ -212,6 +238,10 @@ async fn malformed_requests_get_the_json_error_shape_never_a_500(db: &common::Te
     assert_eq!(
         (r.status.as_u16(), r.code().as_str()),
         (400, "invalid_query")
+    );
+    assert_eq!(
+        r.json()["error"]["message"],
+        "De zoekparameter 'start' heeft een verkeerde waarde of een verkeerd soort waarde."
     );
     let r = app.get("/api/v1/ledger/entries?start=5&end=2", None).await;
     assert_eq!(

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for the `Retry-After` header of a 429 or 503 (default 5).
     pub retry_after: Option<u64>,
+    /// Technical detail for developers (English), shown as `detail`.
+    pub detail: Option<String>,
 }
 
 /// The body of every error response.
@@ -42,6 +44,10 @@ pub struct ErrorDetail {
     /// Explanation for people, in Dutch.
     #[schema(example = "Er staat niet genoeg tegoed op deze voucher.")]
     pub message: String,
+    /// Technical detail for developers (English), when there is any: which field of a
+    /// malformed request did not parse, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -52,6 +58,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            detail: None,
         }
     }
 
@@ -119,6 +126,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                detail: self.detail,
             },
         };
         let mut r = (self.status, Json(body)).into_response();
@@ -210,19 +218,24 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "Stuur de gegevens als JSON (Content-Type: application/json).",
             ),
-            JsonRejection::JsonDataError(e) => ApiError::bad_request(
-                "invalid_field",
-                format!(
-                    "Een veld ontbreekt of heeft een verkeerde waarde: {}",
-                    e.body_text()
-                ),
-            ),
+            JsonRejection::JsonDataError(e) => {
+                let detail = e.body_text();
+                let mut err =
+                    ApiError::bad_request("invalid_field", field_message(&detail, "veld"));
+                err.detail = Some(detail);
+                err
+            }
             JsonRejection::BytesRejection(_) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 "Het verzoek is te groot.",
             ),
-            _ => ApiError::bad_request("malformed_json", "Het verzoek is geen geldige JSON."),
+            other => {
+                let mut err =
+                    ApiError::bad_request("malformed_json", "Het verzoek is geen geldige JSON.");
+                err.detail = Some(other.body_text());
+                err
+            }
         }
     }
 }
@@ -248,9 +261,91 @@ pub struct ApiQuery<T>(pub T);
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("De zoekparameters kloppen niet: {}", r.body_text()),
-        )
+        let detail = r.body_text();
+        let mut err =
+            ApiError::bad_request("invalid_query", field_message(&detail, "zoekparameter"));
+        err.detail = Some(detail);
+        err
+    }
+}
+
+/// A Dutch sentence for a serde error text such as "Failed to deserialize the JSON body into
+/// the target type: children[0].birth_date: input contains invalid characters at line 1
+/// column 80": which field, and whether it is missing, unknown or wrong. `what` is "veld" or
+/// "zoekparameter".
+fn field_message(text: &str, what: &str) -> String {
+    let the = if what == "veld" { "Het" } else { "De" };
+    let rest = text.split_once("type: ").map_or(text, |(_, r)| r);
+    let rest = rest.split_once("string: ").map_or(rest, |(_, r)| r);
+    let quoted = |marker: &str| {
+        rest.split_once(marker)
+            .and_then(|(_, r)| r.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(f) = quoted("missing field `") {
+        return format!("{the} {what} '{f}' ontbreekt.");
+    }
+    if let Some(f) = quoted("unknown field `") {
+        return format!("{the} {what} '{f}' kennen we niet. Controleer de schrijfwijze.");
+    }
+    // "path: message"; a path is made of names, indexes and dots only.
+    let path = rest.split_once(": ").map(|(p, _)| p).filter(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    });
+    match path {
+        Some(p) if rest.contains("out of range") => {
+            format!("{the} {what} '{p}' heeft een getal dat te groot of te klein is.")
+        }
+        Some(p) => {
+            format!("{the} {what} '{p}' heeft een verkeerde waarde of een verkeerd soort waarde.")
+        }
+        None => format!("Een {what} ontbreekt of heeft een verkeerde waarde."),
+    }
+}
+
+#[cfg(test)]
+mod field_message_tests {
+    use super::field_message;
+
+    #[test]
+    fn serde_errors_become_dutch_sentences_naming_the_field() {
+        let t = |s: &str| field_message(s, "veld");
+        assert_eq!(
+            t(
+                "Failed to deserialize the JSON body into the target type: amount_cents: invalid type: string \"100\", expected i64 at line 1 column 22"
+            ),
+            "Het veld 'amount_cents' heeft een verkeerde waarde of een verkeerd soort waarde."
+        );
+        assert_eq!(
+            t(
+                "Failed to deserialize the JSON body into the target type: missing field `token` at line 1 column 2"
+            ),
+            "Het veld 'token' ontbreekt."
+        );
+        assert_eq!(
+            t(
+                "Failed to deserialize the JSON body into the target type: unknown field `tokn`, expected one of `token` at line 1 column 8"
+            ),
+            "Het veld 'tokn' kennen we niet. Controleer de schrijfwijze."
+        );
+        assert_eq!(
+            t(
+                "Failed to deserialize the JSON body into the target type: children[0].birth_date: input contains invalid characters at line 1 column 80"
+            ),
+            "Het veld 'children[0].birth_date' heeft een verkeerde waarde of een verkeerd soort waarde."
+        );
+        assert_eq!(
+            field_message(
+                "Failed to deserialize query string: start: invalid digit found in string",
+                "zoekparameter"
+            ),
+            "De zoekparameter 'start' heeft een verkeerde waarde of een verkeerd soort waarde."
+        );
+        assert_eq!(
+            t("something else entirely"),
+            "Een veld ontbreekt of heeft een verkeerde waarde."
+        );
     }
 }

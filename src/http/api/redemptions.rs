@@ -163,6 +163,7 @@ async fn book(
                 error: crate::http::error::ErrorDetail {
                     code: api.code.to_owned(),
                     message: api.message.clone(),
+                    detail: api.detail.clone(),
                 },
             })
             .map_err(ApiError::internal)?;
