@@ -465,18 +465,30 @@ async fn every_token_error_has_its_own_code(db: &common::TestDb) {
         );
         assert!(l["reason"].as_str().unwrap().len() > 10);
     }
-    // Lower case typed by hand is accepted (the scanner always gives upper case).
-    let lower = format!("KP1:{}", good[4..].to_lowercase());
-    assert_eq!(
-        app.post(
-            "/api/v1/vouchers/lookup",
-            Some(&w.cashier),
-            json!({"token": lower})
-        )
-        .await
-        .json()["valid"],
-        true
-    );
+    // One valid text form: lower case and surrounding spaces are refused, each with its code.
+    for (text, code) in [
+        (
+            format!("KP1:{}", good[4..].to_lowercase()),
+            "invalid_token_alphabet",
+        ),
+        (good.to_lowercase(), "invalid_token_prefix"),
+        (format!(" {good}"), "invalid_token_prefix"),
+        (format!("{good}\n"), "invalid_token_length"),
+    ] {
+        let l = app
+            .post(
+                "/api/v1/vouchers/lookup",
+                Some(&w.cashier),
+                json!({"token": text}),
+            )
+            .await
+            .json();
+        assert_eq!(
+            (l["valid"].clone(), l["reason_code"].clone()),
+            (json!(false), json!(code)),
+            "{text:?}"
+        );
+    }
     // Blocked, then reissued: the old token is superseded, the new one works.
     let vid = w.voucher_id(0);
     let r = app

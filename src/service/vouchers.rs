@@ -659,15 +659,10 @@ pub fn token_error(e: TokenError) -> Error {
 }
 
 /// Checks a scanned or typed token against signature, key, voucher, status, generation and
-/// expiry. Typed tokens may be in lower case; anything else must be exact.
+/// expiry. A token has one valid text form: exactly what was printed, in upper case, without
+/// surrounding spaces (a page that lets people type it may tidy their input before sending).
 pub async fn check_token(svc: &Services, text: &str) -> Result<CheckedToken> {
-    let text = text.trim();
-    let normalized = if text.len() == 150 && text.is_ascii() {
-        text.to_ascii_uppercase()
-    } else {
-        text.to_owned()
-    };
-    let token = VoucherToken::parse(&normalized).map_err(token_error)?;
+    let token = VoucherToken::parse(text).map_err(token_error)?;
     {
         let state = svc.ledger.state().await;
         let Some(key) = state
