@@ -69,6 +69,7 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
         fund.id,
         10_000_000,
         "Beschikking gemeente (demo)",
+        None,
     )
     .await
     .map_err(err)?;

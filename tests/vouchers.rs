@@ -354,6 +354,163 @@ async fn a_voucher_issued_while_the_fund_expires_is_never_left_open(db: &common:
     std::sync::Arc::try_unwrap(app).ok().unwrap().close().await;
 }
 
+/// Leergeld's own money requests (deposit, top-up, direct payment) take an optional
+/// Idempotency-Key: a retry books once and gets the first answer, a refusal is answered the
+/// same way again, and another body with the same key is refused.
+async fn leergeld_money_requests_with_an_idempotency_key_book_once(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let with_key = |path: String, token: String, body: serde_json::Value, key: &'static str| {
+        let app = &app;
+        async move {
+            app.post_raw(
+                &path,
+                Some(&token),
+                "application/json",
+                body.to_string(),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let fund_balance = || async {
+        app.get(&format!("/api/v1/funds/{}", w.fund), Some(&w.finance))
+            .await
+            .json()["balance_cents"]
+            .as_i64()
+            .unwrap()
+    };
+    let deposits = format!("/api/v1/funds/{}/deposits", w.fund);
+    let body = json!({"amount_cents": 5000, "reference": "Aanvulling"});
+    let before = fund_balance().await;
+    let first = with_key(
+        deposits.clone(),
+        w.finance.clone(),
+        body.clone(),
+        "storting-1",
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = with_key(
+        deposits.clone(),
+        w.finance.clone(),
+        body.clone(),
+        "storting-1",
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.text.clone()),
+        (first.status, first.text.clone())
+    );
+    assert_eq!(fund_balance().await, before + 5000, "deposited once");
+    let other = json!({"amount_cents": 6000, "reference": "Aanvulling"});
+    let r = with_key(deposits.clone(), w.finance.clone(), other, "storting-1").await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (422, "idempotency_conflict".into())
+    );
+    // Keys are per user: the admin's "storting-1" is another key.
+    let r = with_key(deposits, w.admin.clone(), body, "storting-1").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(fund_balance().await, before + 10000);
+
+    // A top-up the fund cannot pay: refused, and the repeat gets the same refusal.
+    let top_ups = format!("/api/v1/vouchers/{}/top-ups", w.voucher_id(0));
+    let too_much = json!({"amount_cents": 1_000_000_000, "reason": "te veel"});
+    let r1 = with_key(
+        top_ups.clone(),
+        w.staff.clone(),
+        too_much.clone(),
+        "ophoging-1",
+    )
+    .await;
+    assert_eq!(r1.code(), "insufficient_fund_balance", "{}", r1.text);
+    let r2 = with_key(top_ups.clone(), w.staff.clone(), too_much, "ophoging-1").await;
+    assert_eq!((r2.status, r2.text.clone()), (r1.status, r1.text.clone()));
+    let ok = json!({"amount_cents": 1000, "reason": "extra"});
+    let t1 = with_key(top_ups.clone(), w.staff.clone(), ok.clone(), "ophoging-2").await;
+    assert_eq!(t1.status, 201, "{}", t1.text);
+    let t2 = with_key(top_ups, w.staff.clone(), ok, "ophoging-2").await;
+    assert_eq!(t2.text, t1.text);
+
+    // Ten simultaneous direct payments with one key: one booking.
+    let voucher_before = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json()["balance_cents"]
+        .as_i64()
+        .unwrap();
+    let payment = json!({"child_id": w.children[0], "provider_id": w.provider,
+        "amount_cents": 700, "category": "sport", "description": "Zwemles"});
+    let path = format!("/api/v1/funds/{}/direct-payments", w.fund);
+    let answers = futures_join(
+        (0..10)
+            .map(|_| {
+                with_key(
+                    path.clone(),
+                    w.finance.clone(),
+                    payment.clone(),
+                    "betaling-1",
+                )
+            })
+            .collect(),
+    )
+    .await;
+    let mut bodies = HashSet::new();
+    for r in &answers {
+        match r.status.as_u16() {
+            201 => {
+                bodies.insert(r.text.clone());
+            }
+            409 => assert_eq!(r.code(), "idempotency_in_flight"),
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert!(bodies.len() <= 1);
+    let r = with_key(path, w.finance.clone(), payment, "betaling-1").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(bodies.is_empty() || bodies.contains(&r.text));
+    let voucher_after = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json()["balance_cents"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(voucher_after, voucher_before - 700, "paid once");
+    app.audit().await;
+    app.close().await;
+}
+
+/// Runs futures concurrently on this task and collects their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("ready")).collect()
+}
+
 async fn idempotency_keys_are_required_and_bound_to_their_body(db: &common::TestDb) {
     let (app, _) = app(db).await;
     let w = app.world().await;
@@ -1117,6 +1274,7 @@ on_both_backends!(
     idempotency_keys_are_required_and_bound_to_their_body,
     a_retry_after_the_client_gave_up_gets_the_booking_not_a_refusal,
     a_voucher_issued_while_the_fund_expires_is_never_left_open,
+    leergeld_money_requests_with_an_idempotency_key_book_once,
     every_token_error_has_its_own_code,
     a_provider_not_approved_for_the_fund_cannot_redeem,
     corrections_and_lifecycle_keep_the_ledger_verifiable,

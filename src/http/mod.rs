@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod idempotent;
 pub mod in_flight;
 pub mod ledger;
 

@@ -153,6 +153,7 @@ pub async fn deposit(
     fund_id: Uuid,
     amount_cents: i64,
     reference: &str,
+    extra: Option<crate::store::Write>,
 ) -> Result<(u64, Cents)> {
     let amount = positive_amount(amount_cents)?;
     let reference = clean_text("reference", reference, 200, true)?;
@@ -175,12 +176,14 @@ pub async fn deposit(
                 }],
                 attachment: Vec::new(),
             })],
-            writes: vec![catalog::insert_note(
+            writes: std::iter::once(catalog::insert_note(
                 0,
                 reference,
                 actor.user_id(),
                 svc.now(),
-            )],
+            ))
+            .chain(extra)
+            .collect(),
         })
         .await?;
     let balance = appended.balance(&fund.id).unwrap_or(Cents::ZERO);

@@ -271,6 +271,7 @@ pub async fn direct_payment(
     child_id: Uuid,
     provider_id: Uuid,
     spend: Spend,
+    extra: Option<crate::store::Write>,
 ) -> Result<Redeemed> {
     let user = user_of(actor)?;
     let amount = positive_amount(spend.amount_cents)?;
@@ -344,7 +345,7 @@ pub async fn direct_payment(
             description,
             attachment: Vec::new(),
             user,
-            extra: None,
+            extra,
         },
     )
     .await

@@ -518,6 +518,7 @@ pub async fn top_up(
     id: Uuid,
     amount_cents: i64,
     reason: &str,
+    extra: Option<crate::store::Write>,
 ) -> Result<(u64, Cents, Cents)> {
     let amount = positive_amount(amount_cents)?;
     let reason = clean_text("reason", reason, 500, false)?;
@@ -543,7 +544,9 @@ pub async fn top_up(
                 }],
                 attachment: Vec::new(),
             })],
-            writes: vec![catalog::insert_note(0, reason, actor.user_id(), svc.now())],
+            writes: std::iter::once(catalog::insert_note(0, reason, actor.user_id(), svc.now()))
+                .chain(extra)
+                .collect(),
         })
         .await
         .map_err(|e| match e {

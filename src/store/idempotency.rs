@@ -76,6 +76,28 @@ impl Store {
         Ok(claim)
     }
 
+    /// Stores the answer of a booked request with its key row (written with the booking).
+    pub async fn complete_response(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        const UPDATE: &str = "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
+            WHERE scope = $1 AND key = $2 AND response_status IS NULL";
+        with_db!(self.db(), |p| {
+            sqlx::query(UPDATE)
+                .bind(scope.to_owned())
+                .bind(key.to_owned())
+                .bind(i64::from(status))
+                .bind(body.to_owned())
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Stores the answer to a refused request under its key (first one wins); `claim.response`
     /// holds the status and body.
     pub async fn store_response(

@@ -12,10 +12,13 @@ use crate::auth::Role;
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::http::idempotent;
 use crate::service::funds::{self, NewFund};
 use crate::service::providers::{category_names, set_of};
 use crate::service::redemptions::{self, Redeemed, Spend};
 use crate::store::catalog::FundRow;
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 /// A new fund.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -160,37 +163,44 @@ pub struct DepositResponse {
 
 /// Books money from the sponsor into the fund.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/deposits", operation_id = "deposit_into_fund", tag = "funds", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Fund id")),
+    params(("id" = Uuid, Path, description = "Fund id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the booking happens once and the repeat gets the same answer")),
     request_body = DepositRequest,
     responses(
         (status = 201, description = "Deposited", body = DepositResponse),
         (status = 400, description = "`invalid_amount`, `invalid_field`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`", body = ErrorBody),
-        (status = 422, description = "`fund_expired`, `amount_overflow`", body = ErrorBody),
+        (status = 422, description = "`fund_expired`, `amount_overflow`, `idempotency_conflict`", body = ErrorBody),
     ))]
 pub async fn deposit(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<DepositRequest>,
-) -> Result<(StatusCode, Json<DepositResponse>), ApiError> {
+) -> Result<Response, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let (entry_index, balance) = funds::deposit(
-        &state.services,
-        &user.actor(),
-        id,
-        req.amount_cents,
-        &req.reference,
+    let fingerprint = (id, req.amount_cents, req.reference.clone());
+    let (svc, actor) = (state.services.clone(), user.actor());
+    idempotent::run(
+        &state,
+        &user,
+        &headers,
+        "deposit",
+        &fingerprint,
+        move |key| async move {
+            let (entry_index, balance) =
+                funds::deposit(&svc, &actor, id, req.amount_cents, &req.reference, key).await?;
+            Ok((
+                StatusCode::CREATED,
+                DepositResponse {
+                    entry_index,
+                    fund_balance_cents: balance.0,
+                },
+            ))
+        },
     )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(DepositResponse {
-            entry_index,
-            fund_balance_cents: balance.0,
-        }),
-    ))
+    .await
 }
 
 /// Categories to approve.
@@ -291,34 +301,55 @@ pub struct DirectPaymentRequest {
 
 /// Books a payment to a provider from a child's voucher, without a token.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/direct-payments", operation_id = "create_direct_payment", tag = "funds", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Fund id")),
+    params(("id" = Uuid, Path, description = "Fund id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the booking happens once and the repeat gets the same answer")),
     request_body = DirectPaymentRequest,
     responses(
         (status = 201, description = "Paid directly; `receipt` is a C2SP tlog-proof", body = Redeemed),
         (status = 400, description = "`invalid_amount`, `invalid_category`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_provider`", body = ErrorBody),
-        (status = 422, description = "`no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`", body = ErrorBody),
+        (status = 422, description = "`no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`, `idempotency_conflict`", body = ErrorBody),
     ))]
 pub async fn direct_payment(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<DirectPaymentRequest>,
-) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+) -> Result<Response, ApiError> {
     user.require(&[Role::Finance])?;
-    let r = redemptions::direct_payment(
-        &state.services,
-        &user.actor(),
+    let fingerprint = (
         id,
         req.child_id,
         req.provider_id,
-        Spend {
-            amount_cents: req.amount_cents,
-            category: req.category,
-            description: req.description,
+        req.amount_cents,
+        req.category.clone(),
+        req.description.clone(),
+    );
+    let (svc, actor) = (state.services.clone(), user.actor());
+    idempotent::run(
+        &state,
+        &user,
+        &headers,
+        "direct-payment",
+        &fingerprint,
+        move |key| async move {
+            let r = redemptions::direct_payment(
+                &svc,
+                &actor,
+                id,
+                req.child_id,
+                req.provider_id,
+                Spend {
+                    amount_cents: req.amount_cents,
+                    category: req.category,
+                    description: req.description,
+                },
+                key,
+            )
+            .await?;
+            Ok((StatusCode::CREATED, r))
         },
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(r)))
+    .await
 }

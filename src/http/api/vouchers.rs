@@ -13,8 +13,10 @@ use crate::auth::Role;
 use crate::http::AppState;
 use crate::http::auth::{AuthUser, Viewer};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::http::idempotent;
 use crate::service::qr;
 use crate::service::vouchers::{self, IssueFor, Issued, Lookup, VoucherView};
+use axum::http::HeaderMap;
 
 /// What to issue: `child_id` for funds per child, `household_id` for pooled funds.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,38 +157,45 @@ pub struct TopUpResponse {
 
 /// Moves extra budget from the fund onto the voucher.
 #[utoipa::path(post, path = "/api/v1/vouchers/{id}/top-ups", operation_id = "top_up_voucher", tag = "vouchers", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Voucher id")),
+    params(("id" = Uuid, Path, description = "Voucher id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the booking happens once and the repeat gets the same answer")),
     request_body = TopUpRequest,
     responses(
         (status = 201, description = "Topped up", body = TopUpResponse),
         (status = 400, description = "`invalid_amount`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
-        (status = 422, description = "`insufficient_fund_balance`, `fund_expired`, `voucher_expired`", body = ErrorBody),
+        (status = 422, description = "`insufficient_fund_balance`, `fund_expired`, `voucher_expired`, `idempotency_conflict`", body = ErrorBody),
     ))]
 pub async fn top_up(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<TopUpRequest>,
-) -> Result<(StatusCode, Json<TopUpResponse>), ApiError> {
+) -> Result<Response, ApiError> {
     user.require(&[Role::Staff, Role::Finance])?;
-    let (entry_index, balance, fund_balance) = vouchers::top_up(
-        &state.services,
-        &user.actor(),
-        id,
-        req.amount_cents,
-        &req.reason,
+    let fingerprint = (id, req.amount_cents, req.reason.clone());
+    let (svc, actor) = (state.services.clone(), user.actor());
+    idempotent::run(
+        &state,
+        &user,
+        &headers,
+        "top-up",
+        &fingerprint,
+        move |key| async move {
+            let (entry_index, balance, fund_balance) =
+                vouchers::top_up(&svc, &actor, id, req.amount_cents, &req.reason, key).await?;
+            Ok((
+                StatusCode::CREATED,
+                TopUpResponse {
+                    entry_index,
+                    balance_cents: balance.0,
+                    fund_balance_cents: fund_balance.0,
+                },
+            ))
+        },
     )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TopUpResponse {
-            entry_index,
-            balance_cents: balance.0,
-            fund_balance_cents: fund_balance.0,
-        }),
-    ))
+    .await
 }
 
 /// Why a voucher is blocked.
