@@ -61,6 +61,42 @@ async fn login_gives_a_bearer_token_and_a_cookie_and_logout_ends_it(db: &common:
     app.close().await;
 }
 
+async fn expired_sessions_are_cleared_out_at_the_next_login(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let pw = app.user("oud", "staff", None).await;
+    let (user, _) = app.state.store.user_by_name("oud").await.unwrap().unwrap();
+    let now = chrono::Utc::now();
+    let old = [7u8; 32];
+    app.state
+        .store
+        .create_session(
+            &old,
+            user.id,
+            now - chrono::Duration::hours(20),
+            now - chrono::Duration::hours(8),
+        )
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "oud", "password": pw}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.state
+            .store
+            .purge_sessions(chrono::Utc::now())
+            .await
+            .unwrap(),
+        0,
+        "the login already cleared the expired session"
+    );
+    app.close().await;
+}
+
 async fn wrong_passwords_are_refused_the_same_way_and_then_rate_limited(db: &common::TestDb) {
     let app = common::TestApp::new(db).await;
     let pw = app.user("kassa", "admin", None).await;
@@ -521,6 +557,7 @@ async fn operations_endpoints_answer(db: &common::TestDb) {
 }
 
 on_both_backends!(
+    expired_sessions_are_cleared_out_at_the_next_login,
     login_gives_a_bearer_token_and_a_cookie_and_logout_ends_it,
     wrong_passwords_are_refused_the_same_way_and_then_rate_limited,
     malformed_requests_get_the_json_error_shape_never_a_500,

@@ -266,6 +266,10 @@ pub async fn login_user(
         .store
         .create_session(&auth::token_hash(&token), user.id, now, expires_at)
         .await?;
+    // Expired sessions are never accepted; each login also clears them out of the table.
+    if let Err(e) = state.store.purge_sessions(now).await {
+        tracing::warn!(error = %e, "could not purge expired sessions");
+    }
     tracing::info!(user = %user.username, role = %user.role, "logged in");
     Ok((user, expires_at, token))
 }
