@@ -731,6 +731,15 @@ async fn a_provider_not_approved_for_the_fund_cannot_redeem(db: &common::TestDb)
         .await
         .json();
     assert_eq!(l["reason_code"], "provider_not_approved");
+    // A club outside the fund learns nothing about the voucher.
+    assert_eq!(
+        (
+            l["voucher_id"].clone(),
+            l["balance_cents"].clone(),
+            l["child_hint"].clone()
+        ),
+        (json!(null), json!(null), json!(null))
+    );
     app.close().await;
 }
 

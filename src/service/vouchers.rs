@@ -793,7 +793,8 @@ pub async fn lookup(svc: &Services, actor: &Actor, token: &str) -> Result<Lookup
                 "provider_not_approved",
                 "Uw organisatie is niet aangesloten bij de regeling van deze voucher.",
             ),
-            Some(checked.voucher.id),
+            // A club outside the fund learns nothing about the voucher, not even its id.
+            None,
         ));
     };
     let allowed: CategorySet = set_of(approval.categories)
