@@ -511,6 +511,58 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
     out.into_iter().map(|o| o.expect("ready")).collect()
 }
 
+/// A mistaken redemption found after the fund ended (but before payout) can still be reversed;
+/// the voucher is closed, so the money goes back to the fund, as expiry would have sent it.
+async fn a_redemption_can_be_reversed_after_its_fund_expired(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let r = app.redeem(&w.token(0), &w.cashier, 1200, "sport").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let redemption = id_of(&r);
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/expire", w.fund),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let fund_balance = || async {
+        app.get(&format!("/api/v1/funds/{}", w.fund), Some(&w.finance))
+            .await
+            .json()["balance_cents"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = fund_balance().await;
+    let path = format!("/api/v1/redemptions/{redemption}/reverse");
+    let r = app
+        .post(&path, Some(&w.manager), json!({"reason": "dubbel gescand"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(fund_balance().await, before + 1200);
+    let view = app
+        .get(
+            &format!("/api/v1/vouchers/{}", w.voucher_id(0)),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (view["status"].clone(), view["balance_cents"].clone()),
+        (json!("expired"), json!(0))
+    );
+    let r = app
+        .post(&path, Some(&w.manager), json!({"reason": "nog eens"}))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "already_reversed".into())
+    );
+    app.audit().await;
+    app.close().await;
+}
+
 async fn idempotency_keys_are_required_and_bound_to_their_body(db: &common::TestDb) {
     let (app, _) = app(db).await;
     let w = app.world().await;
@@ -1284,6 +1336,7 @@ on_both_backends!(
     a_retry_after_the_client_gave_up_gets_the_booking_not_a_refusal,
     a_voucher_issued_while_the_fund_expires_is_never_left_open,
     leergeld_money_requests_with_an_idempotency_key_book_once,
+    a_redemption_can_be_reversed_after_its_fund_expired,
     every_token_error_has_its_own_code,
     a_provider_not_approved_for_the_fund_cannot_redeem,
     corrections_and_lifecycle_keep_the_ledger_verifiable,

@@ -657,9 +657,14 @@ impl LedgerState {
             if orig.reversed_at.is_some() {
                 return Err(Rejection::AlreadyReversed(*reference));
             }
+            // The money goes back where it came from: to the voucher, or, when the voucher has
+            // been closed since (its fund expired), to the voucher's fund, as expiry would have.
             let mirrored = orig.legs.iter().map(|l| Leg {
                 debit: l.credit,
-                credit: l.debit,
+                credit: match self.accounts.get(&l.debit) {
+                    Some(v) if v.kind == K::Voucher && v.status == AccountStatus::Closed => v.fund,
+                    _ => l.debit,
+                },
                 amount: l.amount,
             });
             if !mirrored.eq(legs.iter().copied()) || orig.category != category {
@@ -693,7 +698,10 @@ impl LedgerState {
                 T::Redeem | T::DirectPayment => {
                     d.kind == K::Voucher && c.kind == K::Provider && c.fund == d.fund
                 }
-                T::Reverse => d.kind == K::Provider && c.kind == K::Voucher,
+                T::Reverse => {
+                    d.kind == K::Provider
+                        && (c.kind == K::Voucher || (c.kind == K::Fund && d.fund == leg.credit))
+                }
                 T::Expire => d.kind == K::Voucher && c.kind == K::Fund && d.fund == leg.credit,
                 T::Payout => d.kind == K::Provider && c.kind == K::Bank,
             };

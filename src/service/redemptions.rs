@@ -389,6 +389,18 @@ pub async fn reverse(svc: &Services, actor: &Actor, id: Uuid, reason: &str) -> R
         .await?
         .ok_or_else(|| Error::internal("redemption without approval"))?;
     let category = parse_category(&r.category)?;
+    // After the fund expired the voucher is closed: the money goes back to the fund instead.
+    let voucher_closed = svc
+        .ledger
+        .state()
+        .await
+        .account(&r.voucher_id)
+        .is_some_and(|a| a.status == AccountStatus::Closed);
+    let credit = if voucher_closed {
+        r.fund_id
+    } else {
+        r.voucher_id
+    };
     let appended = svc
         .ledger
         .submit(Command {
@@ -398,7 +410,7 @@ pub async fn reverse(svc: &Services, actor: &Actor, id: Uuid, reason: &str) -> R
                 reference: id,
                 legs: vec![Leg {
                     debit: approval.account_id,
-                    credit: r.voucher_id,
+                    credit,
                     amount: Cents(r.amount_cents),
                 }],
                 attachment: Vec::new(),

@@ -414,6 +414,54 @@ fn a_redemption_is_reversed_exactly_once_by_its_mirror() {
 }
 
 #[test]
+fn a_reversal_goes_to_the_fund_only_once_the_voucher_is_closed() {
+    let mut c = Chain::new();
+    let (fund, voucher, provider) = c.world(100_000, 25_000);
+    c.transfer(TransferKind::Redeem, voucher, provider, 7_000)
+        .unwrap();
+    let orig = c.entries.last().unwrap().entry.id;
+    let reverse_to = |c: &mut Chain, credit: Uuid| {
+        c.push(Body::Transfer {
+            kind: TransferKind::Reverse,
+            category: Some(Category::Sport),
+            reference: orig,
+            legs: vec![Leg {
+                debit: provider,
+                credit,
+                amount: Cents(7_000),
+            }],
+            attachment: Vec::new(),
+        })
+    };
+    // While the voucher is open, the money must go back to it.
+    assert_eq!(
+        reverse_to(&mut c, fund).unwrap_err().code(),
+        "invalid_transfer"
+    );
+    // The fund expires: the voucher's rest goes to the fund and the voucher is closed.
+    c.transfer(TransferKind::Expire, voucher, fund, 18_000)
+        .unwrap();
+    c.push(Body::AccountState {
+        account: voucher,
+        status: AccountStatus::Closed,
+        generation: 0,
+    })
+    .unwrap();
+    assert_eq!(
+        reverse_to(&mut c, voucher).unwrap_err().code(),
+        "invalid_transfer"
+    );
+    let fund_before = bal(&c, &fund);
+    reverse_to(&mut c, fund).unwrap();
+    assert_eq!(bal(&c, &fund), fund_before + 7_000);
+    assert_eq!(bal(&c, &voucher), 0);
+    assert_eq!(
+        reverse_to(&mut c, fund).unwrap_err().code(),
+        "already_reversed"
+    );
+}
+
+#[test]
 fn a_paid_out_redemption_cannot_be_reversed_from_an_empty_provider() {
     let mut c = Chain::new();
     let (_, voucher, provider) = c.world(100_000, 25_000);
