@@ -119,7 +119,19 @@ where
     let fingerprint =
         Sha256::digest(serde_json::to_vec(request).map_err(ApiError::internal)?).to_vec();
     if let Some(claim) = state.store.claim(&scope, &key).await? {
-        return answer(claim, &fingerprint);
+        if claim.response.is_some() || claim.fingerprint != fingerprint {
+            return answer(claim, &fingerprint);
+        }
+        // Booked, answer not stored yet: normally the first request is about to store it.
+        if state.in_flight.fingerprint(&scope, &key).is_some() {
+            return Err(in_flight());
+        }
+        // It may have stored it and let go of the key since our read: read once more. Only a
+        // key that is still without answer and held by nobody is in doubt (a crash).
+        return match state.store.claim(&scope, &key).await? {
+            Some(claim) => answer(claim, &fingerprint),
+            None => Err(ApiError::internal("idempotency key vanished")),
+        };
     }
     let Some(held) = state.in_flight.claim(&scope, &key, &fingerprint) else {
         return Err(match state.in_flight.fingerprint(&scope, &key) {
