@@ -120,16 +120,27 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
+impl ApiError {
+    /// The response body of this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
-                message: self.message,
-                detail: self.detail,
+                message: self.message.clone(),
+                detail: self.detail.clone(),
             },
-        };
-        let mut r = (self.status, Json(body)).into_response();
+        }
+    }
+
+    /// The response body as JSON text (to store with an idempotency key).
+    pub fn body_json(&self) -> Result<String, ApiError> {
+        serde_json::to_string(&self.body()).map_err(ApiError::internal)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body())).into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS
             || self.status == StatusCode::SERVICE_UNAVAILABLE
         {

@@ -24,9 +24,19 @@ use uuid::Uuid;
 
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::http::error::ApiError;
 use crate::store::Write;
 use crate::store::idempotency::{self, Claim};
+
+/// The key of a request that must have one.
+pub fn required_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    optional_key(headers)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "idempotency_key_missing",
+            "Stuur een Idempotency-Key mee, zodat een herhaald verzoek niet twee keer afschrijft.",
+        )
+    })
+}
 
 /// The key of a request, if it has one (1 to 255 visible ASCII characters).
 pub fn optional_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -46,7 +56,8 @@ pub fn optional_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         })
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+/// A response with a JSON body that is already text (as stored with a key).
+pub fn json_response(status: StatusCode, body: String) -> Response {
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -55,7 +66,8 @@ fn json_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn conflict() -> ApiError {
+/// The same key with another request.
+pub fn conflict() -> ApiError {
     ApiError::rule(
         "idempotency_conflict",
         "Deze Idempotency-Key is al gebruikt voor een ander verzoek.",
@@ -163,14 +175,7 @@ where
             // a repeat finds the key row (in doubt) or books afresh.
             Err(e) if e.status.is_server_error() => Err(e),
             Err(e) => {
-                let body = serde_json::to_string(&ErrorBody {
-                    error: ErrorDetail {
-                        code: e.code.to_owned(),
-                        message: e.message.clone(),
-                        detail: e.detail.clone(),
-                    },
-                })
-                .map_err(ApiError::internal)?;
+                let body = e.body_json()?;
                 let refused = Claim {
                     fingerprint: fingerprint.clone(),
                     resource_id: Uuid::nil(),

@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -19,6 +19,7 @@ use crate::auth::Role;
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
+use crate::http::idempotent;
 use crate::http::in_flight::Held;
 use crate::service::Kind;
 use crate::service::redemptions::{self, Recovered, Redeemed, Reversed, Spend};
@@ -39,41 +40,11 @@ pub struct RedemptionRequest {
     pub description: Option<String>,
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
 fn in_flight() -> ApiError {
     ApiError::conflict(
         "idempotency_in_flight",
         "Deze betaling wordt al verwerkt. Wacht even en probeer het dan opnieuw.",
     )
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let v = headers.get("idempotency-key").ok_or_else(|| {
-        ApiError::bad_request(
-            "idempotency_key_missing",
-            "Stuur een Idempotency-Key mee, zodat een herhaald verzoek niet twee keer afschrijft.",
-        )
-    })?;
-    let s = v
-        .to_str()
-        .ok()
-        .map(|s| s.trim().trim_matches('"').to_owned())
-        .filter(|s| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "De Idempotency-Key moet 1 tot 255 zichtbare tekens zijn.",
-            )
-        })?;
-    Ok(s)
 }
 
 /// Redeems a voucher at the caller's club. Needs an `Idempotency-Key` header.
@@ -94,7 +65,7 @@ pub async fn create(
     ApiJson(req): ApiJson<RedemptionRequest>,
 ) -> Result<Response, ApiError> {
     user.require(&[Role::Cashier, Role::ProviderManager])?;
-    let key = idempotency_key(&headers)?;
+    let key = idempotent::required_key(&headers)?;
     let scope = format!("redemption:{}", user.id);
     let fingerprint =
         Sha256::digest(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
@@ -105,7 +76,7 @@ pub async fn create(
     // 2. Claim the key before any work; a repeat while we work gets 409.
     let Some(held) = state.in_flight.claim(&scope, &key, &fingerprint) else {
         return Err(match state.in_flight.fingerprint(&scope, &key) {
-            Some(fp) if fp != fingerprint => idempotency_conflict(),
+            Some(fp) if fp != fingerprint => idempotent::conflict(),
             _ => in_flight(),
         });
     };
@@ -159,14 +130,7 @@ async fn book(
         }
         Err(e) => {
             let api: ApiError = e.into();
-            let body = serde_json::to_string(&ErrorBody {
-                error: crate::http::error::ErrorDetail {
-                    code: api.code.to_owned(),
-                    message: api.message.clone(),
-                    detail: api.detail.clone(),
-                },
-            })
-            .map_err(ApiError::internal)?;
+            let body = api.body_json()?;
             let stored = Claim {
                 fingerprint: fingerprint.clone(),
                 resource_id: id,
@@ -189,25 +153,18 @@ async fn book(
 
 fn created(r: &Redeemed) -> Result<Response, ApiError> {
     let body = serde_json::to_string(r).map_err(ApiError::internal)?;
-    Ok(json_response(StatusCode::CREATED, body))
-}
-
-fn idempotency_conflict() -> ApiError {
-    ApiError::rule(
-        "idempotency_conflict",
-        "Deze Idempotency-Key is al gebruikt voor een ander verzoek.",
-    )
+    Ok(idempotent::json_response(StatusCode::CREATED, body))
 }
 
 /// Answers a repeated key: the stored refusal, or the booked redemption rebuilt from the ledger
 /// (the same balance and the same first checkpoint, so the same body).
 async fn repeat(state: &AppState, claim: Claim, fingerprint: &[u8]) -> Result<Response, ApiError> {
     if claim.fingerprint != fingerprint {
-        return Err(idempotency_conflict());
+        return Err(idempotent::conflict());
     }
     if let Some((status, body)) = claim.response {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Ok(json_response(status, body));
+        return Ok(idempotent::json_response(status, body));
     }
     match redemptions::recover(&state.services, claim.resource_id).await? {
         Recovered::Booked(done) => created(&done),
