@@ -86,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     per_voucher * vouchers as i64,
                 ),
             ],
-            writes: Vec::new(),
+            changes: Vec::new(),
         })
         .await?;
 
@@ -112,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ledger
             .submit(Command {
                 entries,
-                writes: Vec::new(),
+                changes: Vec::new(),
             })
             .await?;
         done += n;

@@ -10,13 +10,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{self, Role};
 use crate::core::audit::{self, EntryRow, LedgerData};
 use crate::core::entry::KeyPurpose;
 use crate::core::note::{Vkey, hex};
+use crate::core::role::Role;
 use crate::http::{self, AppState, HttpConfig};
 use crate::ledger::{Ledger, LedgerOptions};
-use crate::store::{Store, StoreError};
+use crate::service::users::{self, NewUser};
+use crate::service::{Actor, Services, Settings};
+use crate::store::Store;
 
 /// Kindpakket: child budgets for sport and culture on a signed, verifiable ledger.
 #[derive(Debug, Parser)]
@@ -188,7 +190,7 @@ fn ensure_keys(dir: &Path) -> anyhow::Result<()> {
             ring.generate(purpose)?;
         }
     }
-    crate::service::links::LinkSecret::load_or_create(dir)
+    crate::keys::link_secret(dir)
         .with_context(|| format!("creating the link secret in {}", dir.display()))?;
     Ok(())
 }
@@ -214,12 +216,15 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let ledger = open_ledger(&a.db, a.origin.clone()).await?;
     let config = HttpConfig {
         secure_cookies: a.secure_cookies,
-        public_url: a.public_url.clone(),
         ..HttpConfig::default()
+    };
+    let settings = Settings {
+        public_url: a.public_url.clone(),
+        ..Settings::default()
     };
     let links = crate::service::links::LinkSecret::load_or_create(&a.db.keys)
         .with_context(|| format!("reading the link secret in {}", a.db.keys.display()))?;
-    let state = AppState::new(ledger.clone(), links, config);
+    let state = AppState::new(Services::new(ledger.clone(), links, settings), config);
     if a.demo {
         crate::demo::seed(&state.services)
             .await
@@ -242,17 +247,6 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
             a.role
         )
     })?;
-    if a.username.is_empty()
-        || a.username.chars().count() > 100
-        || a.username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        bail!("a username has 1 to 100 characters and no spaces");
-    }
-    if role.is_provider_role() != a.provider.is_some() {
-        bail!("--provider is required for provider_manager and cashier, and only for them");
-    }
     let password = match std::env::var("KINDPAKKET_PASSWORD") {
         Ok(p) if !p.is_empty() => p,
         _ => {
@@ -263,7 +257,6 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
             s.lines().next().unwrap_or("").to_owned()
         }
     };
-    let hash = auth::hash_password(&password)?;
     // Like every command, this creates and migrates the database and creates the keys when
     // they are missing. It does not take the ledger's writer lock, so it works while the
     // service runs.
@@ -271,30 +264,17 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
     ensure_keys(&a.db.keys)?;
-    if let Some(p) = a.provider
-        && store.provider(p).await?.is_none()
-    {
-        store.close().await;
-        bail!("there is no provider with id {p}");
-    }
-    let result = store
-        .create_user(
-            &a.username,
-            role.as_str(),
-            a.provider,
-            &hash,
-            chrono::Utc::now(),
-        )
-        .await;
+    let new = NewUser {
+        username: a.username.clone(),
+        role,
+        provider: a.provider,
+        password,
+    };
+    let result = users::add(&store, &Actor::operator(), new).await;
     store.close().await;
-    match result {
-        Ok(_) => {
-            println!("user {} ({}) created", a.username, role);
-            Ok(())
-        }
-        Err(StoreError::Unique) => bail!("the username {:?} is already taken", a.username),
-        Err(e) => Err(e.into()),
-    }
+    result?;
+    println!("user {} ({}) created", a.username, role);
+    Ok(())
 }
 
 /// The auditor bundle.
@@ -373,8 +353,13 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
         checkpoints: data
             .checkpoints
             .into_iter()
-            .map(|(size, note)| ExportCheckpoint { size, note })
-            .collect(),
+            .map(|(size, note)| {
+                Ok(ExportCheckpoint {
+                    size: u64::try_from(size)?,
+                    note,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
     };
     let json = serde_json::to_vec_pretty(&bundle)?;
     write_file(&a.out, &json)?;
@@ -409,7 +394,7 @@ pub fn read_export(path: &Path) -> anyhow::Result<LedgerData> {
         .enumerate()
         .map(|(i, b)| {
             Ok(EntryRow {
-                index: i as u64,
+                index: i64::try_from(i)?,
                 id: None,
                 kind: None,
                 bytes: B64
@@ -424,8 +409,12 @@ pub fn read_export(path: &Path) -> anyhow::Result<LedgerData> {
         checkpoints: bundle
             .checkpoints
             .into_iter()
-            .map(|c| (c.size, c.note))
-            .collect(),
+            .map(|c| {
+                let size = i64::try_from(c.size)
+                    .with_context(|| format!("checkpoint size {} is out of range", c.size))?;
+                Ok((size, c.note))
+            })
+            .collect::<anyhow::Result<_>>()?,
     })
 }
 
@@ -437,9 +426,10 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let data = match (&a.export, &a.database) {
         (Some(path), _) => read_export(path)?,
         (None, Some(url)) => {
-            let store = Store::open(url)
+            // Read-only: an audit never creates, migrates or changes what it checks.
+            let store = Store::open_read_only(url)
                 .await
-                .with_context(|| format!("opening database {}", redact(url)))?;
+                .with_context(|| format!("opening database {} to read", redact(url)))?;
             let d = store.ledger_data().await?;
             store.close().await;
             d

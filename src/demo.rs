@@ -4,14 +4,14 @@
 //! accounts outside a demonstration.
 
 use chrono::{Datelike, NaiveDate};
-use uuid::Uuid;
 
-use crate::auth::{self, Role};
+use crate::core::role::Role;
+use crate::service::funds::Deposit;
 use crate::service::households::{NewChild, NewHousehold};
 use crate::service::providers::NewProvider;
-use crate::service::vouchers::IssueFor;
-use crate::service::{Actor, Services, funds, households, providers, vouchers};
-use crate::store::StoreError;
+use crate::service::users::{self, AddUserError, NewUser};
+use crate::service::vouchers::issue::IssueRequest;
+use crate::service::{Actor, Input, Services, funds, households, providers, vouchers};
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-wachtwoord";
@@ -23,13 +23,13 @@ fn date(y: i32, m: u32, d: u32) -> anyhow::Result<NaiveDate> {
 }
 
 fn err(e: crate::service::Error) -> anyhow::Error {
-    anyhow::anyhow!("{} ({})", e.message, e.code)
+    anyhow::anyhow!("{e}")
 }
 
 /// Seeds the demo data (once) and prints how to use it.
 pub async fn seed(svc: &Services) -> anyhow::Result<()> {
-    let store = &svc.store;
-    if store
+    if svc
+        .store()
         .household_by_reference(FIRST_HOUSEHOLD)
         .await?
         .is_none()
@@ -40,17 +40,12 @@ pub async fn seed(svc: &Services) -> anyhow::Result<()> {
 }
 
 async fn seed_data(svc: &Services) -> anyhow::Result<()> {
-    let store = &svc.store;
-    let hash = auth::hash_password(DEMO_PASSWORD)?;
     let year = svc.today().year();
-    let system = Actor::User {
-        id: Uuid::nil(),
-        role: Role::Admin,
-        provider_id: None,
-    };
+    let system = Actor::operator();
     let (fund, _) = funds::create(
         svc,
-        funds::NewFund {
+        &system,
+        Input::new(funds::NewFund {
             name: format!("Kindpakket Westerkwartier {year}"),
             sponsor: "Gemeente Westerkwartier".into(),
             valid_from: date(year, 1, 1)?,
@@ -59,7 +54,7 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
             amount_per_child_cents: 25_000,
             max_age_years: Some(17),
             pooling: Some("child".into()),
-        },
+        }),
     )
     .await
     .map_err(err)?;
@@ -67,9 +62,11 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
         svc,
         &system,
         fund.id,
-        10_000_000,
-        "Beschikking gemeente (demo)",
         None,
+        Input::new(Deposit {
+            amount_cents: 10_000_000,
+            reference: "Beschikking gemeente (demo)".into(),
+        }),
     )
     .await
     .map_err(err)?;
@@ -100,7 +97,8 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
     for (reference, parent, kids) in families {
         let created = households::create(
             svc,
-            NewHousehold {
+            &system,
+            Input::new(NewHousehold {
                 reference: reference.into(),
                 parent_name: parent.into(),
                 email: None,
@@ -112,44 +110,63 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
                         birth_date,
                     })
                     .collect(),
-            },
+            }),
         )
         .await
         .map_err(err)?;
         for child in created.children {
-            vouchers::issue(svc, fund.id, IssueFor::Child(child.id), None)
+            let req = IssueRequest {
+                child_id: Some(child.id),
+                household_id: None,
+                amount_cents: None,
+            };
+            vouchers::issue(svc, &system, fund.id, Input::new(req))
                 .await
                 .map_err(err)?;
         }
     }
     let club = providers::create(
         svc,
-        NewProvider {
+        &system,
+        Input::new(NewProvider {
             name: "VV Zuidhorn".into(),
             kvk: "40000001".into(),
             iban: "NL91ABNA0417164300".into(),
             categories: vec!["sport".into()],
-        },
+        }),
     )
     .await
     .map_err(err)?;
-    funds::approve_provider(svc, fund.id, club.id, &["sport".into()])
-        .await
-        .map_err(err)?;
+    funds::approve_provider(
+        svc,
+        &system,
+        fund.id,
+        club.id,
+        Input::new(vec!["sport".into()]),
+    )
+    .await
+    .map_err(err)?;
     let school = providers::create(
         svc,
-        NewProvider {
+        &system,
+        Input::new(NewProvider {
             name: "Muziekschool Westerkwartier".into(),
             kvk: "40000002".into(),
             iban: "NL44RABO0123456789".into(),
             categories: vec!["cultuur".into()],
-        },
+        }),
     )
     .await
     .map_err(err)?;
-    funds::approve_provider(svc, fund.id, school.id, &["cultuur".into()])
-        .await
-        .map_err(err)?;
+    funds::approve_provider(
+        svc,
+        &system,
+        fund.id,
+        school.id,
+        Input::new(vec!["cultuur".into()]),
+    )
+    .await
+    .map_err(err)?;
     let users = [
         ("beheerder", Role::Admin, None),
         ("medewerker", Role::Staff, None),
@@ -160,11 +177,14 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
         ("kassa-muziek", Role::Cashier, Some(school.id)),
     ];
     for (name, role, provider) in users {
-        match store
-            .create_user(name, role.as_str(), provider, &hash, svc.now())
-            .await
-        {
-            Ok(_) | Err(StoreError::Unique) => {}
+        let new = NewUser {
+            username: name.into(),
+            role,
+            provider,
+            password: DEMO_PASSWORD.into(),
+        };
+        match users::add(svc.store(), &system, new).await {
+            Ok(_) | Err(AddUserError::Taken(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -187,8 +207,8 @@ async fn print_instructions(svc: &Services) -> anyhow::Result<()> {
     ] {
         println!("  {name:<14} {what}");
     }
-    if let Some(h) = svc.store.household_by_reference(FIRST_HOUSEHOLD).await? {
-        if let Some(v) = svc.store.household_vouchers(h.id).await?.first() {
+    if let Some(h) = svc.store().household_by_reference(FIRST_HOUSEHOLD).await? {
+        if let Some(v) = svc.store().household_vouchers(h.id).await?.first() {
             println!("Voorbeeldcode (voucher van Noor): {}", v.token);
         }
         if let Some(link) = households::parent_link(svc, &h) {

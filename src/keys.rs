@@ -1,6 +1,7 @@
 //! Private key files: one PKCS#8 PEM file per key in the keys directory, created with mode 0600
 //! and never logged. File names carry the purpose, the creation time and the key fingerprint
-//! (`ledger-20261123T184300Z-1a2b3c4d.pem`), so the newest key of a purpose sorts last.
+//! (`ledger-20261123T184300Z-1a2b3c4d.pem`), so the newest key of a purpose sorts last. The
+//! secret behind parents' personal links (`link-secret`) lives here too.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,9 @@ pub enum KeyError {
     /// Randomness was not available.
     #[error("no randomness available to create a key")]
     Random,
+    /// The link secret file does not hold a link secret.
+    #[error("{0} is not a link secret")]
+    LinkSecret(PathBuf),
 }
 
 /// A loaded private key.
@@ -109,11 +113,6 @@ impl KeyRing {
         })
     }
 
-    /// The keys directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Creates a new key file (mode 0600) and adds it to the ring.
     pub fn generate(&mut self, purpose: KeyPurpose) -> Result<&SigningKey, KeyError> {
         let mut seed = [0u8; 32];
@@ -152,6 +151,31 @@ impl KeyRing {
             .iter()
             .find(|k| k.purpose == purpose && k.key.verifying_key().as_bytes() == public_key)
             .map(|k| &k.key)
+    }
+}
+
+const LINK_SECRET: &str = "link-secret";
+
+/// The secret behind parents' personal links: 32 random bytes in `<dir>/link-secret` (URL-safe
+/// base64, mode 0600), created when missing.
+pub fn link_secret(dir: &Path) -> Result<[u8; 32], KeyError> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let path = dir.join(LINK_SECRET);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or(KeyError::LinkSecret(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_dir(dir)?;
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw).map_err(|_| KeyError::Random)?;
+            write_private(&path, URL_SAFE_NO_PAD.encode(raw).as_bytes())?;
+            Ok(raw)
+        }
+        Err(e) => Err(KeyError::Io { path, source: e }),
     }
 }
 
@@ -228,5 +252,29 @@ mod tests {
         assert!(again.find(KeyPurpose::Ledger, vk.as_bytes()).is_none());
         let debug = format!("{again:?}");
         assert!(!debug.contains("PRIVATE"), "{debug}");
+    }
+
+    #[test]
+    fn the_link_secret_file_is_private_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = link_secret(dir.path()).unwrap();
+        let b = link_secret(dir.path()).unwrap();
+        assert_eq!(a, b);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = std::fs::metadata(dir.path().join(LINK_SECRET))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(m & 0o777, 0o600);
+        }
+        std::fs::write(dir.path().join("other"), "x").unwrap();
+        let bad = tempfile::tempdir().unwrap();
+        std::fs::write(bad.path().join(LINK_SECRET), "not base64!").unwrap();
+        assert!(matches!(
+            link_secret(bad.path()),
+            Err(KeyError::LinkSecret(_))
+        ));
     }
 }

@@ -1,7 +1,8 @@
 //! Kindpakket: child budgets for sport and culture on an append-only, signed, verifiable ledger.
+//!
+//! Data flows one way: `http` → `service` → `ledger` / `store` → `core`.
 #![forbid(unsafe_code)]
 
-pub mod auth;
 pub mod cli;
 pub mod core;
 pub mod demo;

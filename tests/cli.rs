@@ -117,8 +117,8 @@ async fn user_add_works_before_the_first_serve_and_creates_private_keys(db: &com
     );
     assert!(!cashier_without_provider.status.success());
     let store = db.store().await;
-    assert!(store.user_by_name("beheer").await.unwrap().is_some());
-    assert!(store.user_by_name("y").await.unwrap().is_none());
+    assert!(store.credentials("beheer").await.unwrap().is_some());
+    assert!(store.credentials("y").await.unwrap().is_none());
 }
 
 async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::TestDb) {
@@ -226,7 +226,7 @@ async fn every_command_works_from_nothing_with_flags_from_the_environment(db: &c
     );
     assert!(r.status.success(), "{}", out(&r));
     let store = db.store().await;
-    assert!(store.user_by_name("uit-omgeving").await.unwrap().is_some());
+    assert!(store.credentials("uit-omgeving").await.unwrap().is_some());
     let data = store.ledger_data().await.unwrap();
     let report = kindpakket::core::audit::audit(&data, None).unwrap();
     assert_eq!(

@@ -12,9 +12,18 @@ use kindpakket::core::merkle;
 use kindpakket::core::money::Cents;
 use kindpakket::core::note::Checkpoint;
 use kindpakket::ledger::{Command, Draft, Ledger, LedgerError, LedgerOptions};
-use kindpakket::store::{Db, Value, Write};
+use kindpakket::store::{Change, Db};
 use kindpakket::with_db;
 use uuid::Uuid;
+
+/// A value to put into a damaged row.
+#[derive(Debug)]
+enum Value {
+    I64(i64),
+    Bytes(Vec<u8>),
+    Text(String),
+    Uuid(Uuid),
+}
 
 async fn account_of(ledger: &Ledger, kind: AccountKind) -> Uuid {
     let state = ledger.state().await;
@@ -73,7 +82,7 @@ async fn world(ledger: &Ledger, deposit: i64, issue: i64) -> (Uuid, Uuid, Uuid) 
                 Draft::new(transfer(TransferKind::Deposit, ext, fund, deposit)),
                 Draft::new(transfer(TransferKind::Issue, fund, voucher, issue)),
             ],
-            writes: Vec::new(),
+            changes: Vec::new(),
         })
         .await
         .expect("world");
@@ -171,19 +180,24 @@ async fn concurrent_commands_are_batched_and_each_gets_its_own_answer(db: &commo
 async fn a_refused_command_leaves_its_batch_and_the_database_untouched(db: &common::TestDb) {
     let ledger = db.ledger().await;
     let (fund, voucher, provider) = world(&ledger, 50_000, 10_000).await;
-    with_db!(ledger.store().db(), |p| {
-        sqlx::raw_sql(
-            "CREATE TABLE test_notes (id BIGINT PRIMARY KEY, entry_index BIGINT NOT NULL)",
-        )
-        .execute(p)
-        .await
-        .unwrap();
-    });
-    let note = |id: i64| {
-        Write::new(
-            "INSERT INTO test_notes (id, entry_index) VALUES ($1, $2)",
-            vec![Value::I64(id), Value::EntryIndex(0)],
-        )
+    // Each command notes its first entry and writes an idempotency key; the keys of `good` and
+    // `conflicting` are the same, so the database refuses the second.
+    let changes = |note: &str, key: &str| {
+        vec![
+            Change::InsertNote {
+                entry: 0,
+                note: Some(note.to_owned()),
+                user: None,
+                at: chrono::Utc::now(),
+            },
+            Change::InsertIdempotencyKey {
+                scope: "test".into(),
+                key: key.to_owned(),
+                fingerprint: vec![1],
+                resource_id: Uuid::new_v4(),
+                at: chrono::Utc::now(),
+            },
+        ]
     };
     let good = Command {
         entries: vec![Draft::new(transfer(
@@ -192,7 +206,7 @@ async fn a_refused_command_leaves_its_batch_and_the_database_untouched(db: &comm
             provider,
             1_000,
         ))],
-        writes: vec![note(1)],
+        changes: changes("good", "k1"),
     };
     // Two entries, the second over the balance: the whole command must vanish, write included.
     let half_bad = Command {
@@ -210,9 +224,9 @@ async fn a_refused_command_leaves_its_batch_and_the_database_untouched(db: &comm
                 1_000_000,
             )),
         ],
-        writes: vec![note(2)],
+        changes: changes("half bad", "k2"),
     };
-    // A row conflict (same id as `good`) also refuses only its own command.
+    // A row conflict (the same key as `good`) also refuses only its own command.
     let conflicting = Command {
         entries: vec![Draft::new(transfer(
             TransferKind::TopUp,
@@ -220,7 +234,7 @@ async fn a_refused_command_leaves_its_batch_and_the_database_untouched(db: &comm
             voucher,
             500,
         ))],
-        writes: vec![note(1)],
+        changes: changes("conflicting", "k1"),
     };
     let (a, b, c) = tokio::join!(
         ledger.submit(good),
@@ -233,15 +247,17 @@ async fn a_refused_command_leaves_its_batch_and_the_database_untouched(db: &comm
         "{b:?}"
     );
     assert!(matches!(c, Err(LedgerError::Conflict)), "{c:?}");
-    let rows: Vec<(i64, i64)> = with_db!(ledger.store().db(), |p| {
-        sqlx::query_as("SELECT id, entry_index FROM test_notes")
-            .fetch_all(p)
-            .await
-            .unwrap()
+    let rows: Vec<(String, i64)> = with_db!(ledger.store().db(), |p| {
+        sqlx::query_as(
+            "SELECT note, entry_index FROM entry_notes WHERE note IN ('good', 'half bad', 'conflicting')",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap()
     });
     assert_eq!(
         rows,
-        vec![(1, a.indexes[0] as i64)],
+        vec![("good".to_owned(), a.indexes[0] as i64)],
         "the row change carries its entry's index"
     );
     let state = ledger.state().await;
@@ -273,7 +289,7 @@ async fn a_crash_between_commit_and_checkpoint_recovers_cleanly(db: &common::Tes
     let lost = ledger
         .submit(Command {
             entries: vec![draft],
-            writes: Vec::new(),
+            changes: Vec::new(),
         })
         .await;
     assert!(
@@ -396,7 +412,6 @@ async fn tamper(db: &Db, sql: &'static str, value: Value, key: i64) {
                 Value::I64(i) => q.bind(*i),
                 Value::Text(t) => q.bind(t.clone()),
                 Value::Uuid(u) => q.bind(*u),
-                v => panic!("{v:?}"),
             };
             q.bind(key).execute(&mut *c).await.unwrap();
             for (_, ddl) in &triggers {
@@ -413,7 +428,6 @@ async fn tamper(db: &Db, sql: &'static str, value: Value, key: i64) {
                 Value::I64(i) => q.bind(*i),
                 Value::Text(t) => q.bind(t.clone()),
                 Value::Uuid(u) => q.bind(*u),
-                v => panic!("{v:?}"),
             };
             q.bind(key).execute(&mut *c).await.unwrap();
             sqlx::raw_sql(enable).execute(&mut *c).await.unwrap();
@@ -451,7 +465,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
         other => panic!("{what}: {other:?}"),
     };
     for row in &data.entries {
-        let i = row.index as i64;
+        let i = row.index;
         let n = row.bytes.len();
         for at in [0, 1, 9, 20, 35, 36, n / 2, n - 65, n - 1] {
             tamper(
@@ -463,7 +477,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
             .await;
             expect_entry(
                 audit_store(&store).await,
-                row.index,
+                row.index as u64,
                 &format!("entry {i} byte {at}"),
             );
             tamper(
@@ -486,7 +500,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
             .await;
             expect_entry(
                 audit_store(&store).await,
-                row.index,
+                row.index as u64,
                 &format!("entry_id of {i}"),
             );
             tamper(
@@ -507,7 +521,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
             tamper(store.db(), sql, Value::I64(kind ^ bit), i).await;
             expect_entry(
                 audit_store(&store).await,
-                row.index,
+                row.index as u64,
                 &format!("kind of {i}"),
             );
             tamper(store.db(), sql, Value::I64(kind), i).await;
@@ -530,15 +544,36 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
         last + 1000,
     )
     .await;
+    // A negative index is reported as the number it is, never wrapped into a huge one.
+    tamper(
+        store.db(),
+        "UPDATE ledger_entries SET idx = $1 WHERE idx = $2",
+        Value::I64(-1),
+        0,
+    )
+    .await;
+    match audit_store(&store).await {
+        Err(AuditFailure::Entry { index: 0, reason }) => {
+            assert_eq!(reason, "stored at index -1", "negative index column")
+        }
+        other => panic!("negative index column: {other:?}"),
+    }
+    tamper(
+        store.db(),
+        "UPDATE ledger_entries SET idx = $1 WHERE idx = $2",
+        Value::I64(0),
+        -1,
+    )
+    .await;
 
     for (pos, hash) in data.stored_hashes.as_ref().unwrap() {
-        let expected = merkle::record_of_stored_index(*pos);
+        let expected = merkle::record_of_stored_index(*pos as u64);
         for at in [0, 31] {
             tamper(
                 store.db(),
                 "UPDATE ledger_hashes SET hash = $1 WHERE idx = $2",
-                Value::Bytes(flip(hash, at)),
-                *pos as i64,
+                Value::Bytes(flip(hash.as_slice(), at)),
+                *pos,
             )
             .await;
             expect_entry(audit_store(&store).await, expected, &format!("hash {pos}"));
@@ -546,7 +581,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
                 store.db(),
                 "UPDATE ledger_hashes SET hash = $1 WHERE idx = $2",
                 Value::Bytes(hash.to_vec()),
-                *pos as i64,
+                *pos,
             )
             .await;
         }
@@ -558,7 +593,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
                 store.db(),
                 "UPDATE ledger_checkpoints SET note = $1 WHERE size = $2",
                 Value::Text(flipped),
-                *size as i64,
+                *size,
             )
             .await;
             match audit_store(&store).await {
@@ -569,7 +604,7 @@ async fn flipping_a_byte_of_any_stored_ledger_row_fails_the_audit_and_names_the_
                 store.db(),
                 "UPDATE ledger_checkpoints SET note = $1 WHERE size = $2",
                 Value::Text(note.clone()),
-                *size as i64,
+                *size,
             )
             .await;
         }

@@ -64,7 +64,8 @@ fn proofs_agree_with_ct_merkle_for_every_size_up_to_1000() {
                 &root,
             )
             .unwrap();
-            let ours_as_theirs = InclusionProof::<Sha256>::from_digests(p.iter().map(|h| h.into()));
+            let ours_as_theirs =
+                InclusionProof::<Sha256>::from_digests(p.iter().map(|h| h.as_bytes().into()));
             their_root
                 .verify_inclusion(&leaf(i), i, &ours_as_theirs)
                 .unwrap();
@@ -80,9 +81,9 @@ fn proofs_agree_with_ct_merkle_for_every_size_up_to_1000() {
             let tp = theirs.prove_consistency((n - m) as usize);
             assert_eq!(p, to_hashes(tp.as_bytes()), "consistency proof {m} -> {n}");
             merkle::verify_consistency(m, n, &roots[m as usize], &root, &p).unwrap();
-            let old = RootHash::<Sha256>::new(roots[m as usize].into(), m);
+            let old = RootHash::<Sha256>::new(roots[m as usize].0.into(), m);
             let ours_as_theirs =
-                ConsistencyProof::<Sha256>::from_digests(p.iter().map(|h| h.into()));
+                ConsistencyProof::<Sha256>::from_digests(p.iter().map(|h| h.as_bytes().into()));
             their_root
                 .verify_consistency(&old, &ours_as_theirs)
                 .unwrap();

@@ -328,9 +328,9 @@ fn entries_encode_to_the_golden_bytes() {
 #[test]
 fn leaf_hashes_root_checkpoint_and_proof_match_the_golden_values() {
     let v = build();
-    let got: Vec<String> = v.leaves.iter().map(|h| note::hex(h)).collect();
+    let got: Vec<String> = v.leaves.iter().map(|h| h.to_hex()).collect();
     assert_eq!(got, LEAF_HEX);
-    assert_eq!(note::hex(&v.root), ROOT_HEX);
+    assert_eq!(v.root.to_hex(), ROOT_HEX);
     assert_eq!(merkle::root_of_leaves(&v.leaves), v.root);
     assert_eq!(v.note, CHECKPOINT_NOTE);
     assert_eq!(v.proof.encode(), TLOG_PROOF);
@@ -436,7 +436,7 @@ fn the_ledger_replays_and_the_audit_passes() {
             .iter()
             .zip(&v.encoded)
             .map(|(e, bytes)| EntryRow {
-                index: e.entry.index,
+                index: e.entry.index as i64,
                 id: Some(e.entry.id),
                 kind: Some(i64::from(e.entry.body.kind().code())),
                 bytes: bytes.clone(),
@@ -446,10 +446,10 @@ fn the_ledger_replays_and_the_audit_passes() {
             v.stored
                 .iter()
                 .enumerate()
-                .map(|(i, h)| (i as u64, *h))
+                .map(|(i, h)| (i as i64, *h))
                 .collect(),
         ),
-        checkpoints: vec![(v.checkpoint.size, v.note.clone())],
+        checkpoints: vec![(v.checkpoint.size as i64, v.note.clone())],
     };
     let report = audit(&data, Some(&ledger_vkey(&v))).expect("audit passes");
     assert_eq!(report.origin, ORIGIN);
@@ -488,8 +488,8 @@ fn the_checkpoint_and_the_tlog_proof_verify() {
 fn the_document_carries_the_current_vectors() {
     let doc = std::fs::read_to_string(DOC_PATH).expect("read docs/ledger-format.md");
     let v = build();
-    let mut wanted: Vec<String> = v.leaves.iter().map(|h| note::hex(h)).collect();
-    wanted.push(note::hex(&v.root));
+    let mut wanted: Vec<String> = v.leaves.iter().map(|h| h.to_hex()).collect();
+    wanted.push(v.root.to_hex());
     wanted.push(v.note.clone());
     wanted.push(v.proof.encode());
     wanted.push(v.token.encode());
@@ -679,8 +679,6 @@ fn body_json(body: &Body) -> BodyJson {
 }
 
 fn json_text(v: &Vectors) -> String {
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let voucher_pub = v.voucher_key.verifying_key();
     let mut balances: Vec<BalanceJson> = v
         .state
@@ -729,16 +727,16 @@ fn json_text(v: &Vectors) -> String {
                 key_id: note::hex(&e.key_id),
                 signature: note::hex(&e.signature),
                 hex: note::hex(bytes),
-                leaf_hash: note::hex(leaf),
+                leaf_hash: leaf.to_hex(),
             })
             .collect(),
         tree_size: v.checkpoint.size,
-        root: note::hex(&v.root),
-        root_base64: b64(&v.root),
+        root: v.root.to_hex(),
+        root_base64: v.root.to_base64(),
         checkpoint_note: v.note.clone(),
         tlog_proof: ProofJson {
             index: v.proof.index,
-            hashes: v.proof.hashes.iter().map(|h| note::hex(h)).collect(),
+            hashes: v.proof.hashes.iter().map(|h| h.to_hex()).collect(),
             text: v.proof.encode(),
         },
         token: TokenJson {

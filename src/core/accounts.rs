@@ -257,9 +257,35 @@ impl LedgerState {
         self.transfers.get(id)
     }
 
-    /// True when the entry id is on the ledger.
-    pub fn has_entry_id(&self, id: &Uuid) -> bool {
-        self.entry_ids.contains(id)
+    /// The legs and category a reversal of the redemption or direct payment `original` must
+    /// have: the original's, mirrored. The money goes back where it came from: to the voucher,
+    /// or, when the voucher has been closed since (its fund expired), to the voucher's fund, as
+    /// expiry would have sent it. This is the one place that decides where it goes.
+    pub fn reversal_of(&self, original: &Uuid) -> Result<(Vec<Leg>, Option<Category>), Rejection> {
+        let orig = self
+            .transfers
+            .get(original)
+            .ok_or(Rejection::UnknownTransfer(*original))?;
+        if orig.reversed_at.is_some() {
+            return Err(Rejection::AlreadyReversed(*original));
+        }
+        let legs = orig
+            .legs
+            .iter()
+            .map(|l| Leg {
+                debit: l.credit,
+                credit: match self.accounts.get(&l.debit) {
+                    Some(v)
+                        if v.kind == AccountKind::Voucher && v.status == AccountStatus::Closed =>
+                    {
+                        v.fund
+                    }
+                    _ => l.debit,
+                },
+                amount: l.amount,
+            })
+            .collect();
+        Ok((legs, orig.category))
     }
 
     /// Keys of a purpose, by key id.
@@ -650,24 +676,8 @@ impl LedgerState {
             _ => {}
         }
         if kind == T::Reverse {
-            let orig = self
-                .transfers
-                .get(reference)
-                .ok_or(Rejection::UnknownTransfer(*reference))?;
-            if orig.reversed_at.is_some() {
-                return Err(Rejection::AlreadyReversed(*reference));
-            }
-            // The money goes back where it came from: to the voucher, or, when the voucher has
-            // been closed since (its fund expired), to the voucher's fund, as expiry would have.
-            let mirrored = orig.legs.iter().map(|l| Leg {
-                debit: l.credit,
-                credit: match self.accounts.get(&l.debit) {
-                    Some(v) if v.kind == K::Voucher && v.status == AccountStatus::Closed => v.fund,
-                    _ => l.debit,
-                },
-                amount: l.amount,
-            });
-            if !mirrored.eq(legs.iter().copied()) || orig.category != category {
+            let (mirrored, original_category) = self.reversal_of(reference)?;
+            if mirrored != legs || original_category != category {
                 return Err(Rejection::InvalidTransfer(
                     "a reversal mirrors the original exactly",
                 ));

@@ -25,11 +25,12 @@ use super::money::Cents;
 use super::note::{Checkpoint, Vkey};
 
 /// One stored entry row. `id` and `kind` are the row's own columns when read from a database
-/// (compared with the decoded entry); an export carries only the bytes.
+/// (compared with the decoded entry); an export carries only the bytes. Stored integers are
+/// kept as stored (signed), so that a damaged column is reported as it is.
 #[derive(Debug, Clone)]
 pub struct EntryRow {
     /// The row's index column.
-    pub index: u64,
+    pub index: i64,
     /// The row's id column, if stored separately.
     pub id: Option<Uuid>,
     /// The row's kind column, if stored separately.
@@ -44,9 +45,9 @@ pub struct LedgerData {
     /// Entries in index order.
     pub entries: Vec<EntryRow>,
     /// The stored Merkle hashes `(position, hash)`, when verifying a database.
-    pub stored_hashes: Option<Vec<(u64, Hash)>>,
+    pub stored_hashes: Option<Vec<(i64, Hash)>>,
     /// Stored checkpoints `(size column, signed note)`.
-    pub checkpoints: Vec<(u64, String)>,
+    pub checkpoints: Vec<(i64, String)>,
 }
 
 /// The first problem found, naming the entry (or checkpoint) it concerns.
@@ -64,7 +65,7 @@ pub enum AuditFailure {
     #[error("checkpoint for tree size {size}: {reason}")]
     Checkpoint {
         /// The checkpoint's stored size.
-        size: u64,
+        size: i64,
         /// Why.
         reason: String,
     },
@@ -97,7 +98,6 @@ pub struct AuditReport {
 impl AuditReport {
     /// A one-line summary.
     pub fn summary(&self) -> String {
-        use base64::Engine;
         let totals: Vec<String> = self
             .balances
             .iter()
@@ -109,7 +109,7 @@ impl AuditReport {
             self.signatures,
             self.redemptions,
             self.checkpoints,
-            base64::engine::general_purpose::STANDARD.encode(self.root),
+            self.root.to_base64(),
             totals.join(", ")
         )
     }
@@ -211,7 +211,7 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
         if cp.origin != origin {
             return Err(fail(format!("origin {:?} is not this ledger", cp.origin)));
         }
-        if cp.size != *stored_size {
+        if i64::try_from(cp.size) != Ok(*stored_size) {
             return Err(fail(format!("the note says size {}", cp.size)));
         }
         if cp.size > size {
@@ -273,7 +273,7 @@ fn check_entry(
     row: &EntryRow,
     state: &mut LedgerState,
 ) -> Result<(SigCheck, bool), AuditFailure> {
-    if row.index != pos {
+    if i64::try_from(pos) != Ok(row.index) {
         return Err(entry_fail(pos, format!("stored at index {}", row.index)));
     }
     let e = SignedEntry::decode(&row.bytes).map_err(|err| entry_fail(pos, err.to_string()))?;
@@ -347,11 +347,11 @@ fn first_bad_signature(checks: &[SigCheck]) -> Option<u64> {
     None
 }
 
-fn check_stored_hashes(stored: &[(u64, Hash)], expected: &[Hash]) -> Result<(), AuditFailure> {
+fn check_stored_hashes(stored: &[(i64, Hash)], expected: &[Hash]) -> Result<(), AuditFailure> {
     for (pos, (idx, hash)) in stored.iter().enumerate() {
         let pos = pos as u64;
         let record = merkle::record_of_stored_index(pos);
-        if *idx != pos {
+        if i64::try_from(pos) != Ok(*idx) {
             return Err(entry_fail(
                 record,
                 format!("stored Merkle hash {pos} is stored at position {idx}"),
@@ -390,7 +390,7 @@ mod tests {
             .entries
             .iter()
             .map(|e| EntryRow {
-                index: e.entry.index,
+                index: e.entry.index as i64,
                 id: Some(e.entry.id),
                 kind: Some(i64::from(e.entry.body.kind().code())),
                 bytes: e.encode().unwrap(),
@@ -412,7 +412,7 @@ mod tests {
                     root: roots[*s as usize],
                 };
                 (
-                    *s,
+                    *s as i64,
                     cp.sign(&[NoteSigner {
                         name: ORIGIN,
                         key: &c.key,
@@ -427,7 +427,7 @@ mod tests {
                 stored
                     .into_iter()
                     .enumerate()
-                    .map(|(i, h)| (i as u64, h))
+                    .map(|(i, h)| (i as i64, h))
                     .collect(),
             ),
             checkpoints,
@@ -604,7 +604,7 @@ mod tests {
         let cp = Checkpoint {
             origin: ORIGIN.into(),
             size: 2,
-            root: [0; 32],
+            root: Hash([0; 32]),
         };
         d.checkpoints = vec![(
             2,

@@ -98,6 +98,65 @@ impl CategorySet {
     }
 }
 
+/// Why a list of category names was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CategoryNameError {
+    /// No category at all.
+    #[error("no category")]
+    Empty,
+    /// A name that is not a category.
+    #[error("unknown category {0:?}")]
+    Unknown(String),
+}
+
+/// A stored category mask with bits beyond the four categories.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("category mask {0} has unknown bits")]
+pub struct BadMask(pub i64);
+
+impl CategorySet {
+    /// Parses API names (surrounding spaces ignored): at least one, all known.
+    pub fn parse_names<S: AsRef<str>>(names: &[S]) -> Result<Self, CategoryNameError> {
+        if names.is_empty() {
+            return Err(CategoryNameError::Empty);
+        }
+        names
+            .iter()
+            .map(|n| {
+                let n = n.as_ref();
+                Category::parse(n.trim()).ok_or_else(|| CategoryNameError::Unknown(n.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The API names, in their fixed order.
+    pub fn names(self) -> Vec<String> {
+        self.iter().map(|c| c.as_str().to_owned()).collect()
+    }
+
+    /// The categories in both sets.
+    pub fn intersection(self, other: CategorySet) -> CategorySet {
+        Self(self.0 & other.0)
+    }
+}
+
+impl TryFrom<i64> for CategorySet {
+    type Error = BadMask;
+
+    fn try_from(mask: i64) -> Result<Self, BadMask> {
+        u8::try_from(mask)
+            .ok()
+            .and_then(Self::from_mask)
+            .ok_or(BadMask(mask))
+    }
+}
+
+impl From<CategorySet> for i64 {
+    fn from(set: CategorySet) -> i64 {
+        i64::from(set.0)
+    }
+}
+
 impl FromIterator<Category> for CategorySet {
     fn from_iter<I: IntoIterator<Item = Category>>(iter: I) -> Self {
         Self(iter.into_iter().fold(0, |m, c| m | c.bit()))
@@ -123,5 +182,25 @@ mod tests {
             vec![Category::Sport, Category::School]
         );
         assert!(CategorySet::from_mask(0x10).is_none());
+        assert_eq!(CategorySet::try_from(0b0101_i64), Ok(set));
+        assert!(CategorySet::try_from(0x10_i64).is_err());
+        assert!(CategorySet::try_from(-1_i64).is_err());
+        assert_eq!(i64::from(set), 5);
+    }
+
+    #[test]
+    fn names_parse_strictly_and_print_in_order() {
+        let set = CategorySet::parse_names(&["school", " sport"]).unwrap();
+        assert_eq!(set.names(), vec!["sport", "school"]);
+        assert_eq!(
+            CategorySet::parse_names::<&str>(&[]),
+            Err(CategoryNameError::Empty)
+        );
+        assert_eq!(
+            CategorySet::parse_names(&["voetbal"]),
+            Err(CategoryNameError::Unknown("voetbal".into()))
+        );
+        let other = CategorySet::parse_names(&["sport", "cultuur"]).unwrap();
+        assert_eq!(set.intersection(other).names(), vec!["sport"]);
     }
 }

@@ -9,12 +9,11 @@
 
 use sha2::{Digest, Sha256};
 
-/// A SHA-256 hash as used throughout the tree.
-pub type Hash = [u8; 32];
+pub use super::hash::Hash;
 
 /// `SHA-256("")`, the root of the empty tree (RFC 6962 §2.1).
 pub fn empty_root() -> Hash {
-    Sha256::digest([]).into()
+    Hash::of(&[])
 }
 
 /// Leaf hash: `SHA-256(0x00 || entry)`.
@@ -22,16 +21,16 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(entry);
-    h.finalize().into()
+    Hash(h.finalize().into())
 }
 
 /// Interior node hash: `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    h.update(left.as_bytes());
+    h.update(right.as_bytes());
+    Hash(h.finalize().into())
 }
 
 /// Errors from proof construction and verification.
@@ -202,31 +201,65 @@ fn subtree_indexes(mut lo: u64, hi: u64, mut need: Vec<u64>) -> Vec<u64> {
     need
 }
 
+/// Stored hashes being consumed by a proof, front first. Proofs are built from exactly the
+/// hashes their `*_indexes` function asked for: running short or leaving some over means the
+/// caller passed the wrong hashes, and is an error, never a panic or a silent drop (Go's tlog
+/// treats it the same way).
+struct Cursor<'a> {
+    rest: &'a [Hash],
+    total: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(hashes: &'a [Hash]) -> Self {
+        Self {
+            rest: hashes,
+            total: hashes.len(),
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [Hash], MerkleError> {
+        if self.rest.len() < n {
+            return Err(MerkleError::WrongHashCount {
+                expected: self.total - self.rest.len() + n,
+                got: self.total,
+            });
+        }
+        let (taken, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(taken)
+    }
+
+    /// Every hash must have been used.
+    fn finish<T>(self, value: T) -> Result<T, MerkleError> {
+        if self.rest.is_empty() {
+            Ok(value)
+        } else {
+            Err(MerkleError::WrongHashCount {
+                expected: self.total - self.rest.len(),
+                got: self.total,
+            })
+        }
+    }
+}
+
 /// Hash of `[lo, hi)` from the hashes of its complete subtrees (as listed by
-/// [`subtree_indexes`]), consuming them from the front of `hashes`.
-fn subtree_hash(mut lo: u64, hi: u64, hashes: &[Hash]) -> (Hash, &[Hash]) {
+/// [`subtree_indexes`]), taken from the front of `hashes`.
+fn subtree_hash(mut lo: u64, hi: u64, hashes: &mut Cursor<'_>) -> Result<Hash, MerkleError> {
     let mut count = 0usize;
     while lo < hi {
         let (k, _) = maxpow2(hi - lo + 1);
         lo += k;
         count += 1;
     }
-    let mut h = hashes[count - 1];
-    for i in (0..count - 1).rev() {
-        h = node_hash(&hashes[i], &h);
-    }
-    (h, &hashes[count..])
-}
-
-fn check_count(indexes: usize, hashes: &[Hash]) -> Result<(), MerkleError> {
-    if indexes == hashes.len() {
-        Ok(())
-    } else {
-        Err(MerkleError::WrongHashCount {
-            expected: indexes,
-            got: hashes.len(),
-        })
-    }
+    let parts = hashes.take(count)?;
+    let (last, before) = parts
+        .split_last()
+        .ok_or(MerkleError::InvalidRequest("empty subtree"))?;
+    Ok(before
+        .iter()
+        .rev()
+        .fold(*last, |acc, left| node_hash(left, &acc)))
 }
 
 /// Stored positions needed for the root of a tree of `size` records.
@@ -263,34 +296,37 @@ fn leaf_proof_indexes(lo: u64, hi: u64, n: u64, need: Vec<u64>) -> Vec<u64> {
     }
 }
 
-/// The RFC 6962 audit path for record `index` in a tree of `size`, leaf sibling first.
+/// The RFC 6962 audit path for record `index` in a tree of `size`, leaf sibling first, from
+/// exactly the hashes at [`inclusion_indexes`].
 pub fn inclusion_from_hashes(
     index: u64,
     size: u64,
     hashes: &[Hash],
 ) -> Result<Vec<Hash>, MerkleError> {
-    let idx = inclusion_indexes(index, size)?;
-    check_count(idx.len(), hashes)?;
-    let (proof, _) = leaf_proof(0, size, index, hashes);
-    Ok(proof)
+    if index >= size {
+        return Err(MerkleError::InvalidRequest(
+            "index must be below the tree size",
+        ));
+    }
+    let mut cursor = Cursor::new(hashes);
+    let proof = leaf_proof(0, size, index, &mut cursor)?;
+    cursor.finish(proof)
 }
 
-fn leaf_proof(lo: u64, hi: u64, n: u64, hashes: &[Hash]) -> (Vec<Hash>, &[Hash]) {
+fn leaf_proof(lo: u64, hi: u64, n: u64, hashes: &mut Cursor<'_>) -> Result<Vec<Hash>, MerkleError> {
     if lo + 1 == hi {
-        return (Vec::new(), hashes);
+        return Ok(Vec::new());
     }
     let (k, _) = maxpow2(hi - lo);
-    let (mut p, th, rest) = if n < lo + k {
-        let (p, rest) = leaf_proof(lo, lo + k, n, hashes);
-        let (th, rest) = subtree_hash(lo + k, hi, rest);
-        (p, th, rest)
+    let (mut p, th) = if n < lo + k {
+        let p = leaf_proof(lo, lo + k, n, hashes)?;
+        (p, subtree_hash(lo + k, hi, hashes)?)
     } else {
-        let (th, rest) = subtree_hash(lo, lo + k, hashes);
-        let (p, rest) = leaf_proof(lo + k, hi, n, rest);
-        (p, th, rest)
+        let th = subtree_hash(lo, lo + k, hashes)?;
+        (leaf_proof(lo + k, hi, n, hashes)?, th)
     };
     p.push(th);
-    (p, rest)
+    Ok(p)
 }
 
 /// Stored positions needed for a consistency proof from `old` to `new` records.
@@ -324,41 +360,43 @@ fn tree_proof_indexes(lo: u64, hi: u64, n: u64, need: Vec<u64>) -> Vec<u64> {
 }
 
 /// The RFC 6962 consistency proof (SUBPROOF) that the tree of `old` records is a prefix of
-/// the tree of `new` records. Empty when `old` is 0 or equal to `new`.
+/// the tree of `new` records, from exactly the hashes at [`consistency_indexes`]. Empty when
+/// `old` is 0 or equal to `new`.
 pub fn consistency_from_hashes(
     old: u64,
     new: u64,
     hashes: &[Hash],
 ) -> Result<Vec<Hash>, MerkleError> {
-    let idx = consistency_indexes(old, new)?;
-    check_count(idx.len(), hashes)?;
-    if idx.is_empty() {
-        return Ok(Vec::new());
+    if old > new {
+        return Err(MerkleError::InvalidRequest(
+            "old size must not exceed new size",
+        ));
     }
-    let (proof, _) = tree_proof(0, new, old, hashes);
-    Ok(proof)
+    let mut cursor = Cursor::new(hashes);
+    if old == 0 || old == new {
+        return cursor.finish(Vec::new());
+    }
+    let proof = tree_proof(0, new, old, &mut cursor)?;
+    cursor.finish(proof)
 }
 
-fn tree_proof(lo: u64, hi: u64, n: u64, hashes: &[Hash]) -> (Vec<Hash>, &[Hash]) {
+fn tree_proof(lo: u64, hi: u64, n: u64, hashes: &mut Cursor<'_>) -> Result<Vec<Hash>, MerkleError> {
     if n == hi {
         if lo == 0 {
-            return (Vec::new(), hashes);
+            return Ok(Vec::new());
         }
-        let (th, rest) = subtree_hash(lo, hi, hashes);
-        return (vec![th], rest);
+        return Ok(vec![subtree_hash(lo, hi, hashes)?]);
     }
     let (k, _) = maxpow2(hi - lo);
-    let (mut p, th, rest) = if n <= lo + k {
-        let (p, rest) = tree_proof(lo, lo + k, n, hashes);
-        let (th, rest) = subtree_hash(lo + k, hi, rest);
-        (p, th, rest)
+    let (mut p, th) = if n <= lo + k {
+        let p = tree_proof(lo, lo + k, n, hashes)?;
+        (p, subtree_hash(lo + k, hi, hashes)?)
     } else {
-        let (th, rest) = subtree_hash(lo, lo + k, hashes);
-        let (p, rest) = tree_proof(lo + k, hi, n, rest);
-        (p, th, rest)
+        let th = subtree_hash(lo, lo + k, hashes)?;
+        (tree_proof(lo + k, hi, n, hashes)?, th)
     };
     p.push(th);
-    (p, rest)
+    Ok(p)
 }
 
 /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
@@ -515,9 +553,39 @@ mod tests {
     }
 
     #[test]
+    fn a_proof_built_from_too_many_or_too_few_hashes_is_an_error() {
+        let mut s = Store::default();
+        for i in 0..13 {
+            s.append(&data(i));
+        }
+        for (i, size) in [(0, 13), (5, 13), (12, 13), (3, 8)] {
+            let mut hashes = s.read(&inclusion_indexes(i, size).unwrap());
+            // The proof builder itself, not only a count check in front of it, refuses a
+            // hash it would otherwise leave unused.
+            hashes.push(leaf_hash(b"left over"));
+            let mut cursor = Cursor::new(&hashes);
+            let built = leaf_proof(0, size, i, &mut cursor).unwrap();
+            assert!(matches!(
+                cursor.finish(built),
+                Err(MerkleError::WrongHashCount { .. })
+            ));
+            assert!(inclusion_from_hashes(i, size, &hashes).is_err());
+            hashes.truncate(hashes.len() - 2);
+            assert!(inclusion_from_hashes(i, size, &hashes).is_err(), "no panic");
+        }
+        for (a, b) in [(3, 13), (4, 8), (7, 13)] {
+            let mut hashes = s.read(&consistency_indexes(a, b).unwrap());
+            hashes.push(leaf_hash(b"left over"));
+            assert!(consistency_from_hashes(a, b, &hashes).is_err());
+            hashes.truncate(hashes.len() - 2);
+            assert!(consistency_from_hashes(a, b, &hashes).is_err(), "no panic");
+        }
+        assert!(consistency_from_hashes(5, 5, &[leaf_hash(b"x")]).is_err());
+    }
+
+    #[test]
     fn empty_tree_root_is_sha256_of_nothing() {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(empty_root());
+        let b64 = empty_root().to_base64();
         assert_eq!(b64, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
         assert_eq!(Frontier::new().root(), empty_root());
     }
@@ -656,6 +724,6 @@ mod tests {
         assert!(inclusion_indexes(5, 5).is_err());
         assert!(consistency_indexes(6, 5).is_err());
         assert!(inclusion_from_hashes(0, 4, &[]).is_err());
-        assert!(Frontier::from_hashes(3, &[[0; 32]]).is_err());
+        assert!(Frontier::from_hashes(3, &[Hash([0; 32])]).is_err());
     }
 }

@@ -124,10 +124,7 @@ impl std::fmt::Display for Vkey {
     }
 }
 
-/// Lower-case hex of a byte string.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub use super::hash::hex;
 
 /// A signer for notes: a key name and an Ed25519 signing key.
 pub struct NoteSigner<'a> {
@@ -150,28 +147,181 @@ fn check_text(text: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// Signs `text` (which must end in a newline) and returns the complete note.
-pub fn sign_note(text: &str, signers: &[NoteSigner<'_>]) -> Result<String, NoteError> {
-    check_text(text)?;
-    let mut out = String::with_capacity(text.len() + 120 * signers.len());
-    out.push_str(text);
-    out.push('\n');
-    for s in signers {
-        if !valid_key_name(s.name) {
+/// One signature line of a note: the key name, the 4-byte key id and the signature bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteSignature {
+    /// The key name on the line.
+    pub name: String,
+    /// The key id (first four bytes of the decoded blob).
+    pub key_id: [u8; 4],
+    /// The signature (the rest of the blob; 64 bytes for Ed25519).
+    pub signature: Vec<u8>,
+}
+
+impl NoteSignature {
+    fn line(&self) -> String {
+        let mut blob = Vec::with_capacity(4 + self.signature.len());
+        blob.extend_from_slice(&self.key_id);
+        blob.extend_from_slice(&self.signature);
+        format!("{EM_DASH_PREFIX}{} {}\n", self.name, B64.encode(blob))
+    }
+}
+
+/// A note split into its text and its signature lines, none of them checked yet. A note may
+/// carry several signatures (C2SP signed-note): the log's own and, later, cosignatures by
+/// witnesses. Signatures by keys the reader does not know are kept, so that a note can be
+/// passed on, cosigned or checked later against other keys without losing any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The signed text, ending in a newline.
+    pub text: String,
+    /// Every signature line, in order.
+    pub signatures: Vec<NoteSignature>,
+}
+
+impl Note {
+    /// A note with no signatures yet.
+    pub fn new(text: &str) -> Result<Self, NoteError> {
+        check_text(text)?;
+        Ok(Self {
+            text: text.to_owned(),
+            signatures: Vec::new(),
+        })
+    }
+
+    /// Parses the syntax of a note; verifies nothing.
+    pub fn parse(note: &str) -> Result<Self, NoteError> {
+        let cut = note
+            .rfind("\n\n")
+            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+        let (text, sigs) = (&note[..cut + 1], &note[cut + 2..]);
+        check_text(text)?;
+        if sigs.is_empty() || !sigs.ends_with('\n') {
+            return Err(NoteError::Malformed("signatures must end in a newline"));
+        }
+        let lines: Vec<&str> = sigs[..sigs.len() - 1].split('\n').collect();
+        if lines.len() > MAX_SIGNATURES {
+            return Err(NoteError::Malformed("too many signatures"));
+        }
+        let mut signatures = Vec::with_capacity(lines.len());
+        for line in lines {
+            let rest = line
+                .strip_prefix(EM_DASH_PREFIX)
+                .ok_or(NoteError::Malformed(
+                    "signature line must start with an em dash",
+                ))?;
+            let (name, b64) = rest
+                .split_once(' ')
+                .ok_or(NoteError::Malformed("signature line has no signature"))?;
+            if !valid_key_name(name) {
+                return Err(NoteError::Malformed("invalid key name on signature line"));
+            }
+            let blob = B64
+                .decode(b64)
+                .map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            let Some((id, signature)) = blob.split_first_chunk::<4>() else {
+                return Err(NoteError::Malformed("signature too short"));
+            };
+            if signature.is_empty() {
+                return Err(NoteError::Malformed("signature too short"));
+            }
+            signatures.push(NoteSignature {
+                name: name.to_owned(),
+                key_id: *id,
+                signature: signature.to_vec(),
+            });
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            signatures,
+        })
+    }
+
+    /// The note as text: the text, a blank line, one line per signature.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 1 + 100 * self.signatures.len());
+        out.push_str(&self.text);
+        out.push('\n');
+        for s in &self.signatures {
+            out.push_str(&s.line());
+        }
+        out
+    }
+
+    /// Adds a signature by `signer` (a cosignature when the note is already signed). A second
+    /// signature by the same key replaces the first.
+    pub fn sign(&mut self, signer: &NoteSigner<'_>) -> Result<(), NoteError> {
+        if !valid_key_name(signer.name) {
             return Err(NoteError::BadKeyName);
         }
-        let id = key_id(s.name, s.key.verifying_key().as_bytes());
-        let sig = s.key.sign(text.as_bytes());
-        let mut blob = Vec::with_capacity(68);
-        blob.extend_from_slice(&id);
-        blob.extend_from_slice(&sig.to_bytes());
-        out.push_str(EM_DASH_PREFIX);
-        out.push_str(s.name);
-        out.push(' ');
-        out.push_str(&B64.encode(blob));
-        out.push('\n');
+        if self.signatures.len() >= MAX_SIGNATURES {
+            return Err(NoteError::Malformed("too many signatures"));
+        }
+        let key_id = key_id(signer.name, signer.key.verifying_key().as_bytes());
+        let signature = signer.key.sign(self.text.as_bytes()).to_bytes().to_vec();
+        self.signatures
+            .retain(|s| !(s.name == signer.name && s.key_id == key_id));
+        self.signatures.push(NoteSignature {
+            name: signer.name.to_owned(),
+            key_id,
+            signature,
+        });
+        Ok(())
     }
-    Ok(out)
+
+    /// Checks the signatures by `known` keys. A failing signature by a known key rejects the
+    /// note; at least one known key must have signed; signatures by other keys are kept,
+    /// unchecked, in [`VerifiedNote::unverified`].
+    pub fn verify(&self, known: &[Vkey]) -> Result<VerifiedNote, NoteError> {
+        let mut signed_by: Vec<Vkey> = Vec::new();
+        let mut unverified = Vec::new();
+        for s in &self.signatures {
+            let mut matched = false;
+            for k in known
+                .iter()
+                .filter(|k| k.name == s.name && k.id == s.key_id)
+            {
+                matched = true;
+                let ok = <[u8; 64]>::try_from(s.signature.as_slice())
+                    .map(|b| Signature::from_bytes(&b))
+                    .is_ok_and(|sig| k.key.verify_strict(self.text.as_bytes(), &sig).is_ok());
+                if !ok {
+                    return Err(NoteError::BadSignature(k.name.clone()));
+                }
+                if !signed_by.contains(k) {
+                    signed_by.push(k.clone());
+                }
+            }
+            if !matched {
+                unverified.push(s.clone());
+            }
+        }
+        if signed_by.is_empty() {
+            return Err(NoteError::NoKnownSignature);
+        }
+        Ok(VerifiedNote {
+            text: self.text.clone(),
+            signed_by,
+            unverified,
+        })
+    }
+}
+
+/// Signs `text` (which must end in a newline) and returns the complete note.
+pub fn sign_note(text: &str, signers: &[NoteSigner<'_>]) -> Result<String, NoteError> {
+    let mut note = Note::new(text)?;
+    for s in signers {
+        note.sign(s)?;
+    }
+    Ok(note.encode())
+}
+
+/// Adds a signature to an existing note (for example a witness cosigning a checkpoint); the
+/// note's other signatures, known or not, are kept as they are.
+pub fn add_signature(note: &str, signer: &NoteSigner<'_>) -> Result<String, NoteError> {
+    let mut n = Note::parse(note)?;
+    n.sign(signer)?;
+    Ok(n.encode())
 }
 
 /// A note whose signatures were checked.
@@ -181,64 +331,14 @@ pub struct VerifiedNote {
     pub text: String,
     /// The verifier keys whose signatures verified.
     pub signed_by: Vec<Vkey>,
+    /// Signatures by keys that were not given, kept unchecked (for example a witness's).
+    pub unverified: Vec<NoteSignature>,
 }
 
-/// Verifies a note against known keys. Unknown signatures are ignored; a failing signature by
-/// a known key rejects the note; at least one known key must have signed.
+/// Verifies a note against known keys. Signatures by unknown keys are kept unchecked; a
+/// failing signature by a known key rejects the note; at least one known key must have signed.
 pub fn verify_note(note: &str, known: &[Vkey]) -> Result<VerifiedNote, NoteError> {
-    let cut = note
-        .rfind("\n\n")
-        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-    let (text, sigs) = (&note[..cut + 1], &note[cut + 2..]);
-    check_text(text)?;
-    if sigs.is_empty() || !sigs.ends_with('\n') {
-        return Err(NoteError::Malformed("signatures must end in a newline"));
-    }
-    let mut signed_by: Vec<Vkey> = Vec::new();
-    let lines: Vec<&str> = sigs[..sigs.len() - 1].split('\n').collect();
-    if lines.len() > MAX_SIGNATURES {
-        return Err(NoteError::Malformed("too many signatures"));
-    }
-    for line in lines {
-        let rest = line
-            .strip_prefix(EM_DASH_PREFIX)
-            .ok_or(NoteError::Malformed(
-                "signature line must start with an em dash",
-            ))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or(NoteError::Malformed("signature line has no signature"))?;
-        if !valid_key_name(name) {
-            return Err(NoteError::Malformed("invalid key name on signature line"));
-        }
-        let blob = B64
-            .decode(b64)
-            .map_err(|_| NoteError::Malformed("signature is not base64"))?;
-        if blob.len() < 5 {
-            return Err(NoteError::Malformed("signature too short"));
-        }
-        for k in known
-            .iter()
-            .filter(|k| k.name == name && k.id[..] == blob[..4])
-        {
-            let ok = <[u8; 64]>::try_from(&blob[4..])
-                .map(|b| Signature::from_bytes(&b))
-                .is_ok_and(|sig| k.key.verify_strict(text.as_bytes(), &sig).is_ok());
-            if !ok {
-                return Err(NoteError::BadSignature(k.name.clone()));
-            }
-            if !signed_by.contains(k) {
-                signed_by.push(k.clone());
-            }
-        }
-    }
-    if signed_by.is_empty() {
-        return Err(NoteError::NoKnownSignature);
-    }
-    Ok(VerifiedNote {
-        text: text.to_owned(),
-        signed_by,
-    })
+    Note::parse(note)?.verify(known)
 }
 
 /// The body of a `tlog-checkpoint`: origin, tree size and root hash.
@@ -259,7 +359,7 @@ impl Checkpoint {
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
-            B64.encode(self.root)
+            self.root.to_base64()
         )
     }
 
@@ -289,12 +389,8 @@ impl Checkpoint {
         let size: u64 = size
             .parse()
             .map_err(|_| NoteError::BadCheckpoint("size out of range"))?;
-        let raw = B64
-            .decode(root)
-            .map_err(|_| NoteError::BadCheckpoint("root is not base64"))?;
-        let root: Hash = raw
-            .try_into()
-            .map_err(|_| NoteError::BadCheckpoint("root is not 32 bytes"))?;
+        let root = Hash::from_base64(root)
+            .ok_or(NoteError::BadCheckpoint("root is not 32 bytes of base64"))?;
         Ok(Self {
             origin: origin.to_owned(),
             size,
@@ -393,7 +489,7 @@ mod tests {
         let cp = Checkpoint {
             origin: "kindpakket.example/ledger".into(),
             size: 42,
-            root: [7; 32],
+            root: Hash([7; 32]),
         };
         let note = cp
             .sign(&[
@@ -445,5 +541,81 @@ mod tests {
         assert!(verify_note(&note, std::slice::from_ref(&v)).is_ok());
         assert!(verify_note(note.trim_end(), std::slice::from_ref(&v)).is_err());
         assert!(verify_note(&note.replace('\u{2014}', "-"), std::slice::from_ref(&v)).is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_can_be_cosigned_and_checked_by_either_key() {
+        let log = test_key("log");
+        let witness = test_key("witness");
+        let cp = Checkpoint {
+            origin: "kindpakket.example/ledger".into(),
+            size: 7,
+            root: Hash([3; 32]),
+        };
+        let signed = cp
+            .sign(&[NoteSigner {
+                name: "kindpakket.example/ledger",
+                key: &log,
+            }])
+            .unwrap();
+        let cosigned = add_signature(
+            &signed,
+            &NoteSigner {
+                name: "witness.example",
+                key: &witness,
+            },
+        )
+        .unwrap();
+        assert!(
+            cosigned.starts_with(&signed),
+            "the log's signature is kept as it was"
+        );
+        let vlog = Vkey::new("kindpakket.example/ledger", log.verifying_key()).unwrap();
+        let vwit = Vkey::new("witness.example", witness.verifying_key()).unwrap();
+        // A reader who knows only the log's key keeps the witness's signature for later.
+        let (parsed, v) = Checkpoint::verify(&cosigned, std::slice::from_ref(&vlog)).unwrap();
+        assert_eq!(parsed, cp);
+        assert_eq!(v.signed_by, vec![vlog.clone()]);
+        assert_eq!(v.unverified.len(), 1);
+        assert_eq!(v.unverified[0].name, "witness.example");
+        assert_eq!(v.unverified[0].key_id, vwit.id);
+        // Later, with the witness's key, both are checked.
+        let (_, both) = Checkpoint::verify(&cosigned, &[vlog.clone(), vwit.clone()]).unwrap();
+        assert_eq!(both.signed_by, vec![vlog.clone(), vwit.clone()]);
+        assert!(both.unverified.is_empty());
+        let (_, only_witness) = Checkpoint::verify(&cosigned, std::slice::from_ref(&vwit)).unwrap();
+        assert_eq!(only_witness.signed_by, vec![vwit]);
+        // Parsing and encoding keep every signature byte for byte; signing again by the same
+        // key does not add a second line.
+        assert_eq!(Note::parse(&cosigned).unwrap().encode(), cosigned);
+        let again = add_signature(
+            &cosigned,
+            &NoteSigner {
+                name: "witness.example",
+                key: &witness,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            again, cosigned,
+            "Ed25519 is deterministic and the line is replaced"
+        );
+        // A forged cosignature is refused once its key is known.
+        let forged = cosigned.replace(&v.unverified[0].line(), &{
+            let mut s = v.unverified[0].clone();
+            s.signature[0] ^= 1;
+            s.line()
+        });
+        assert!(Checkpoint::verify(&forged, std::slice::from_ref(&vlog)).is_ok());
+        assert!(matches!(
+            Checkpoint::verify(
+                &forged,
+                &[
+                    vlog,
+                    Vkey::new("witness.example", witness.verifying_key()).unwrap()
+                ]
+            ),
+            Err(NoteError::BadSignature(_))
+        ));
     }
 }

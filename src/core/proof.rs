@@ -63,7 +63,7 @@ impl TlogProof {
         }
         s.push_str(&format!("index {}\n", self.index));
         for h in &self.hashes {
-            s.push_str(&B64.encode(h));
+            s.push_str(&h.to_base64());
             s.push('\n');
         }
         s.push('\n');
@@ -108,13 +108,9 @@ impl TlogProof {
             if hashes.len() == MAX_PROOF_HASHES {
                 return Err(ProofError::Malformed("too many proof hashes"));
             }
-            let raw = B64
-                .decode(line)
-                .map_err(|_| ProofError::Malformed("proof hash is not base64"))?;
-            hashes.push(
-                raw.try_into()
-                    .map_err(|_| ProofError::Malformed("proof hash is not 32 bytes"))?,
-            );
+            hashes.push(Hash::from_base64(line).ok_or(ProofError::Malformed(
+                "proof hash is not 32 bytes of base64",
+            ))?);
         }
         if rest.is_empty() {
             return Err(ProofError::Malformed("missing checkpoint"));

@@ -1,32 +1,15 @@
-//! The one JSON error shape: `{"error": {"code": "<stable_snake_case>", "message": "<Dutch>"}}`,
-//! and extractors whose rejections use it.
+//! The one JSON error shape, `{"error": {"code": "<stable_snake_case>", "message": "<Dutch>"}}`,
+//! and the one place where a use case's error becomes an HTTP status. Internal and unavailable
+//! errors carry their cause to the logging middleware, which logs each once.
 
 use axum::Json;
-use axum::extract::FromRequest;
-use axum::extract::FromRequestParts;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::ledger::LedgerError;
-use crate::store::StoreError;
-
-/// An API error: status, stable code, and a plain Dutch message.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine-readable code.
-    pub code: &'static str,
-    /// Message for people, in Dutch (B1).
-    pub message: String,
-    /// Seconds for the `Retry-After` header of a 429 or 503 (default 5).
-    pub retry_after: Option<u64>,
-    /// Technical detail for developers (English), shown as `detail`.
-    pub detail: Option<String>,
-}
+use crate::service::Error;
+use crate::service::error::{Invalid, RefusalClass};
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,73 +33,49 @@ pub struct ErrorDetail {
     pub detail: Option<String>,
 }
 
-impl ApiError {
-    /// Any error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-            detail: None,
-        }
-    }
+/// The cause of a 500 or 503, handed to the logging middleware in the response's extensions.
+#[derive(Debug, Clone)]
+pub struct LoggedCause {
+    /// True for a 500 (logged as an error), false for a 503 (a warning).
+    pub internal: bool,
+    /// The cause with its chain.
+    pub cause: String,
+}
 
-    /// 400: the request itself is malformed.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
+/// A use case's error as an HTTP answer.
+#[derive(Debug, Clone)]
+pub struct ApiError(pub Error);
 
-    /// 401: not logged in.
-    pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "not_logged_in",
-            "U bent niet ingelogd. Log eerst in.",
-        )
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
     }
+}
 
-    /// 403: logged in, but not allowed.
-    pub fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "U mag dit niet doen met uw account.",
-        )
-    }
-
-    /// 404: unknown thing.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    /// 409: conflicts with the current state.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    /// 422: well-formed, but against a rule.
-    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    /// 503: try again later.
-    pub fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Het systeem is even niet bereikbaar. Probeer het over een minuut opnieuw.",
-        )
-    }
-
-    /// 500: our fault; details go to the log, never to the client.
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Er ging iets mis aan onze kant. Probeer het later opnieuw.",
-        )
+/// The HTTP status of every error: by class, and for malformed requests by what the transport
+/// refused.
+pub fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Invalid(Invalid::UnsupportedMediaType) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::Invalid(Invalid::BodyTooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Invalid(Invalid::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
+        Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Replayed(r) => match r.class {
+            RefusalClass::Invalid => StatusCode::BAD_REQUEST,
+            RefusalClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+            RefusalClass::Forbidden => StatusCode::FORBIDDEN,
+            RefusalClass::NotFound => StatusCode::NOT_FOUND,
+            RefusalClass::Conflict => StatusCode::CONFLICT,
+            RefusalClass::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+        },
     }
 }
 
@@ -125,238 +84,449 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message.clone(),
-                detail: self.detail.clone(),
+                code: self.0.code().to_owned(),
+                message: self.0.message().into_owned(),
+                detail: self.0.detail().map(str::to_owned),
             },
         }
-    }
-
-    /// The response body as JSON text (to store with an idempotency key).
-    pub fn body_json(&self) -> Result<String, ApiError> {
-        serde_json::to_string(&self.body()).map_err(ApiError::internal)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, Json(self.body())).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS
-            || self.status == StatusCode::SERVICE_UNAVAILABLE
-        {
-            r.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(self.retry_after.unwrap_or(5)),
-            );
+        let status = status_of(&self.0);
+        let mut r = (status, Json(self.body())).into_response();
+        let retry_after = match &self.0 {
+            Error::TooManyAttempts { retry_after } => Some(*retry_after),
+            Error::Unavailable(_) => Some(5),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        let cause = match &self.0 {
+            Error::Internal(c) => Some(LoggedCause {
+                internal: true,
+                cause: c.chain(),
+            }),
+            Error::Unavailable(u) => Some(LoggedCause {
+                internal: false,
+                cause: format!("{u:?}"),
+            }),
+            _ => None,
+        };
+        if let Some(c) = cause {
+            r.extensions_mut().insert(c);
         }
         r
     }
 }
 
-impl From<crate::service::Error> for ApiError {
-    fn from(e: crate::service::Error) -> Self {
-        use crate::service::Kind;
-        let status = match e.kind {
-            Kind::BadRequest => StatusCode::BAD_REQUEST,
-            Kind::Forbidden => StatusCode::FORBIDDEN,
-            Kind::NotFound => StatusCode::NOT_FOUND,
-            Kind::Conflict => StatusCode::CONFLICT,
-            Kind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
-            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.code, e.message)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Locked(_) => ApiError::unavailable(),
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-impl From<LedgerError> for ApiError {
-    fn from(e: LedgerError) -> Self {
-        match e {
-            LedgerError::Rejected(r) => ApiError::rule(r.code(), rejection_message(r.code())),
-            LedgerError::Conflict => {
-                ApiError::conflict("conflict", "Dit botst met gegevens die er al zijn.")
-            }
-            LedgerError::Guard(code) => ApiError::conflict(
-                code,
-                "Dit kan niet meer: de gegevens zijn intussen veranderd.",
-            ),
-            LedgerError::Unavailable(detail) => {
-                tracing::warn!(%detail, "ledger unavailable");
-                ApiError::unavailable()
-            }
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-/// Dutch explanations for ledger rule codes.
-pub fn rejection_message(code: &str) -> &'static str {
-    match code {
-        "insufficient_balance" => "Er staat niet genoeg tegoed op deze rekening.",
-        "voucher_blocked" => "Deze voucher is geblokkeerd.",
-        "voucher_expired" => "Deze voucher is verlopen.",
-        "token_superseded" => "Deze QR-code is vervangen door een nieuwe. Gebruik de nieuwe code.",
-        "category_not_allowed" => "Deze voucher mag niet aan deze soort activiteit worden besteed.",
-        "already_issued" => "Voor dit kind is in deze regeling al een voucher uitgegeven.",
-        "already_reversed" => "Deze betaling is al teruggedraaid.",
-        "account_closed" => "Deze rekening is gesloten.",
-        "unknown_account" => "Deze rekening bestaat niet.",
-        "amount_overflow" => "Dit bedrag is te groot.",
-        "invalid_token" => "Deze QR-code is niet geldig.",
-        _ => "Dit mag niet volgens de regels van het grootboek.",
-    }
-}
-
-/// JSON body extractor whose rejections are [`ApiError`]s.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Stuur de gegevens als JSON (Content-Type: application/json).",
-            ),
-            JsonRejection::JsonDataError(e) => {
-                let detail = e.body_text();
-                let mut err =
-                    ApiError::bad_request("invalid_field", field_message(&detail, "veld"));
-                err.detail = Some(detail);
-                err
-            }
-            JsonRejection::BytesRejection(_) => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "Het verzoek is te groot.",
-            ),
-            other => {
-                let mut err =
-                    ApiError::bad_request("malformed_json", "Het verzoek is geen geldige JSON.");
-                err.detail = Some(other.body_text());
-                err
-            }
-        }
-    }
-}
-
-/// Path extractor whose rejections are [`ApiError`]s.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
-
-impl From<PathRejection> for ApiError {
-    fn from(_: PathRejection) -> Self {
-        ApiError::not_found(
-            "not_found",
-            "Dit adres bestaat niet. Controleer het nummer.",
-        )
-    }
-}
-
-/// Query extractor whose rejections are [`ApiError`]s.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> Self {
-        let detail = r.body_text();
-        let mut err =
-            ApiError::bad_request("invalid_query", field_message(&detail, "zoekparameter"));
-        err.detail = Some(detail);
-        err
-    }
-}
-
-/// A Dutch sentence for a serde error text such as "Failed to deserialize the JSON body into
-/// the target type: children[0].birth_date: input contains invalid characters at line 1
-/// column 80": which field, and whether it is missing, unknown or wrong. `what` is "veld" or
-/// "zoekparameter".
-fn field_message(text: &str, what: &str) -> String {
-    let the = if what == "veld" { "Het" } else { "De" };
-    let rest = text.split_once("type: ").map_or(text, |(_, r)| r);
-    let rest = rest.split_once("string: ").map_or(rest, |(_, r)| r);
-    let quoted = |marker: &str| {
-        rest.split_once(marker)
-            .and_then(|(_, r)| r.split('`').next())
-            .map(str::to_owned)
-    };
-    if let Some(f) = quoted("missing field `") {
-        return format!("{the} {what} '{f}' ontbreekt.");
-    }
-    if let Some(f) = quoted("unknown field `") {
-        return format!("{the} {what} '{f}' kennen we niet. Controleer de schrijfwijze.");
-    }
-    // "path: message"; a path is made of names, indexes and dots only.
-    let path = rest.split_once(": ").map(|(p, _)| p).filter(|p| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
-    });
-    match path {
-        Some(p) if rest.contains("out of range") => {
-            format!("{the} {what} '{p}' heeft een getal dat te groot of te klein is.")
-        }
-        Some(p) => {
-            format!("{the} {what} '{p}' heeft een verkeerde waarde of een verkeerd soort waarde.")
-        }
-        None => format!("Een {what} ontbreekt of heeft een verkeerde waarde."),
-    }
-}
-
 #[cfg(test)]
-mod field_message_tests {
-    use super::field_message;
+mod tests {
+    use super::*;
+    use crate::core::accounts::Rejection;
+    use crate::core::category::{Category, CategoryNameError};
+    use crate::core::money::Cents;
+    use crate::core::token::TokenError;
+    use crate::service::error::{
+        Conflict, FieldIssue, Missing, ProofProblem, Refusal, Rule, TextProblem, Unauthenticated,
+        Unavailable,
+    };
+    use uuid::Uuid;
+
+    /// Every error a use case can give, with its code and status. Adding a variant without a
+    /// line here fails to compile (the `match`es below have no wildcard).
+    fn table() -> Vec<(Error, &'static str, u16)> {
+        use Error as E;
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let issue = || FieldIssue::Missing("token".into());
+        vec![
+            (
+                E::Invalid(Invalid::Body {
+                    issue: issue(),
+                    detail: "d".into(),
+                }),
+                "invalid_field",
+                400,
+            ),
+            (
+                E::Invalid(Invalid::Query {
+                    issue: issue(),
+                    detail: "d".into(),
+                }),
+                "invalid_query",
+                400,
+            ),
+            (
+                E::Invalid(Invalid::MalformedJson { detail: "d".into() }),
+                "malformed_json",
+                400,
+            ),
+            (
+                E::Invalid(Invalid::UnsupportedMediaType),
+                "unsupported_media_type",
+                415,
+            ),
+            (E::Invalid(Invalid::BodyTooLarge), "body_too_large", 413),
+            (
+                E::Invalid(Invalid::MethodNotAllowed),
+                "method_not_allowed",
+                405,
+            ),
+            (
+                E::Invalid(Invalid::Text {
+                    field: "name",
+                    problem: TextProblem::Empty,
+                }),
+                "invalid_field",
+                400,
+            ),
+            (E::Invalid(Invalid::Amount), "invalid_amount", 400),
+            (E::Invalid(Invalid::AmountPerChild), "invalid_amount", 400),
+            (E::Invalid(Invalid::AmountTooLarge), "invalid_amount", 400),
+            (E::Invalid(Invalid::PeriodReversed), "invalid_period", 400),
+            (E::Invalid(Invalid::PeriodTooLong), "invalid_period", 400),
+            (
+                E::Invalid(Invalid::Categories(CategoryNameError::Empty)),
+                "invalid_categories",
+                400,
+            ),
+            (E::Invalid(Invalid::Category), "invalid_category", 400),
+            (E::Invalid(Invalid::MaxAge), "invalid_field", 400),
+            (E::Invalid(Invalid::Pooling), "invalid_field", 400),
+            (E::Invalid(Invalid::Kvk), "invalid_kvk", 400),
+            (E::Invalid(Invalid::Iban), "invalid_iban", 400),
+            (E::Invalid(Invalid::Email), "invalid_email", 400),
+            (E::Invalid(Invalid::Phone), "invalid_phone", 400),
+            (E::Invalid(Invalid::Children), "invalid_children", 400),
+            (E::Invalid(Invalid::BirthDate), "invalid_birth_date", 400),
+            (E::Invalid(Invalid::ChildOrHousehold), "invalid_field", 400),
+            (
+                E::Invalid(Invalid::ChildIdRequired),
+                "child_id_required",
+                400,
+            ),
+            (
+                E::Invalid(Invalid::HouseholdIdRequired),
+                "household_id_required",
+                400,
+            ),
+            (E::Invalid(Invalid::TokenTooLong), "invalid_field", 400),
+            (
+                E::Invalid(Invalid::IdempotencyKeyMissing),
+                "idempotency_key_missing",
+                400,
+            ),
+            (
+                E::Invalid(Invalid::IdempotencyKey),
+                "invalid_idempotency_key",
+                400,
+            ),
+            (E::Invalid(Invalid::Range), "invalid_range", 400),
+            (
+                E::Invalid(Invalid::ProofRequest(ProofProblem::BeyondTree)),
+                "invalid_proof_request",
+                400,
+            ),
+            (
+                E::Unauthenticated(Unauthenticated::NotLoggedIn),
+                "not_logged_in",
+                401,
+            ),
+            (
+                E::Unauthenticated(Unauthenticated::InvalidLogin),
+                "invalid_login",
+                401,
+            ),
+            (E::Forbidden, "forbidden", 403),
+            (E::NotFound(Missing::Fund), "unknown_fund", 404),
+            (E::NotFound(Missing::Household), "unknown_household", 404),
+            (E::NotFound(Missing::Child), "unknown_child", 404),
+            (E::NotFound(Missing::Provider), "unknown_provider", 404),
+            (E::NotFound(Missing::Voucher), "unknown_voucher", 404),
+            (E::NotFound(Missing::Redemption), "unknown_redemption", 404),
+            (E::NotFound(Missing::Path), "not_found", 404),
+            (E::NotFound(Missing::Page), "not_found", 404),
+            (
+                E::Conflict(Conflict::AlreadyIssued { pooled: true }),
+                "already_issued",
+                409,
+            ),
+            (
+                E::Conflict(Conflict::AlreadyReversed),
+                "already_reversed",
+                409,
+            ),
+            (
+                E::Conflict(Conflict::AlreadyPaidOut),
+                "already_paid_out",
+                409,
+            ),
+            (
+                E::Conflict(Conflict::AlreadyBlocked),
+                "already_blocked",
+                409,
+            ),
+            (
+                E::Conflict(Conflict::AlreadyExpired),
+                "already_expired",
+                409,
+            ),
+            (
+                E::Conflict(Conflict::ReferenceTaken),
+                "reference_taken",
+                409,
+            ),
+            (E::Conflict(Conflict::Exists), "conflict", 409),
+            (E::Conflict(Conflict::Changed), "fund_changed", 409),
+            (
+                E::Conflict(Conflict::InFlight),
+                "idempotency_in_flight",
+                409,
+            ),
+            (E::Conflict(Conflict::InDoubt), "idempotency_in_doubt", 409),
+            (
+                E::Rule(Rule::InsufficientBalance),
+                "insufficient_balance",
+                422,
+            ),
+            (E::Rule(Rule::NothingLeft), "insufficient_balance", 422),
+            (
+                E::Rule(Rule::InsufficientFundBalance),
+                "insufficient_fund_balance",
+                422,
+            ),
+            (E::Rule(Rule::VoucherBlocked), "voucher_blocked", 422),
+            (E::Rule(Rule::VoucherExpired), "voucher_expired", 422),
+            (
+                E::Rule(Rule::VoucherNotYetValid { from: date }),
+                "voucher_not_yet_valid",
+                422,
+            ),
+            (E::Rule(Rule::TokenSuperseded), "token_superseded", 422),
+            (
+                E::Rule(Rule::Token(TokenError::Prefix)),
+                "invalid_token_prefix",
+                422,
+            ),
+            (
+                E::Rule(Rule::Token(TokenError::Signature)),
+                "invalid_token",
+                422,
+            ),
+            (E::Rule(Rule::UnknownKey), "unknown_key", 422),
+            (E::Rule(Rule::UnknownVoucherToken), "unknown_voucher", 422),
+            (
+                E::Rule(Rule::ProviderNotApproved),
+                "provider_not_approved",
+                422,
+            ),
+            (E::Rule(Rule::ClubNotApproved), "provider_not_approved", 422),
+            (
+                E::Rule(Rule::CategoryNotAllowed(Category::Sport)),
+                "category_not_allowed",
+                422,
+            ),
+            (
+                E::Rule(Rule::CategoryNotAllowedHere(Category::Sport)),
+                "category_not_allowed",
+                422,
+            ),
+            (
+                E::Rule(Rule::CategoryNotInFund(Category::Sport)),
+                "category_not_in_fund",
+                422,
+            ),
+            (
+                E::Rule(Rule::CategoryNotOffered(Category::Sport)),
+                "category_not_offered",
+                422,
+            ),
+            (
+                E::Rule(Rule::ChildNotEligible { max_age: 17 }),
+                "child_not_eligible",
+                422,
+            ),
+            (
+                E::Rule(Rule::NoChildEligible { max_age: 17 }),
+                "child_not_eligible",
+                422,
+            ),
+            (E::Rule(Rule::HouseholdErased), "personal_data_erased", 422),
+            (E::Rule(Rule::ChildErased), "personal_data_erased", 422),
+            (E::Rule(Rule::FundExpired), "fund_expired", 422),
+            (E::Rule(Rule::NoVoucher), "no_voucher", 422),
+            (E::Rule(Rule::TooManyReissues), "too_many_reissues", 422),
+            (
+                E::Rule(Rule::IdempotencyConflict),
+                "idempotency_conflict",
+                422,
+            ),
+            (
+                E::Rule(Rule::Ledger(Rejection::Overflow)),
+                "amount_overflow",
+                422,
+            ),
+            (
+                E::Rule(Rule::Ledger(Rejection::InsufficientBalance {
+                    account: Uuid::nil(),
+                    balance: Cents(0),
+                })),
+                "insufficient_balance",
+                422,
+            ),
+            (
+                E::TooManyAttempts { retry_after: 60 },
+                "too_many_attempts",
+                429,
+            ),
+            (
+                E::Unavailable(Unavailable::Busy { cause: "x".into() }),
+                "unavailable",
+                503,
+            ),
+            (E::Unavailable(Unavailable::Timeout), "timeout", 503),
+            (
+                E::Replayed(Refusal {
+                    class: RefusalClass::Rule,
+                    code: "insufficient_balance".into(),
+                    message: "Er staat niet genoeg tegoed op deze voucher.".into(),
+                    detail: None,
+                }),
+                "insufficient_balance",
+                422,
+            ),
+            (E::bug("x"), "internal_error", 500),
+        ]
+    }
+
+    /// Fails to compile when a variant is added without thought for its code and status.
+    #[allow(dead_code)]
+    fn every_variant_is_in_the_table(e: &Error) {
+        match e {
+            Error::Invalid(i) => match i {
+                Invalid::Body { .. } | Invalid::Query { .. } | Invalid::MalformedJson { .. } => {}
+                Invalid::UnsupportedMediaType
+                | Invalid::BodyTooLarge
+                | Invalid::MethodNotAllowed => {}
+                Invalid::Text { .. } | Invalid::Amount | Invalid::AmountPerChild => {}
+                Invalid::AmountTooLarge | Invalid::PeriodReversed | Invalid::PeriodTooLong => {}
+                Invalid::Categories(_) | Invalid::Category | Invalid::MaxAge | Invalid::Pooling => {
+                }
+                Invalid::Kvk | Invalid::Iban | Invalid::Email | Invalid::Phone => {}
+                Invalid::Children | Invalid::BirthDate | Invalid::ChildOrHousehold => {}
+                Invalid::ChildIdRequired | Invalid::HouseholdIdRequired | Invalid::TokenTooLong => {
+                }
+                Invalid::IdempotencyKeyMissing | Invalid::IdempotencyKey | Invalid::Range => {}
+                Invalid::ProofRequest(_) => {}
+            },
+            Error::Unauthenticated(
+                Unauthenticated::NotLoggedIn | Unauthenticated::InvalidLogin,
+            ) => {}
+            Error::Forbidden
+            | Error::TooManyAttempts { .. }
+            | Error::Replayed(_)
+            | Error::Internal(_) => {}
+            Error::NotFound(m) => match m {
+                Missing::Fund | Missing::Household | Missing::Child | Missing::Provider => {}
+                Missing::Voucher | Missing::Redemption | Missing::Path | Missing::Page => {}
+            },
+            Error::Conflict(c) => match c {
+                Conflict::AlreadyIssued { .. }
+                | Conflict::AlreadyReversed
+                | Conflict::AlreadyPaidOut => {}
+                Conflict::AlreadyBlocked | Conflict::AlreadyExpired | Conflict::ReferenceTaken => {}
+                Conflict::Exists | Conflict::Changed | Conflict::InFlight | Conflict::InDoubt => {}
+            },
+            Error::Rule(r) => match r {
+                Rule::InsufficientBalance | Rule::NothingLeft | Rule::InsufficientFundBalance => {}
+                Rule::VoucherBlocked | Rule::VoucherExpired | Rule::VoucherNotYetValid { .. } => {}
+                Rule::TokenSuperseded
+                | Rule::Token(_)
+                | Rule::UnknownKey
+                | Rule::UnknownVoucherToken => {}
+                Rule::ProviderNotApproved | Rule::ClubNotApproved => {}
+                Rule::CategoryNotAllowed(_) | Rule::CategoryNotAllowedHere(_) => {}
+                Rule::CategoryNotInFund(_) | Rule::CategoryNotOffered(_) => {}
+                Rule::ChildNotEligible { .. } | Rule::NoChildEligible { .. } => {}
+                Rule::HouseholdErased | Rule::ChildErased | Rule::FundExpired | Rule::NoVoucher => {
+                }
+                Rule::TooManyReissues | Rule::IdempotencyConflict | Rule::Ledger(_) => {}
+            },
+            Error::Unavailable(Unavailable::Busy { .. } | Unavailable::Timeout) => {}
+        }
+    }
 
     #[test]
-    fn serde_errors_become_dutch_sentences_naming_the_field() {
-        let t = |s: &str| field_message(s, "veld");
-        assert_eq!(
-            t(
-                "Failed to deserialize the JSON body into the target type: amount_cents: invalid type: string \"100\", expected i64 at line 1 column 22"
+    fn every_code_has_its_status_and_a_dutch_sentence() {
+        for (e, code, status) in table() {
+            assert_eq!(e.code(), code, "{e:?}");
+            assert_eq!(status_of(&e).as_u16(), status, "{e:?}");
+            let body = ApiError(e.clone()).body();
+            assert_eq!(body.error.code, code);
+            assert!(
+                body.error.message.len() > 10 && body.error.message.ends_with(['.', '!', '?']),
+                "{e:?}: {}",
+                body.error.message
+            );
+        }
+    }
+
+    #[test]
+    fn ledger_refusals_map_to_one_status_whoever_calls() {
+        use crate::ledger::LedgerError;
+        let cases: Vec<(LedgerError, &str, u16)> = vec![
+            (
+                LedgerError::Rejected(Rejection::AlreadyReversed(Uuid::nil())),
+                "already_reversed",
+                409,
             ),
-            "Het veld 'amount_cents' heeft een verkeerde waarde of een verkeerd soort waarde."
-        );
-        assert_eq!(
-            t(
-                "Failed to deserialize the JSON body into the target type: missing field `token` at line 1 column 2"
+            (
+                LedgerError::Rejected(Rejection::AlreadyIssued(Uuid::nil())),
+                "already_issued",
+                409,
             ),
-            "Het veld 'token' ontbreekt."
-        );
-        assert_eq!(
-            t(
-                "Failed to deserialize the JSON body into the target type: unknown field `tokn`, expected one of `token` at line 1 column 8"
+            (
+                LedgerError::Rejected(Rejection::InsufficientBalance {
+                    account: Uuid::nil(),
+                    balance: Cents(0),
+                }),
+                "insufficient_balance",
+                422,
             ),
-            "Het veld 'tokn' kennen we niet. Controleer de schrijfwijze."
-        );
-        assert_eq!(
-            t(
-                "Failed to deserialize the JSON body into the target type: children[0].birth_date: input contains invalid characters at line 1 column 80"
+            (
+                LedgerError::Rejected(Rejection::Expired),
+                "voucher_expired",
+                422,
             ),
-            "Het veld 'children[0].birth_date' heeft een verkeerde waarde of een verkeerd soort waarde."
-        );
-        assert_eq!(
-            field_message(
-                "Failed to deserialize query string: start: invalid digit found in string",
-                "zoekparameter"
+            (LedgerError::Conflict, "conflict", 409),
+            (
+                LedgerError::Guard(crate::store::Precondition::FundOpen),
+                "fund_expired",
+                422,
             ),
-            "De zoekparameter 'start' heeft een verkeerde waarde of een verkeerd soort waarde."
-        );
-        assert_eq!(
-            t("something else entirely"),
-            "Een veld ontbreekt of heeft een verkeerde waarde."
-        );
+            (
+                LedgerError::Guard(crate::store::Precondition::FundUnchanged),
+                "fund_changed",
+                409,
+            ),
+            (LedgerError::Unavailable("busy".into()), "unavailable", 503),
+            (LedgerError::Corrupt("x".into()), "internal_error", 500),
+        ];
+        for (l, code, status) in cases {
+            let e = Error::from(l);
+            assert_eq!((e.code(), status_of(&e).as_u16()), (code, status));
+        }
+    }
+
+    #[test]
+    fn internal_errors_keep_their_cause_for_the_log_only() {
+        let e = Error::internal(anyhow::anyhow!("disk full").context("storing the checkpoint"));
+        let r = ApiError(e).into_response();
+        let cause = r.extensions().get::<LoggedCause>().cloned().unwrap();
+        assert!(cause.internal);
+        assert_eq!(cause.cause, "storing the checkpoint: disk full");
     }
 }

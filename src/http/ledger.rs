@@ -11,13 +11,12 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::{ApiError, ApiQuery, ErrorBody};
-use crate::core::entry::{Body, KeyPurpose, SignedEntry};
-use crate::core::merkle;
-use crate::core::note::hex;
-
-/// Most entries per call.
-pub const MAX_ENTRIES: u64 = 1000;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiQuery;
+use crate::core::entry::Body;
+use crate::core::hash::hex;
+use crate::core::merkle::{self, Hash};
+use crate::service::transparency::{self, PublicEntry};
 
 fn text(body: String) -> Response {
     (
@@ -34,16 +33,14 @@ fn text(body: String) -> Response {
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", operation_id = "get_ledger_checkpoint", tag = "ledger",
     responses((status = 200, description = "Signed note", content_type = "text/plain", body = String)))]
 pub async fn checkpoint(State(state): State<AppState>) -> Response {
-    text(state.ledger.checkpoint().note.clone())
+    text(transparency::checkpoint(&state.services))
 }
 
 /// Every ledger verifier key in signed-note vkey form, one per line, oldest first.
 #[utoipa::path(get, path = "/api/v1/ledger/key", operation_id = "get_ledger_verifier_keys", tag = "ledger",
     responses((status = 200, description = "Verifier keys", content_type = "text/plain", body = String)))]
 pub async fn key(State(state): State<AppState>) -> Response {
-    let keys: String = state
-        .ledger
-        .vkeys()
+    let keys: String = transparency::verifier_keys(&state.services)
         .await
         .iter()
         .map(|k| format!("{k}\n"))
@@ -133,23 +130,23 @@ pub fn body_json(body: &Body) -> serde_json::Value {
     }
 }
 
-/// Builds the view of stored entry bytes.
-pub fn entry_view(index: u64, bytes: &[u8]) -> Result<EntryView, ApiError> {
-    let e = SignedEntry::decode(bytes)
-        .map_err(|err| ApiError::internal(format!("entry {index}: {err}")))?;
-    let time = chrono::DateTime::from_timestamp_millis(e.entry.time_ms as i64)
+/// Builds the view of a published entry.
+fn entry_view(p: PublicEntry) -> EntryView {
+    let time = i64::try_from(p.entry.entry.time_ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default();
-    Ok(EntryView {
-        index,
-        entry_b64: B64.encode(bytes),
-        leaf_hash_hex: hex(&merkle::leaf_hash(bytes)),
-        kind: e.entry.body.kind().as_str().to_owned(),
-        id: e.entry.id.to_string(),
+    EntryView {
+        index: p.index,
+        entry_b64: B64.encode(&p.bytes),
+        leaf_hash_hex: merkle::leaf_hash(&p.bytes).to_hex(),
+        kind: p.entry.entry.body.kind().as_str().to_owned(),
+        id: p.entry.entry.id.to_string(),
         time,
-        key_id: hex(&e.key_id),
-        body: body_json(&e.entry.body),
-    })
+        key_id: hex(&p.entry.key_id),
+        body: body_json(&p.entry.entry.body),
+    }
 }
 
 /// Entries `start <= index < end` covered by the latest checkpoint, at most 1,000 per call.
@@ -163,25 +160,8 @@ pub async fn entries(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<EntriesQuery>,
 ) -> Result<Json<Vec<EntryView>>, ApiError> {
-    let size = state.ledger.checkpoint().size;
-    let start = q.start.unwrap_or(0);
-    let end = q.end.unwrap_or(u64::MAX);
-    if end < start {
-        return Err(ApiError::bad_request(
-            "invalid_range",
-            "Het einde van het bereik ligt voor het begin.",
-        ));
-    }
-    let end = end.min(size).min(start.saturating_add(MAX_ENTRIES));
-    if start >= end {
-        return Ok(Json(Vec::new()));
-    }
-    let rows = state.store.entries(start, end).await?;
-    let views = rows
-        .iter()
-        .map(|r| entry_view(r.index, &r.bytes))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(views))
+    let entries = transparency::entries(&state.services, q.start, q.end).await?;
+    Ok(Json(entries.into_iter().map(entry_view).collect()))
 }
 
 /// Inclusion proof request.
@@ -205,10 +185,6 @@ pub struct InclusionProof {
     pub hashes: Vec<String>,
 }
 
-fn bad_proof(msg: &str) -> ApiError {
-    ApiError::bad_request("invalid_proof_request", msg.to_owned())
-}
-
 /// Proves that entry `index` is in the tree of `size` entries.
 #[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", operation_id = "get_inclusion_proof", tag = "ledger",
     params(InclusionQuery),
@@ -220,19 +196,11 @@ pub async fn inclusion(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    let latest = state.ledger.checkpoint().size;
-    let size = q.size.unwrap_or(latest);
-    if size > latest {
-        return Err(bad_proof("Zo groot is het grootboek (nog) niet."));
-    }
-    if q.index >= size {
-        return Err(bad_proof("Dit nummer valt buiten de gevraagde grootte."));
-    }
-    let hashes = state.ledger.inclusion_proof(q.index, size).await?;
+    let (size, hashes) = transparency::inclusion(&state.services, q.index, q.size).await?;
     Ok(Json(InclusionProof {
         index: q.index,
         size,
-        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+        hashes: hashes.iter().map(Hash::to_base64).collect(),
     }))
 }
 
@@ -268,19 +236,11 @@ pub async fn consistency(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let latest = state.ledger.checkpoint().size;
-    let to = q.to.unwrap_or(latest);
-    if to > latest {
-        return Err(bad_proof("Zo groot is het grootboek (nog) niet."));
-    }
-    if q.from > to {
-        return Err(bad_proof("'from' mag niet groter zijn dan 'to'."));
-    }
-    let hashes = state.ledger.consistency_proof(q.from, to).await?;
+    let (to, hashes) = transparency::consistency(&state.services, q.from, q.to).await?;
     Ok(Json(ConsistencyProof {
         from: q.from,
         to,
-        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+        hashes: hashes.iter().map(Hash::to_base64).collect(),
     }))
 }
 
@@ -305,23 +265,17 @@ pub struct VoucherKey {
 #[utoipa::path(get, path = "/api/v1/keys/voucher", operation_id = "list_voucher_keys", tag = "ledger",
     responses((status = 200, description = "Keys", body = Vec<VoucherKey>)))]
 pub async fn voucher_keys(State(state): State<AppState>) -> Json<Vec<VoucherKey>> {
-    let st = state.ledger.state().await;
-    let mut keys: Vec<VoucherKey> = st
-        .keys(KeyPurpose::Voucher)
-        .iter()
-        .map(|(id, k)| VoucherKey {
-            key_id: hex(id),
-            algorithm: "ed25519",
-            public_key: B64.encode(k.public_key),
-            status: if k.retired_at.is_some() {
-                "retired"
-            } else {
-                "active"
-            },
-            added_at_entry: k.added_at,
-            retired_at_entry: k.retired_at,
-        })
-        .collect();
-    keys.sort_by_key(|k| k.added_at_entry);
-    Json(keys)
+    let keys = transparency::voucher_keys(&state.services).await;
+    Json(
+        keys.into_iter()
+            .map(|k| VoucherKey {
+                key_id: k.key_id,
+                algorithm: "ed25519",
+                public_key: B64.encode(k.public_key),
+                status: if k.active { "active" } else { "retired" },
+                added_at_entry: k.added_at_entry,
+                retired_at_entry: k.retired_at_entry,
+            })
+            .collect(),
+    )
 }

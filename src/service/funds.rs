@@ -2,16 +2,25 @@
 //! of the period, which returns every remaining cent to the fund.
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::providers::{parse_categories, set_of};
-use super::{Actor, Error, Result, Services, clean_text, positive_amount};
+use super::error::{Conflict, Invalid, Missing, Rule};
+use super::idempotency::{self, Answer};
+use super::{Actor, Error, Input, Result, Services, positive_amount, required_text};
+use crate::core::accounts::Account;
+use crate::core::category::CategorySet;
 use crate::core::entry::{
     AccountKind, AccountStatus, Body, FLAG_NO_NEGATIVE, Leg, MAX_LEGS, TransferKind,
 };
 use crate::core::money::Cents;
-use crate::ledger::{Command, Draft};
-use crate::store::catalog::{self, ApprovalRow, FundRow};
+use crate::core::role::Role;
+use crate::core::voucher::{Period, Pooling};
+use crate::ledger::{Command, Draft, LedgerError};
+use crate::store::Change;
+use crate::store::funds::FundRow;
+use crate::store::providers::ApprovalRow;
 
 /// Oldest age a fund may allow.
 pub const MAX_AGE_LIMIT: i64 = 30;
@@ -19,6 +28,7 @@ pub const MAX_AGE_LIMIT: i64 = 30;
 pub const MAX_PER_CHILD_CENTS: i64 = 10_000_000;
 
 /// A new fund.
+#[derive(Debug, Clone)]
 pub struct NewFund {
     /// Name.
     pub name: String,
@@ -28,11 +38,11 @@ pub struct NewFund {
     pub valid_from: NaiveDate,
     /// Last day.
     pub valid_until: NaiveDate,
-    /// Categories.
+    /// Category names.
     pub categories: Vec<String>,
-    /// Budget per child.
+    /// Budget per child, in cents.
     pub amount_per_child_cents: i64,
-    /// Oldest eligible age on the first day.
+    /// Oldest eligible age on the first day (default 17).
     pub max_age_years: Option<i64>,
     /// `child` (default) or `household`.
     pub pooling: Option<String>,
@@ -46,92 +56,102 @@ pub struct FundView {
     pub balance: Cents,
 }
 
+/// The account of something the ledger must know (a fund, a voucher): its absence means the
+/// database and the ledger disagree, which is our fault and never reads as a zero balance.
+pub(crate) async fn ledger_account(svc: &Services, id: &Uuid) -> Result<Account> {
+    svc.ledger()
+        .state()
+        .await
+        .account(id)
+        .copied()
+        .ok_or_else(|| Error::bug(format!("no ledger account {id}")))
+}
+
 /// The external (sponsor) account opened at genesis.
 async fn external_account(svc: &Services) -> Result<Uuid> {
-    let state = svc.ledger.state().await;
+    let state = svc.ledger().state().await;
     state
         .accounts()
         .filter(|(_, a)| a.kind == AccountKind::External)
         .min_by_key(|(_, a)| a.opened_at)
         .map(|(id, _)| *id)
-        .ok_or_else(|| Error::internal("the ledger has no external account"))
+        .ok_or_else(|| Error::bug("the ledger has no external account"))
 }
 
 /// Loads a fund or answers 404.
-pub async fn get(svc: &Services, id: Uuid) -> Result<FundRow> {
-    svc.store
+pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<FundRow> {
+    svc.store()
         .fund(id)
         .await?
-        .ok_or_else(|| Error::not_found("unknown_fund", "Deze regeling bestaat niet."))
+        .ok_or(Error::NotFound(Missing::Fund))
 }
 
-/// A fund and its balance.
-pub async fn view(svc: &Services, id: Uuid) -> Result<FundView> {
+/// A fund and its balance (Leergeld and auditors).
+pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<FundView> {
+    actor.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
     let fund = get(svc, id).await?;
-    let balance = svc
-        .ledger
-        .state()
-        .await
-        .account(&id)
-        .map_or(Cents::ZERO, |a| a.balance);
+    let balance = ledger_account(svc, &fund.id).await?.balance;
     Ok(FundView { fund, balance })
 }
 
 /// Refuses work on a fund that has ended.
-pub fn ensure_open(svc: &Services, fund: &FundRow) -> Result<()> {
+pub(crate) fn ensure_open(svc: &Services, fund: &FundRow) -> Result<()> {
     if fund.expired_at.is_some() || svc.today() > fund.valid_until {
-        return Err(Error::rule("fund_expired", "Deze regeling is afgelopen."));
+        return Err(Rule::FundExpired.into());
     }
     Ok(())
 }
 
-/// Creates a fund and opens its ledger account.
-pub async fn create(svc: &Services, req: NewFund) -> Result<(FundRow, u64)> {
-    let name = clean_text("name", &req.name, 200, true)?.unwrap_or_default();
-    let sponsor = clean_text("sponsor", &req.sponsor, 200, true)?.unwrap_or_default();
+/// Creates a fund and opens its ledger account (admin). Returns the fund and the index of
+/// the opening entry.
+pub async fn create(
+    svc: &Services,
+    actor: &Actor,
+    input: Input<NewFund>,
+) -> Result<(FundRow, u64)> {
+    actor.require(&[Role::Admin])?;
+    let req = input.read()?;
+    let name = required_text("name", &req.name, 200)?;
+    let sponsor = required_text("sponsor", &req.sponsor, 200)?;
     if req.valid_until < req.valid_from {
-        return Err(Error::bad(
-            "invalid_period",
-            "De einddatum ligt voor de begindatum.",
-        ));
+        return Err(Invalid::PeriodReversed.into());
     }
-    let categories = parse_categories(&req.categories)?;
+    let categories = CategorySet::parse_names(&req.categories)
+        .map_err(|e| Error::Invalid(Invalid::Categories(e)))?;
     if !(1..=MAX_PER_CHILD_CENTS).contains(&req.amount_per_child_cents) {
-        return Err(Error::bad(
-            "invalid_amount",
-            "Het bedrag per kind moet groter zijn dan nul en hoogstens € 100.000,00 (in centen).",
-        ));
+        return Err(Invalid::AmountPerChild.into());
     }
-    let max_age = req.max_age_years.unwrap_or(17);
-    if !(0..=MAX_AGE_LIMIT).contains(&max_age) {
-        return Err(Error::bad(
-            "invalid_field",
-            "De maximale leeftijd moet tussen 0 en 30 jaar liggen.",
-        ));
+    let max_age_years = req.max_age_years.unwrap_or(17);
+    if !(0..=MAX_AGE_LIMIT).contains(&max_age_years) {
+        return Err(Invalid::MaxAge.into());
     }
-    let pooling = req.pooling.unwrap_or_else(|| "child".into());
-    if pooling != "child" && pooling != "household" {
-        return Err(Error::bad(
-            "invalid_field",
-            "Kies voor 'pooling' tussen 'child' (per kind) en 'household' (per huishouden).",
-        ));
-    }
+    let pooling = match req.pooling.as_deref() {
+        None => Pooling::Child,
+        Some(p) => Pooling::parse(p).ok_or(Error::Invalid(Invalid::Pooling))?,
+    };
+    // Tokens carry their expiry as 32-bit seconds: refuse periods they cannot express.
+    let period = Period {
+        valid_from: req.valid_from,
+        valid_until: req.valid_until,
+        max_age_years,
+    };
+    period
+        .token_expiry()
+        .ok_or(Error::Invalid(Invalid::PeriodTooLong))?;
     let fund = FundRow {
         id: Uuid::new_v4(),
         name,
         sponsor,
         valid_from: req.valid_from,
         valid_until: req.valid_until,
-        categories: i64::from(categories.mask()),
-        amount_per_child_cents: req.amount_per_child_cents,
-        max_age_years: max_age,
+        categories,
+        amount_per_child: Cents(req.amount_per_child_cents),
+        max_age_years,
         pooling,
         expired_at: None,
     };
-    // Tokens carry their expiry as 32-bit seconds: refuse periods they cannot express.
-    super::vouchers::token_expiry(&fund)?;
     let appended = svc
-        .ledger
+        .ledger()
         .submit(Command {
             entries: vec![Draft::new(Body::OpenAccount {
                 account: fund.id,
@@ -140,93 +160,144 @@ pub async fn create(svc: &Services, req: NewFund) -> Result<(FundRow, u64)> {
                 fund: Uuid::nil(),
                 party: Uuid::nil(),
             })],
-            writes: vec![catalog::insert_fund(&fund, svc.now())],
+            changes: vec![Change::InsertFund {
+                fund: fund.clone(),
+                at: svc.now(),
+            }],
         })
         .await?;
-    Ok((fund, appended.indexes[0]))
+    let index = first(&appended.indexes)?;
+    Ok((fund, index))
 }
 
-/// Money from the sponsor into the fund. The reference stays off the ledger.
+/// The first entry's index of a committed command.
+pub(crate) fn first(indexes: &[u64]) -> Result<u64> {
+    indexes
+        .first()
+        .copied()
+        .ok_or_else(|| Error::bug("a committed command without entries"))
+}
+
+/// Money from the sponsor into a fund.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deposit {
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Reference, e.g. the grant decision (kept off the ledger).
+    pub reference: String,
+}
+
+/// A booked deposit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Deposited {
+    /// Ledger index of the deposit entry.
+    pub entry_index: u64,
+    /// Fund balance after the deposit.
+    pub fund_balance_cents: i64,
+}
+
+impl Answer for Deposited {}
+
+/// Books money from the sponsor into the fund (admin, finance). With an idempotency key, a
+/// repeat books nothing and gets the same answer.
 pub async fn deposit(
     svc: &Services,
     actor: &Actor,
     fund_id: Uuid,
-    amount_cents: i64,
-    reference: &str,
-    extra: Option<crate::store::Write>,
-) -> Result<(u64, Cents)> {
-    let amount = positive_amount(amount_cents)?;
-    let reference = clean_text("reference", reference, 200, true)?;
-    let fund = get(svc, fund_id).await?;
-    if fund.expired_at.is_some() {
-        return Err(Error::rule("fund_expired", "Deze regeling is afgelopen."));
-    }
-    let external = external_account(svc).await?;
-    let appended = svc
-        .ledger
-        .submit(Command {
-            entries: vec![Draft::new(Body::Transfer {
-                kind: TransferKind::Deposit,
-                category: None,
-                reference: Uuid::nil(),
-                legs: vec![Leg {
-                    debit: external,
-                    credit: fund.id,
-                    amount,
-                }],
-                attachment: Vec::new(),
-            })],
-            writes: std::iter::once(catalog::insert_note(
-                0,
-                reference,
-                actor.user_id(),
-                svc.now(),
-            ))
-            .chain(extra)
-            .collect(),
-        })
-        .await?;
-    let balance = appended.balance(&fund.id).unwrap_or(Cents::ZERO);
-    Ok((appended.indexes[0], balance))
+    key: Option<&str>,
+    input: Input<Deposit>,
+) -> Result<Deposited> {
+    let user = actor.require(&[Role::Admin, Role::Finance])?;
+    let req = input.read()?;
+    let key = idempotency::parse_key(key)?;
+    let fingerprint = idempotency::fingerprint(&(fund_id, &req.amount_cents, &req.reference))?;
+    let svc2 = svc.clone();
+    idempotency::run(
+        svc,
+        "deposit",
+        user.id,
+        key,
+        fingerprint,
+        move |key_row, _| async move {
+            let amount = positive_amount(req.amount_cents)?;
+            let reference = required_text("reference", &req.reference, 200)?;
+            let fund = get(&svc2, fund_id).await?;
+            if fund.expired_at.is_some() {
+                return Err(Rule::FundExpired.into());
+            }
+            let external = external_account(&svc2).await?;
+            let appended = svc2
+                .ledger()
+                .submit(Command {
+                    entries: vec![Draft::new(Body::Transfer {
+                        kind: TransferKind::Deposit,
+                        category: None,
+                        reference: Uuid::nil(),
+                        legs: vec![Leg {
+                            debit: external,
+                            credit: fund.id,
+                            amount,
+                        }],
+                        attachment: Vec::new(),
+                    })],
+                    changes: std::iter::once(Change::InsertNote {
+                        entry: 0,
+                        note: Some(reference),
+                        user: Some(user.id),
+                        at: svc2.now(),
+                    })
+                    .chain(key_row)
+                    .collect(),
+                })
+                .await?;
+            let balance = appended
+                .balance(&fund.id)
+                .ok_or_else(|| Error::bug("the deposit did not touch its fund"))?;
+            Ok(Deposited {
+                entry_index: first(&appended.indexes)?,
+                fund_balance_cents: balance.0,
+            })
+        },
+    )
+    .await
 }
 
-/// Approves a provider for a fund and categories; the first approval opens the provider's
-/// ledger account for the fund.
+/// Approves a provider for a fund and categories (admin); the first approval opens the
+/// provider's ledger account for the fund, a later one replaces the categories.
 pub async fn approve_provider(
     svc: &Services,
+    actor: &Actor,
     fund_id: Uuid,
     provider_id: Uuid,
-    categories: &[String],
+    categories: Input<Vec<String>>,
 ) -> Result<ApprovalRow> {
+    actor.require(&[Role::Admin])?;
+    let categories = categories.read()?;
     let fund = get(svc, fund_id).await?;
     let provider = svc
-        .store
+        .store()
         .provider(provider_id)
         .await?
-        .ok_or_else(|| Error::not_found("unknown_provider", "Deze aanbieder bestaat niet."))?;
-    let wanted = parse_categories(categories)?;
-    let fund_set = set_of(fund.categories);
-    let offered = set_of(provider.categories);
-    if let Some(c) = wanted.iter().find(|c| !fund_set.contains(*c)) {
-        return Err(Error::rule(
-            "category_not_in_fund",
-            format!("De categorie '{c}' hoort niet bij deze regeling."),
-        ));
+        .ok_or(Error::NotFound(Missing::Provider))?;
+    let wanted = CategorySet::parse_names(&categories)
+        .map_err(|e| Error::Invalid(Invalid::Categories(e)))?;
+    if let Some(c) = wanted.iter().find(|c| !fund.categories.contains(*c)) {
+        return Err(Rule::CategoryNotInFund(c).into());
     }
-    if let Some(c) = wanted.iter().find(|c| !offered.contains(*c)) {
-        return Err(Error::rule(
-            "category_not_offered",
-            format!("Deze aanbieder biedt geen '{c}' aan."),
-        ));
+    if let Some(c) = wanted.iter().find(|c| !provider.categories.contains(*c)) {
+        return Err(Rule::CategoryNotOffered(c).into());
     }
-    let mask = i64::from(wanted.mask());
     let now = svc.now();
-    if let Some(existing) = svc.store.approval(fund_id, provider_id).await? {
-        svc.store
-            .execute_all(&[catalog::update_approval(fund_id, provider_id, mask, now)])
-            .await?;
+    let update = Change::UpdateApproval {
+        fund: fund_id,
+        provider: provider_id,
+        categories: wanted,
+        at: now,
+    };
+    if let Some(existing) = svc.store().approval(fund_id, provider_id).await? {
+        svc.store().apply(std::slice::from_ref(&update)).await?;
         return Ok(ApprovalRow {
-            categories: mask,
+            categories: wanted,
             ..existing
         });
     }
@@ -234,10 +305,10 @@ pub async fn approve_provider(
         fund_id,
         provider_id,
         account_id: Uuid::new_v4(),
-        categories: mask,
+        categories: wanted,
     };
     let result = svc
-        .ledger
+        .ledger()
         .submit(Command {
             entries: vec![Draft::new(Body::OpenAccount {
                 account: row.account_id,
@@ -246,24 +317,26 @@ pub async fn approve_provider(
                 fund: fund_id,
                 party: provider_id,
             })],
-            writes: vec![catalog::insert_approval(&row, now)],
+            changes: vec![Change::InsertApproval {
+                approval: row.clone(),
+                at: now,
+            }],
         })
         .await;
     match result {
         Ok(_) => Ok(row),
         // Approved at the same moment by someone else: their account stands.
-        Err(crate::ledger::LedgerError::Conflict) => {
-            svc.store
-                .execute_all(&[catalog::update_approval(fund_id, provider_id, mask, now)])
-                .await?;
-            let existing = svc.store.approval(fund_id, provider_id).await?;
-            existing.ok_or_else(|| Error::internal("approval vanished"))
+        Err(LedgerError::Conflict) => {
+            svc.store().apply(&[update]).await?;
+            let existing = svc.store().approval(fund_id, provider_id).await?;
+            existing.ok_or_else(|| Error::bug("approval vanished"))
         }
         Err(e) => Err(e.into()),
     }
 }
 
 /// What expiry did.
+#[derive(Debug, Clone, Copy)]
 pub struct Expired {
     /// Vouchers closed.
     pub vouchers: usize,
@@ -271,16 +344,17 @@ pub struct Expired {
     pub returned: Cents,
 }
 
-/// Ends a fund: every voucher's remaining balance goes back to the fund and every voucher is
-/// closed, all in one command.
+/// Ends a fund (admin): every voucher's remaining balance goes back to the fund and every
+/// voucher is closed, all in one command.
 pub async fn expire(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Expired> {
+    let user = actor.require(&[Role::Admin])?;
     // Balances and vouchers read here can change before the command is applied (a redemption
     // or an issue at the same moment); the command is then refused as a whole and we read
     // again.
     let mut attempts = 0;
     loop {
-        match expire_once(svc, actor, fund_id).await {
-            Err(e) if (e.kind == super::Kind::Rule || e.code == "fund_changed") && attempts < 3 => {
+        match expire_once(svc, user.id, fund_id).await {
+            Err(Error::Rule(_) | Error::Conflict(Conflict::Changed)) if attempts < 3 => {
                 attempts += 1
             }
             other => return other,
@@ -288,24 +362,21 @@ pub async fn expire(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Expi
     }
 }
 
-async fn expire_once(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Expired> {
+async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expired> {
     let fund = get(svc, fund_id).await?;
     if fund.expired_at.is_some() {
-        return Err(Error::conflict(
-            "already_expired",
-            "Deze regeling is al afgesloten.",
-        ));
+        return Err(Conflict::AlreadyExpired.into());
     }
-    let ids = svc.store.fund_voucher_ids(fund_id).await?;
+    let ids = svc.store().fund_voucher_ids(fund_id).await?;
     let (legs, to_close, returned) = {
-        let state = svc.ledger.state().await;
+        let state = svc.ledger().state().await;
         let mut legs = Vec::new();
         let mut to_close = Vec::new();
         let mut returned = Cents::ZERO;
         for id in &ids {
-            let Some(acc) = state.account(id) else {
-                continue;
-            };
+            let acc = state
+                .account(id)
+                .ok_or_else(|| Error::bug(format!("voucher {id} has no ledger account")))?;
             if acc.status == AccountStatus::Closed {
                 continue;
             }
@@ -317,7 +388,7 @@ async fn expire_once(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Exp
                 });
                 returned = returned
                     .checked_add(acc.balance)
-                    .ok_or_else(|| Error::internal("overflow"))?;
+                    .ok_or_else(|| Error::bug("returned amounts overflow"))?;
             }
             to_close.push((*id, acc.generation));
         }
@@ -343,16 +414,20 @@ async fn expire_once(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Exp
         })
     }));
     let now = svc.now();
-    let mut writes = vec![catalog::expire_fund(fund_id, now, ids.len())];
+    let mut changes = vec![Change::ExpireFund {
+        id: fund_id,
+        vouchers: ids.len(),
+        at: now,
+    }];
     if !entries.is_empty() {
-        writes.push(catalog::insert_note(
-            0,
-            Some("regeling afgesloten".into()),
-            actor.user_id(),
-            now,
-        ));
+        changes.push(Change::InsertNote {
+            entry: 0,
+            note: Some("regeling afgesloten".into()),
+            user: Some(user),
+            at: now,
+        });
     }
-    svc.ledger.submit(Command { entries, writes }).await?;
+    svc.ledger().submit(Command { entries, changes }).await?;
     Ok(Expired {
         vouchers: to_close.len(),
         returned,

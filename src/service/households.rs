@@ -4,15 +4,19 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use super::error::{Conflict, Invalid, Missing, Rule};
 use super::links::link_hash;
-use super::{Error, Result, Services, clean_text};
-use crate::store::StoreError;
-use crate::store::catalog::{self, ChildRow, HouseholdRow};
+use super::{Actor, Error, Input, Result, Services, optional_text, required_text};
+use crate::core::role::Role;
+use crate::store::households::{ChildRow, HouseholdRow};
+use crate::store::vouchers::VoucherRow;
+use crate::store::{Change, StoreError};
 
 /// Most children in one household.
 pub const MAX_CHILDREN: usize = 20;
 
 /// A child in a new household.
+#[derive(Debug, Clone)]
 pub struct NewChild {
     /// First name.
     pub first_name: String,
@@ -21,6 +25,7 @@ pub struct NewChild {
 }
 
 /// A new household.
+#[derive(Debug, Clone)]
 pub struct NewHousehold {
     /// Leergeld's case reference.
     pub reference: String,
@@ -34,14 +39,16 @@ pub struct NewHousehold {
     pub children: Vec<NewChild>,
 }
 
-/// A household as created.
-pub struct CreatedHousehold {
+/// A household with its children, and (unless erased) its personal link.
+pub struct HouseholdView {
     /// The household.
     pub household: HouseholdRow,
     /// Its children.
     pub children: Vec<ChildRow>,
-    /// The parent's personal link.
-    pub parent_link: String,
+    /// The parent's personal link (none after erasure).
+    pub parent_link: Option<String>,
+    /// Its vouchers (when read, not when created).
+    pub vouchers: Option<Vec<VoucherRow>>,
 }
 
 fn valid_email(e: &str) -> bool {
@@ -63,53 +70,47 @@ fn valid_phone(p: &str) -> bool {
 }
 
 /// The page address of a link token.
-pub fn link_url(svc: &Services, token: &str) -> String {
-    match &svc.public_url {
+pub(crate) fn link_url(svc: &Services, token: &str) -> String {
+    match &svc.settings().public_url {
         Some(base) => format!("{}/tegoed/{token}", base.trim_end_matches('/')),
         None => format!("/tegoed/{token}"),
     }
 }
 
 /// The current personal link of a household (none after erasure).
-pub fn parent_link(svc: &Services, h: &HouseholdRow) -> Option<String> {
+pub(crate) fn parent_link(svc: &Services, h: &HouseholdRow) -> Option<String> {
     h.erased_at
         .is_none()
         .then(|| link_url(svc, &svc.links.token(h.id, h.link_generation)))
 }
 
-/// Registers a household and its children.
-pub async fn create(svc: &Services, req: NewHousehold) -> Result<CreatedHousehold> {
-    let reference = clean_text("reference", &req.reference, 100, true)?;
-    let parent_name = clean_text("parent_name", &req.parent_name, 200, true)?;
-    let email = match &req.email {
-        Some(e) => clean_text("email", e, 254, false)?,
-        None => None,
-    };
+/// Registers a household and its children (staff).
+pub async fn create(
+    svc: &Services,
+    actor: &Actor,
+    input: Input<NewHousehold>,
+) -> Result<HouseholdView> {
+    actor.require(&[Role::Staff])?;
+    let req = input.read()?;
+    let reference = required_text("reference", &req.reference, 100)?;
+    let parent_name = required_text("parent_name", &req.parent_name, 200)?;
+    let email = optional_text("email", req.email.as_deref(), 254)?;
     if email.as_deref().is_some_and(|e| !valid_email(e)) {
-        return Err(Error::bad("invalid_email", "Dit e-mailadres klopt niet."));
+        return Err(Invalid::Email.into());
     }
-    let phone = match &req.phone {
-        Some(p) => clean_text("phone", p, 30, false)?,
-        None => None,
-    };
+    let phone = optional_text("phone", req.phone.as_deref(), 30)?;
     if phone.as_deref().is_some_and(|p| !valid_phone(p)) {
-        return Err(Error::bad(
-            "invalid_phone",
-            "Dit telefoonnummer klopt niet.",
-        ));
+        return Err(Invalid::Phone.into());
     }
     if req.children.is_empty() || req.children.len() > MAX_CHILDREN {
-        return Err(Error::bad(
-            "invalid_children",
-            format!("Geef 1 tot {MAX_CHILDREN} kinderen op."),
-        ));
+        return Err(Invalid::Children.into());
     }
     let today = svc.today();
     let oldest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
     let household = HouseholdRow {
         id: Uuid::new_v4(),
-        reference,
-        parent_name,
+        reference: Some(reference),
+        parent_name: Some(parent_name),
         email,
         phone,
         link_generation: 0,
@@ -117,100 +118,120 @@ pub async fn create(svc: &Services, req: NewHousehold) -> Result<CreatedHousehol
     };
     let mut children = Vec::with_capacity(req.children.len());
     for c in &req.children {
-        let first_name = clean_text("first_name", &c.first_name, 100, true)?;
+        let first_name = required_text("first_name", &c.first_name, 100)?;
         if c.birth_date > today || c.birth_date < oldest {
-            return Err(Error::bad(
-                "invalid_birth_date",
-                "Deze geboortedatum kan niet kloppen.",
-            ));
+            return Err(Invalid::BirthDate.into());
         }
         children.push(ChildRow {
             id: Uuid::new_v4(),
             household_id: household.id,
-            first_name,
+            first_name: Some(first_name),
             birth_date: Some(c.birth_date),
         });
     }
     let token = svc.links.token(household.id, 0);
     let now = svc.now();
-    let mut writes = vec![catalog::insert_household(
-        &household,
-        link_hash(&token),
-        now,
-    )];
-    writes.extend(
+    let mut changes = vec![Change::InsertHousehold {
+        household: household.clone(),
+        link_hash: link_hash(&token),
+        at: now,
+    }];
+    changes.extend(
         children
             .iter()
             .enumerate()
-            .map(|(i, c)| catalog::insert_child(c, i as i64, now)),
+            .map(|(position, c)| Change::InsertChild {
+                child: c.clone(),
+                position,
+                at: now,
+            }),
     );
-    match svc.store.execute_all(&writes).await {
-        Ok(_) => {}
-        Err(StoreError::Unique) => {
-            return Err(Error::conflict(
-                "reference_taken",
-                "Er is al een huishouden met dit kenmerk.",
-            ));
-        }
+    match svc.store().apply(&changes).await {
+        Ok(()) => {}
+        Err(StoreError::Unique) => return Err(Conflict::ReferenceTaken.into()),
         Err(e) => return Err(e.into()),
     }
-    let parent_link = link_url(svc, &token);
-    Ok(CreatedHousehold {
+    Ok(HouseholdView {
         household,
         children,
-        parent_link,
+        parent_link: Some(link_url(svc, &token)),
+        vouchers: None,
     })
 }
 
 /// Loads a household or answers 404.
-pub async fn get(svc: &Services, id: Uuid) -> Result<HouseholdRow> {
-    svc.store
+pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<HouseholdRow> {
+    svc.store()
         .household(id)
         .await?
-        .ok_or_else(|| Error::not_found("unknown_household", "Dit huishouden bestaat niet."))
+        .ok_or(Error::NotFound(Missing::Household))
+}
+
+/// A household with its children, vouchers and personal link (staff, auditors).
+pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<HouseholdView> {
+    actor.require(&[Role::Staff, Role::Auditor])?;
+    let household = get(svc, id).await?;
+    let children = svc.store().children(id).await?;
+    let vouchers = svc.store().household_vouchers(id).await?;
+    Ok(HouseholdView {
+        parent_link: parent_link(svc, &household),
+        household,
+        children,
+        vouchers: Some(vouchers),
+    })
 }
 
 /// Erases names, contact data and birth dates (right to erasure) and revokes the personal
-/// link. Ledger entries carry no personal data, so the ledger is untouched and still verifies.
-pub async fn erase_personal_data(svc: &Services, id: Uuid) -> Result<()> {
+/// link (admin). Ledger entries carry no personal data, so the ledger is untouched and still
+/// verifies.
+pub async fn erase_personal_data(svc: &Services, actor: &Actor, id: Uuid) -> Result<()> {
+    actor.require(&[Role::Admin])?;
     get(svc, id).await?;
-    let mut writes = catalog::erase_household(id, svc.now());
+    let now = svc.now();
+    let mut changes = vec![Change::EraseHousehold { id, at: now }];
     // Notes typed with the household's vouchers' entries (reasons for a block, a top-up).
-    let vouchers = svc.store.household_vouchers(id).await?;
+    let vouchers = svc.store().household_vouchers(id).await?;
     {
-        let state = svc.ledger.state().await;
+        let state = svc.ledger().state().await;
         for v in &vouchers {
-            writes.extend(state.history(&v.id).iter().map(|i| catalog::erase_note(*i)));
+            changes.extend(
+                state
+                    .history(&v.id)
+                    .iter()
+                    .map(|i| Change::EraseNote { entry_index: *i }),
+            );
         }
     }
-    svc.store.execute_all(&writes).await?;
+    svc.store().apply(&changes).await?;
     tracing::info!(household = %id, "personal data erased");
     Ok(())
 }
 
-/// Gives the household a new personal link; the old one stops working at once.
-pub async fn renew_link(svc: &Services, id: Uuid) -> Result<String> {
+/// Gives the household a new personal link (staff); the old one stops working at once.
+pub async fn renew_link(svc: &Services, actor: &Actor, id: Uuid) -> Result<String> {
+    actor.require(&[Role::Staff])?;
     let h = get(svc, id).await?;
     if h.erased_at.is_some() {
-        return Err(Error::rule(
-            "personal_data_erased",
-            "De gegevens van dit huishouden zijn gewist.",
-        ));
+        return Err(Rule::HouseholdErased.into());
     }
     let generation = h.link_generation + 1;
     let token = svc.links.token(id, generation);
-    svc.store
-        .execute_all(&[catalog::renew_link(id, generation, link_hash(&token))])
+    svc.store()
+        .apply(&[Change::RenewLink {
+            household: id,
+            generation,
+            link_hash: link_hash(&token),
+        }])
         .await?;
     Ok(link_url(svc, &token))
 }
 
 /// The household a personal link belongs to, if the link is current.
-pub async fn by_link(svc: &Services, token: &str) -> Result<Option<HouseholdRow>> {
+pub(crate) async fn by_link(svc: &Services, token: &str) -> Result<Option<HouseholdRow>> {
     if !super::links::plausible(token) {
         return Ok(None);
     }
-    Ok(svc.store.household_by_link(&link_hash(token)).await?)
+    Ok(svc.store().household_by_link(&link_hash(token)).await?)
 }
 
 #[cfg(test)]

@@ -1,266 +1,204 @@
-//! Use cases: funds, households, providers, vouchers, redemptions. Each checks its rules, reads
-//! what it needs, and hands the ledger one command (entries plus the rows that must commit with
-//! them). HTTP handlers are thin shells around these functions.
+//! Use cases: funds, households, providers, vouchers, redemptions, sessions and users, and the
+//! public view of the ledger. Each takes the acting [`Actor`], checks what that actor may do
+//! before it looks at the request, checks its rules, reads what it needs, and hands the ledger
+//! one command (entries plus the row changes that must commit with them). The HTTP layer and
+//! the pages only find out who is asking, call a use case and render its answer; they never
+//! reach the store or the ledger themselves.
 
+pub mod actor;
+pub mod credentials;
+pub mod error;
 pub mod funds;
 pub mod households;
+pub(crate) mod idempotency;
 pub mod links;
+mod messages;
 pub mod providers;
 pub mod qr;
 pub mod redemptions;
+pub mod sessions;
+pub mod transparency;
+pub mod users;
 pub mod vouchers;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
-use crate::auth::Role;
+pub use actor::{Actor, User};
+pub use error::{Error, Result};
+
 use crate::core::money::Cents;
-use crate::ledger::{Ledger, LedgerError};
-use crate::store::{Store, StoreError};
+use crate::ledger::Ledger;
+use crate::store::Store;
+use error::{Invalid, TextProblem};
 
-/// How an error should be reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The request is malformed (400).
-    BadRequest,
-    /// Not allowed for this user (403).
-    Forbidden,
-    /// Unknown thing (404).
-    NotFound,
-    /// Conflicts with the current state (409).
-    Conflict,
-    /// Breaks a rule (422).
-    Rule,
-    /// Try again later (503).
-    Unavailable,
-    /// Our fault (500); details are logged, not shown.
-    Internal,
-}
-
-/// A service error: kind, stable code, Dutch message.
+/// Settings of the use cases.
 #[derive(Debug, Clone)]
-pub struct Error {
-    /// How to report it.
-    pub kind: Kind,
-    /// Stable machine-readable code.
-    pub code: &'static str,
-    /// Plain Dutch for people.
-    pub message: String,
-}
-
-/// Result of a use case.
-pub type Result<T> = std::result::Result<T, Error>;
-
-impl Error {
-    /// Builds an error.
-    pub fn new(kind: Kind, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// 400.
-    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Kind::BadRequest, code, message)
-    }
-
-    /// 404.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Kind::NotFound, code, message)
-    }
-
-    /// 409.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Kind::Conflict, code, message)
-    }
-
-    /// 422.
-    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Kind::Rule, code, message)
-    }
-
-    /// 403.
-    pub fn forbidden() -> Self {
-        Self::new(
-            Kind::Forbidden,
-            "forbidden",
-            "U mag dit niet doen met uw account.",
-        )
-    }
-
-    /// 500, logged.
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(
-            Kind::Internal,
-            "internal_error",
-            "Er ging iets mis aan onze kant. Probeer het later opnieuw.",
-        )
-    }
-
-    /// 503.
-    pub fn unavailable() -> Self {
-        Self::new(
-            Kind::Unavailable,
-            "unavailable",
-            "Het systeem is even niet bereikbaar. Probeer het over een minuut opnieuw.",
-        )
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Locked(_) => Error::unavailable(),
-            other => Error::internal(other),
-        }
-    }
-}
-
-impl From<LedgerError> for Error {
-    fn from(e: LedgerError) -> Self {
-        match e {
-            LedgerError::Rejected(r) => {
-                let code = r.code();
-                let kind = match code {
-                    "already_reversed" | "already_issued" => Kind::Conflict,
-                    _ => Kind::Rule,
-                };
-                Error::new(kind, code, crate::http::error::rejection_message(code))
-            }
-            LedgerError::Conflict => {
-                Error::conflict("conflict", "Dit botst met gegevens die er al zijn.")
-            }
-            LedgerError::Guard("fund_expired") => {
-                Error::rule("fund_expired", "Deze regeling is afgelopen.")
-            }
-            LedgerError::Guard(code) => Error::conflict(
-                code,
-                "Dit kan niet meer: de gegevens zijn intussen veranderd.",
-            ),
-            LedgerError::Unavailable(detail) => {
-                tracing::warn!(%detail, "ledger unavailable");
-                Error::unavailable()
-            }
-            other => Error::internal(other),
-        }
-    }
-}
-
-/// Who is asking.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    /// A logged-in user.
-    User {
-        /// User id.
-        id: Uuid,
-        /// Role.
-        role: Role,
-        /// Provider of a provider manager or cashier.
-        provider_id: Option<Uuid>,
-    },
-    /// A parent, through the household's personal link.
-    Parent {
-        /// The household the link belongs to.
-        household_id: Uuid,
-    },
-}
-
-impl Actor {
-    /// The user id, for the audit trail of off-ledger rows.
-    pub fn user_id(&self) -> Option<Uuid> {
-        match self {
-            Actor::User { id, .. } => Some(*id),
-            Actor::Parent { .. } => None,
-        }
-    }
-
-    /// True for a user acting as one of `roles`.
-    pub fn is(&self, roles: &[Role]) -> bool {
-        match self {
-            Actor::User { role, .. } => roles.iter().any(|r| role.acts_as(*r)),
-            Actor::Parent { .. } => false,
-        }
-    }
-
-    /// The provider a provider manager or cashier works for.
-    pub fn provider(&self) -> Option<Uuid> {
-        match self {
-            Actor::User { provider_id, .. } => *provider_id,
-            Actor::Parent { .. } => None,
-        }
-    }
-}
-
-/// Everything the use cases need.
-#[derive(Clone)]
-pub struct Services {
-    /// The ledger.
-    pub ledger: Ledger,
-    /// Storage.
-    pub store: Store,
-    /// Secret for deriving parent links.
-    pub links: Arc<links::LinkSecret>,
-    /// Public base URL for absolute links (e.g. `https://kindpakket.example`), if known.
+pub struct Settings {
+    /// How long a log-in lasts.
+    pub session_ttl: chrono::Duration,
+    /// Public base URL for absolute parent links (e.g. `https://kindpakket.example`).
     pub public_url: Option<String>,
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: chrono::Duration::hours(12),
+            public_url: None,
+        }
+    }
+}
+
+/// Everything the use cases need. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    ledger: Ledger,
+    store: Store,
+    links: Arc<links::LinkSecret>,
+    settings: Arc<Settings>,
+    limiter: Arc<sessions::LoginLimiter>,
+    in_flight: idempotency::InFlight,
+}
+
 impl Services {
+    /// The use cases over a ledger (and its store), with the secret behind parent links.
+    pub fn new(ledger: Ledger, links: links::LinkSecret, settings: Settings) -> Self {
+        Self {
+            store: ledger.store().clone(),
+            ledger,
+            links: Arc::new(links),
+            settings: Arc::new(settings),
+            limiter: Arc::new(sessions::LoginLimiter::new(std::time::Duration::from_secs(
+                15 * 60,
+            ))),
+            in_flight: idempotency::InFlight::default(),
+        }
+    }
+
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Now, by the ledger's clock.
     pub fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.ledger.now_ms() as i64).unwrap_or_else(Utc::now)
+        i64::try_from(self.ledger.now_ms())
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or_else(Utc::now)
     }
 
     /// Today's Dutch calendar date, by the ledger's clock.
     pub fn today(&self) -> NaiveDate {
         crate::core::time::dutch_date(self.now())
     }
+
+    /// True when the database answers and the ledger's writer runs.
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await && self.ledger.is_running()
+    }
+
+    /// Stops the ledger after the commands already queued, and closes the database.
+    pub async fn close(&self) {
+        self.ledger.close().await;
+        self.store.close().await;
+    }
+}
+
+/// A request as it arrived: parsed, or why it could not be. A use case reads it only after it
+/// has checked who asks, so that a caller who may not use an endpoint learns nothing about
+/// the shape of its requests.
+#[derive(Debug)]
+pub struct Input<T>(Result<T>);
+
+impl<T> Input<T> {
+    /// A request that was parsed.
+    pub fn new(value: T) -> Self {
+        Self(Ok(value))
+    }
+
+    /// A request that could not be parsed, and why.
+    pub fn invalid(error: Error) -> Self {
+        Self(Err(error))
+    }
+
+    /// The parsed request transformed, or the same error.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Input<U> {
+        Input(self.0.map(f))
+    }
+
+    /// The request, once the caller is known to be allowed.
+    pub(crate) fn read(self) -> Result<T> {
+        self.0
+    }
+}
+
+impl<T> From<T> for Input<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
 }
 
 /// Checks an amount from a request: above zero.
-pub fn positive_amount(cents: i64) -> Result<Cents> {
+pub(crate) fn positive_amount(cents: i64) -> Result<Cents> {
     if cents <= 0 {
-        return Err(Error::bad(
-            "invalid_amount",
-            "Het bedrag moet groter zijn dan nul (in centen).",
-        ));
+        return Err(Invalid::Amount.into());
     }
     Ok(Cents(cents))
 }
 
-/// Checks free text from a request: trimmed, not too long, no control characters.
-pub fn clean_text(
+/// Checks free text from a request: trimmed, at most `max` characters, no control characters;
+/// `None` when empty and not required.
+pub(crate) fn clean_text(
     field: &'static str,
     s: &str,
     max: usize,
     required: bool,
 ) -> Result<Option<String>> {
+    let problem = |problem| Error::Invalid(Invalid::Text { field, problem });
     let t = s.trim();
     if t.is_empty() {
         return if required {
-            Err(Error::bad(
-                "invalid_field",
-                format!("Het veld '{field}' mag niet leeg zijn."),
-            ))
+            Err(problem(TextProblem::Empty))
         } else {
             Ok(None)
         };
     }
     if t.chars().count() > max {
-        return Err(Error::bad(
-            "invalid_field",
-            format!("Het veld '{field}' is te lang (hoogstens {max} tekens)."),
-        ));
+        return Err(problem(TextProblem::TooLong(max)));
     }
-    if t.chars().any(|c| c.is_control()) {
-        return Err(Error::bad(
-            "invalid_field",
-            format!("Het veld '{field}' bevat tekens die niet zijn toegestaan."),
-        ));
+    if t.chars().any(char::is_control) {
+        return Err(problem(TextProblem::ControlCharacters));
     }
     Ok(Some(t.to_owned()))
+}
+
+/// Like [`clean_text`] for a required field.
+pub(crate) fn required_text(field: &'static str, s: &str, max: usize) -> Result<String> {
+    clean_text(field, s, max, true)?.ok_or(Error::Invalid(Invalid::Text {
+        field,
+        problem: TextProblem::Empty,
+    }))
+}
+
+/// Like [`clean_text`] for an optional field that may be absent.
+pub(crate) fn optional_text(
+    field: &'static str,
+    s: Option<&str>,
+    max: usize,
+) -> Result<Option<String>> {
+    match s {
+        Some(s) => clean_text(field, s, max, false),
+        None => Ok(None),
+    }
 }

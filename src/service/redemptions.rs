@@ -1,22 +1,32 @@
 //! Spending: a club redeems a scanned voucher, Leergeld books a direct payment, and a mistaken
 //! one is reversed (before it is paid out). Every one is a ledger entry with a receipt.
+//! Redemptions need an idempotency key, direct payments take one; a repeat is answered from
+//! the ledger, exactly as the first time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::providers::set_of;
-use super::vouchers::{self, parse_category, provider_of};
-use super::{Actor, Error, Result, Services, clean_text, positive_amount};
-use crate::auth::Role;
+use super::error::{Conflict, Missing, Rule};
+use super::idempotency::{self, Answer};
+use super::vouchers::{self, parse_category};
+use super::{
+    Actor, Error, Input, Result, Services, clean_text, funds, optional_text, positive_amount,
+};
+use crate::core::accounts::Rejection;
 use crate::core::category::Category;
 use crate::core::entry::{AccountStatus, Body, Leg, TransferKind};
 use crate::core::money::Cents;
+use crate::core::proof::TlogProof;
+use crate::core::role::Role;
 use crate::ledger::{Command, Draft, LedgerError};
-use crate::store::catalog::{self, ApprovalRow, FundRow, RedemptionRow};
+use crate::store::Change;
+use crate::store::funds::FundRow;
+use crate::store::providers::ApprovalRow;
+use crate::store::redemptions::{RedemptionRow, SpendKind};
 
 /// A booked redemption or direct payment.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Redeemed {
     /// Redemption id (also its ledger entry id).
     pub id: Uuid,
@@ -34,9 +44,35 @@ pub struct Redeemed {
     pub receipt: String,
 }
 
-/// Spending request fields shared by redemptions and direct payments.
-pub struct Spend {
-    /// Amount.
+impl Answer for Redeemed {
+    const REBUILT: bool = true;
+
+    async fn rebuild(svc: Services, id: Uuid) -> Result<Option<Self>> {
+        recover(&svc, id).await
+    }
+}
+
+/// A redemption at a club's till.
+#[derive(Debug, Clone, Serialize)]
+pub struct Redemption {
+    /// The scanned KP1 token.
+    pub token: String,
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Category name.
+    pub category: String,
+    /// What it is for.
+    pub description: Option<String>,
+}
+
+/// A direct payment by Leergeld.
+#[derive(Debug, Clone)]
+pub struct DirectPayment {
+    /// The child whose voucher in the fund pays.
+    pub child_id: Uuid,
+    /// The provider that is paid.
+    pub provider_id: Uuid,
+    /// Amount in cents.
     pub amount_cents: i64,
     /// Category name.
     pub category: String,
@@ -51,35 +87,19 @@ async fn approved(
     category: Category,
 ) -> Result<ApprovalRow> {
     let approval = svc
-        .store
+        .store()
         .approval(fund.id, provider)
         .await?
-        .ok_or_else(|| {
-            Error::rule(
-                "provider_not_approved",
-                "Deze aanbieder is niet aangesloten bij de regeling van deze voucher.",
-            )
-        })?;
-    if !set_of(approval.categories).contains(category)
-        || !set_of(fund.categories).contains(category)
-    {
-        return Err(Error::rule(
-            "category_not_allowed",
-            format!("Deze voucher mag bij deze aanbieder niet aan '{category}' worden besteed."),
-        ));
+        .ok_or(Error::Rule(Rule::ProviderNotApproved))?;
+    if !approval.categories.contains(category) || !fund.categories.contains(category) {
+        return Err(Rule::CategoryNotAllowedHere(category).into());
     }
     Ok(approval)
 }
 
 fn spend_error(e: LedgerError) -> Error {
     match e {
-        LedgerError::Rejected(r) if r.code() == "insufficient_balance" => Error::rule(
-            "insufficient_balance",
-            "Er staat niet genoeg tegoed op deze voucher voor dit bedrag.",
-        ),
-        LedgerError::Rejected(r) if r.code() == "account_closed" => {
-            Error::rule("voucher_expired", "Deze voucher is verlopen.")
-        }
+        LedgerError::Rejected(Rejection::Closed(_)) => Rule::VoucherExpired.into(),
         other => other.into(),
     }
 }
@@ -87,7 +107,7 @@ fn spend_error(e: LedgerError) -> Error {
 /// One spending to book.
 struct Booking<'a> {
     id: Uuid,
-    kind: TransferKind,
+    kind: SpendKind,
     voucher: Uuid,
     fund: Uuid,
     approval: &'a ApprovalRow,
@@ -96,259 +116,246 @@ struct Booking<'a> {
     description: Option<String>,
     attachment: Vec<u8>,
     user: Uuid,
-    /// Another row to commit with the booking (the idempotency key).
-    extra: Option<crate::store::Write>,
+    /// Another change to commit with the booking (the idempotency key).
+    key_row: Option<Change>,
 }
 
 async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
-    let Booking {
-        id,
-        kind,
-        voucher,
-        fund,
-        approval,
-        category,
-        amount,
-        description,
-        attachment,
-        user,
-        extra,
-    } = b;
     let row = RedemptionRow {
-        id,
-        kind: kind.as_str().to_owned(),
-        voucher_id: voucher,
-        provider_id: approval.provider_id,
-        fund_id: fund,
-        amount_cents: amount.0,
-        category: category.as_str().to_owned(),
-        description,
-        user_id: user,
-        entry_index: 0,
+        id: b.id,
+        kind: b.kind,
+        voucher_id: b.voucher,
+        provider_id: b.approval.provider_id,
+        fund_id: b.fund,
+        amount: b.amount,
+        category: b.category,
+        description: b.description,
+        user_id: b.user,
+        entry_index: crate::store::EntryIndex(0),
         created_at: svc.now(),
         reversed_at_entry: None,
     };
+    let kind = match b.kind {
+        SpendKind::Redeem => TransferKind::Redeem,
+        SpendKind::DirectPayment => TransferKind::DirectPayment,
+    };
     let appended = svc
-        .ledger
+        .ledger()
         .submit(Command {
             entries: vec![Draft {
-                id,
+                id: b.id,
                 body: Body::Transfer {
                     kind,
-                    category: Some(category),
+                    category: Some(b.category),
                     reference: Uuid::nil(),
                     legs: vec![Leg {
-                        debit: voucher,
-                        credit: approval.account_id,
-                        amount,
+                        debit: b.voucher,
+                        credit: b.approval.account_id,
+                        amount: b.amount,
                     }],
-                    attachment,
+                    attachment: b.attachment,
                 },
             }],
-            writes: std::iter::once(catalog::insert_redemption(&row))
-                .chain(extra)
+            changes: std::iter::once(Change::InsertRedemption(row))
+                .chain(b.key_row)
                 .collect(),
         })
         .await
         .map_err(spend_error)?;
-    let index = appended.indexes[0];
+    let index = funds::first(&appended.indexes)?;
     let receipt = svc
-        .ledger
+        .ledger()
         .receipt(index, &appended.checkpoint)
         .await?
         .encode();
+    let balance = appended
+        .balance(&b.voucher)
+        .ok_or_else(|| Error::bug("the redemption did not touch its voucher"))?;
     Ok(Redeemed {
-        id,
-        voucher_id: voucher,
-        amount_cents: amount.0,
-        category: category.as_str().to_owned(),
-        balance_cents: appended.balance(&voucher).map_or(0, |c| c.0),
+        id: b.id,
+        voucher_id: b.voucher,
+        amount_cents: b.amount.0,
+        category: b.category.as_str().to_owned(),
+        balance_cents: balance.0,
         entry_index: index,
         receipt,
     })
 }
 
-fn user_of(actor: &Actor) -> Result<Uuid> {
-    actor.user_id().ok_or_else(Error::forbidden)
-}
-
-/// Redeems a scanned token at the actor's provider. `id` becomes the redemption's id and its
-/// ledger entry id (the idempotency layer chooses it before any work).
+/// Redeems a scanned token at the caller's club (cashier, provider manager). Needs an
+/// idempotency key: a repeat books nothing and gets the same answer, rebuilt from the ledger.
 pub async fn redeem(
     svc: &Services,
     actor: &Actor,
-    id: Uuid,
-    token: &str,
-    spend: Spend,
-    key: crate::store::Write,
+    key: Option<&str>,
+    input: Input<Redemption>,
 ) -> Result<Redeemed> {
-    let provider = provider_of(actor)?;
-    let user = user_of(actor)?;
-    let amount = positive_amount(spend.amount_cents)?;
-    let category = parse_category(&spend.category)?;
-    let description = match &spend.description {
-        Some(d) => clean_text("description", d, 200, false)?,
-        None => None,
-    };
-    let checked = vouchers::check_token(svc, token).await?;
-    if !checked.token.categories.contains(category) {
-        return Err(Error::rule(
-            "category_not_allowed",
-            format!("Deze voucher mag niet aan '{category}' worden besteed."),
-        ));
-    }
-    let approval = approved(svc, &checked.fund, provider, category).await?;
-    if amount > checked.account.balance {
-        return Err(Error::rule(
-            "insufficient_balance",
-            "Er staat niet genoeg tegoed op deze voucher voor dit bedrag.",
-        ));
-    }
-    book(
+    let (user, provider) = actor.require_provider(&[Role::Cashier, Role::ProviderManager])?;
+    let req = input.read()?;
+    let key = idempotency::required_key(key)?;
+    let fingerprint = idempotency::fingerprint(&req)?;
+    let svc2 = svc.clone();
+    idempotency::run(
         svc,
-        Booking {
-            id,
-            kind: TransferKind::Redeem,
-            voucher: checked.voucher.id,
-            fund: checked.fund.id,
-            approval: &approval,
-            category,
-            amount,
-            description,
-            attachment: checked.token.record().to_bytes().to_vec(),
-            user,
-            extra: Some(key),
+        "redemption",
+        user.id,
+        Some(key),
+        fingerprint,
+        move |key_row, id| async move {
+            let svc = &svc2;
+            let amount = positive_amount(req.amount_cents)?;
+            let category = parse_category(&req.category)?;
+            let description = optional_text("description", req.description.as_deref(), 200)?;
+            let checked = vouchers::check_token(svc, &req.token).await?;
+            if !checked.token.categories.contains(category) {
+                return Err(Rule::CategoryNotAllowed(category).into());
+            }
+            let approval = approved(svc, &checked.fund, provider, category).await?;
+            if amount > checked.account.balance {
+                return Err(Rule::InsufficientBalance.into());
+            }
+            book(
+                svc,
+                Booking {
+                    id,
+                    kind: SpendKind::Redeem,
+                    voucher: checked.voucher.id,
+                    fund: checked.fund.id,
+                    approval: &approval,
+                    category,
+                    amount,
+                    description,
+                    attachment: checked.token.record().to_bytes().to_vec(),
+                    user: user.id,
+                    key_row,
+                },
+            )
+            .await
         },
     )
     .await
 }
 
-/// Where a redemption chosen at an idempotency claim stands.
-pub enum Recovered {
-    /// Nothing was booked under this id.
-    NotBooked,
-    /// Booked, but no stored checkpoint covers it yet, so there is no receipt yet.
-    BookedWithoutReceipt,
-    /// Booked: the answer as it was (balance right after it, receipt against the first
-    /// checkpoint that covered it).
-    Booked(Redeemed),
-}
-
-/// Rebuilds the answer of a redemption that was committed but whose answer was lost (a crash
-/// or an error after the commit).
-pub async fn recover(svc: &Services, id: Uuid) -> Result<Recovered> {
-    let Some(r) = svc.store.redemption(id).await? else {
-        return Ok(Recovered::NotBooked);
+/// Rebuilds the answer of a redemption or direct payment that was committed but whose answer
+/// was lost (a crash or an error after the commit): `None` when it is not booked, or no
+/// stored checkpoint covers it yet.
+pub(crate) async fn recover(svc: &Services, id: Uuid) -> Result<Option<Redeemed>> {
+    let Some(r) = svc.store().redemption(id).await? else {
+        return Ok(None);
     };
-    let index = r.entry_index as u64;
-    let Some((size, note)) = svc.store.first_checkpoint_covering(index).await? else {
-        return Ok(Recovered::BookedWithoutReceipt);
+    let index = r.entry_index.0;
+    let Some((size, note)) = svc.store().first_checkpoint_covering(index).await? else {
+        return Ok(None);
     };
-    let receipt = crate::core::proof::TlogProof {
+    let receipt = TlogProof {
         extra: None,
         index,
-        hashes: svc.ledger.inclusion_proof(index, size).await?,
+        hashes: svc.ledger().inclusion_proof(index, size).await?,
         checkpoint: note,
     }
     .encode();
     let balance = vouchers::balance_after(svc, r.voucher_id, index).await?;
-    Ok(Recovered::Booked(Redeemed {
+    Ok(Some(Redeemed {
         id,
         voucher_id: r.voucher_id,
-        amount_cents: r.amount_cents,
-        category: r.category,
+        amount_cents: r.amount.0,
+        category: r.category.as_str().to_owned(),
         balance_cents: balance.0,
         entry_index: index,
         receipt,
     }))
 }
 
-/// A direct payment by Leergeld to a provider, charged to a child's voucher in a fund.
+/// A direct payment by Leergeld (finance) to a provider, charged to a child's voucher in a
+/// fund, with the same rules as a redemption but without a token. With an idempotency key, a
+/// repeat books nothing and gets the same answer.
 pub async fn direct_payment(
     svc: &Services,
     actor: &Actor,
     fund_id: Uuid,
-    child_id: Uuid,
-    provider_id: Uuid,
-    spend: Spend,
-    extra: Option<crate::store::Write>,
+    key: Option<&str>,
+    input: Input<DirectPayment>,
 ) -> Result<Redeemed> {
-    let user = user_of(actor)?;
-    let amount = positive_amount(spend.amount_cents)?;
-    let category = parse_category(&spend.category)?;
-    let description = match &spend.description {
-        Some(d) => clean_text("description", d, 200, false)?,
-        None => None,
-    };
-    let fund = super::funds::get(svc, fund_id).await?;
-    let child = svc
-        .store
-        .child(child_id)
-        .await?
-        .ok_or_else(|| Error::not_found("unknown_child", "Dit kind bestaat niet."))?;
-    svc.store
-        .provider(provider_id)
-        .await?
-        .ok_or_else(|| Error::not_found("unknown_provider", "Deze aanbieder bestaat niet."))?;
-    let voucher = svc
-        .store
-        .voucher_for_child(fund_id, &child)
-        .await?
-        .ok_or_else(|| {
-            Error::rule(
-                "no_voucher",
-                "Dit kind heeft in deze regeling (nog) geen voucher.",
-            )
-        })?;
-    if fund.expired_at.is_some() || svc.today() > fund.valid_until {
-        return Err(Error::rule("voucher_expired", "Deze voucher is verlopen."));
-    }
-    if svc.today() < fund.valid_from {
-        return Err(Error::rule(
-            "voucher_not_yet_valid",
-            format!(
-                "Deze voucher is geldig vanaf {}.",
-                fund.valid_from.format("%d-%m-%Y")
-            ),
-        ));
-    }
-    let acc = svc
-        .ledger
-        .state()
-        .await
-        .account(&voucher.id)
-        .cloned()
-        .ok_or_else(|| Error::internal("voucher without a ledger account"))?;
-    match acc.status {
-        AccountStatus::Blocked => {
-            return Err(Error::rule(
-                "voucher_blocked",
-                "Deze voucher is geblokkeerd.",
-            ));
-        }
-        AccountStatus::Closed => {
-            return Err(Error::rule("voucher_expired", "Deze voucher is verlopen."));
-        }
-        AccountStatus::Active => {}
-    }
-    let approval = approved(svc, &fund, provider_id, category).await?;
-    book(
+    let user = actor.require(&[Role::Finance])?;
+    let req = input.read()?;
+    let key = idempotency::parse_key(key)?;
+    let fingerprint = idempotency::fingerprint(&(
+        fund_id,
+        req.child_id,
+        req.provider_id,
+        req.amount_cents,
+        &req.category,
+        &req.description,
+    ))?;
+    let svc2 = svc.clone();
+    idempotency::run(
         svc,
-        Booking {
-            id: Uuid::now_v7(),
-            kind: TransferKind::DirectPayment,
-            voucher: voucher.id,
-            fund: fund_id,
-            approval: &approval,
-            category,
-            amount,
-            description,
-            attachment: Vec::new(),
-            user,
-            extra,
+        "direct-payment",
+        user.id,
+        key,
+        fingerprint,
+        move |key_row, id| async move {
+            let svc = &svc2;
+            let amount = positive_amount(req.amount_cents)?;
+            let category = parse_category(&req.category)?;
+            let description = optional_text("description", req.description.as_deref(), 200)?;
+            let fund = funds::get(svc, fund_id).await?;
+            let child = svc
+                .store()
+                .child(req.child_id)
+                .await?
+                .ok_or(Error::NotFound(Missing::Child))?;
+            svc.store()
+                .provider(req.provider_id)
+                .await?
+                .ok_or(Error::NotFound(Missing::Provider))?;
+            let voucher = svc
+                .store()
+                .voucher_for_child(fund_id, &child)
+                .await?
+                .ok_or(Error::Rule(Rule::NoVoucher))?;
+            if fund.expired_at.is_some() || svc.today() > fund.valid_until {
+                return Err(Rule::VoucherExpired.into());
+            }
+            if svc.today() < fund.valid_from {
+                return Err(Rule::VoucherNotYetValid {
+                    from: fund.valid_from,
+                }
+                .into());
+            }
+            match vouchers::account(svc, &voucher.id).await?.status {
+                AccountStatus::Blocked => return Err(Rule::VoucherBlocked.into()),
+                AccountStatus::Closed => return Err(Rule::VoucherExpired.into()),
+                AccountStatus::Active => {}
+            }
+            let approval = approved(svc, &fund, req.provider_id, category).await?;
+            book(
+                svc,
+                Booking {
+                    id,
+                    kind: SpendKind::DirectPayment,
+                    voucher: voucher.id,
+                    fund: fund_id,
+                    approval: &approval,
+                    category,
+                    amount,
+                    description,
+                    attachment: Vec::new(),
+                    user: user.id,
+                    key_row,
+                },
+            )
+            .await
         },
     )
     .await
+}
+
+/// Why a redemption is reversed.
+#[derive(Debug, Clone)]
+pub struct Reverse {
+    /// Reason (kept off the ledger).
+    pub reason: String,
 }
 
 /// A reversal.
@@ -365,82 +372,79 @@ pub struct Reversed {
 }
 
 /// Reverses a redemption or direct payment, at most once and only before it is paid out.
-/// Provider managers may reverse their own provider's; staff any.
-pub async fn reverse(svc: &Services, actor: &Actor, id: Uuid, reason: &str) -> Result<Reversed> {
-    let user = user_of(actor)?;
-    let reason = clean_text("reason", reason, 500, false)?;
-    let not_found = || Error::not_found("unknown_redemption", "Deze betaling bestaat niet.");
-    let r = svc.store.redemption(id).await?.ok_or_else(not_found)?;
-    let own_provider =
-        actor.is(&[Role::ProviderManager]) && actor.provider() == Some(r.provider_id);
-    if !own_provider && !actor.is(&[Role::Staff]) {
-        // Another club's redemption does not exist as far as this user can tell.
-        return Err(not_found());
+/// Provider managers may reverse their own provider's; staff any. Another club's redemption
+/// does not exist as far as a provider manager can tell.
+pub async fn reverse(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+    input: Input<Reverse>,
+) -> Result<Reversed> {
+    let user = actor.require(&[Role::ProviderManager, Role::Staff])?;
+    let req = input.read()?;
+    let reason = clean_text("reason", &req.reason, 500, false)?;
+    let r = svc
+        .store()
+        .redemption(id)
+        .await?
+        .ok_or(Error::NotFound(Missing::Redemption))?;
+    let own_provider = user.role == Role::ProviderManager && user.provider == Some(r.provider_id);
+    if !own_provider && !actor.acts_as(&[Role::Staff]) {
+        return Err(Error::NotFound(Missing::Redemption));
     }
     if r.reversed_at_entry.is_some() {
-        return Err(Error::conflict(
-            "already_reversed",
-            "Deze betaling is al teruggedraaid.",
-        ));
+        return Err(Conflict::AlreadyReversed.into());
     }
-    let approval = svc
-        .store
-        .approval(r.fund_id, r.provider_id)
-        .await?
-        .ok_or_else(|| Error::internal("redemption without approval"))?;
-    let category = parse_category(&r.category)?;
-    // After the fund expired the voucher is closed: the money goes back to the fund instead.
-    let voucher_closed = svc
-        .ledger
-        .state()
-        .await
-        .account(&r.voucher_id)
-        .is_some_and(|a| a.status == AccountStatus::Closed);
-    let credit = if voucher_closed {
-        r.fund_id
-    } else {
-        r.voucher_id
+    let (legs, category) = match svc.ledger().state().await.reversal_of(&id) {
+        Ok(found) => found,
+        Err(Rejection::AlreadyReversed(_)) => return Err(Conflict::AlreadyReversed.into()),
+        Err(other) => {
+            return Err(Error::bug(format!(
+                "redemption {id} on the ledger: {other}"
+            )));
+        }
     };
     let appended = svc
-        .ledger
+        .ledger()
         .submit(Command {
             entries: vec![Draft::new(Body::Transfer {
                 kind: TransferKind::Reverse,
-                category: Some(category),
+                category,
                 reference: id,
-                legs: vec![Leg {
-                    debit: approval.account_id,
-                    credit,
-                    amount: Cents(r.amount_cents),
-                }],
+                legs,
                 attachment: Vec::new(),
             })],
-            writes: vec![catalog::insert_reversal(id, reason, user, svc.now())],
+            changes: vec![Change::InsertReversal {
+                redemption: id,
+                reason,
+                user: user.id,
+                at: svc.now(),
+            }],
         })
         .await
         .map_err(|e| match e {
-            LedgerError::Rejected(rej) if rej.code() == "already_reversed" => {
-                Error::conflict("already_reversed", "Deze betaling is al teruggedraaid.")
+            LedgerError::Rejected(Rejection::AlreadyReversed(_)) | LedgerError::Conflict => {
+                Error::Conflict(Conflict::AlreadyReversed)
             }
-            LedgerError::Conflict => {
-                Error::conflict("already_reversed", "Deze betaling is al teruggedraaid.")
+            LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
+                Error::Conflict(Conflict::AlreadyPaidOut)
             }
-            LedgerError::Rejected(rej) if rej.code() == "insufficient_balance" => Error::conflict(
-                "already_paid_out",
-                "Deze betaling is al uitbetaald en kan niet meer worden teruggedraaid.",
-            ),
             other => other.into(),
         })?;
-    let index = appended.indexes[0];
+    let index = funds::first(&appended.indexes)?;
     let receipt = svc
-        .ledger
+        .ledger()
         .receipt(index, &appended.checkpoint)
         .await?
         .encode();
     Ok(Reversed {
         redemption_id: id,
         entry_index: index,
-        balance_cents: appended.balance(&r.voucher_id).map_or(0, |c| c.0),
+        // After expiry the money went to the fund and the voucher's balance did not change.
+        balance_cents: match appended.balance(&r.voucher_id) {
+            Some(b) => b.0,
+            None => vouchers::account(svc, &r.voucher_id).await?.balance.0,
+        },
         receipt,
     })
 }

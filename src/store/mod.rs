@@ -1,29 +1,42 @@
 //! Storage: one interface over SQLite (embedded default) and PostgreSQL (production).
 //!
-//! SQL is written once with `$1` placeholders and run against whichever native pool is in use
-//! ([`with_db!`]); only schema files differ per backend (`migrations/sqlite`, `migrations/postgres`,
-//! same numbers). Ledger writes go through a [`Writer`], the single dedicated connection of the
-//! sequencer, guarded by a lock so that one process at most writes a ledger.
+//! All SQL of the crate lives in this module, written once with `$1` placeholders and run
+//! against whichever native pool is in use ([`with_db!`]); only schema files differ per backend
+//! (`migrations/sqlite`, `migrations/postgres`, same numbers). Rows map by column name
+//! (`sqlx::FromRow`) into types built from the core's newtypes ([`codec`]). Callers change
+//! rows only through the closed set of typed [`Change`]s: with a ledger command (run by the
+//! sequencer's [`Writer`], in the command's transaction) or on their own ([`Store::apply`]).
+//!
+//! One file per table group: [`funds`], [`households`], [`providers`], [`vouchers`],
+//! [`redemptions`] (with reversals and entry notes), [`users`] (with sessions),
+//! [`idempotency`], and [`log`] (the ledger's own tables).
 
-pub mod catalog;
+mod change;
+mod codec;
+pub mod funds;
+pub mod households;
 pub mod idempotency;
+pub mod log;
 mod migrate;
+pub mod providers;
+pub mod redemptions;
 pub mod users;
+pub mod vouchers;
 mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, QueryBuilder, Row, SqlitePool};
-use uuid::Uuid;
+use sqlx::{PgPool, SqlitePool};
 
-use crate::core::audit::EntryRow;
-use crate::core::merkle::Hash;
-
-pub use writer::{Value, Write, Writer};
+pub use change::{Change, Precondition};
+pub use codec::EntryIndex;
+pub use writer::Writer;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -38,11 +51,14 @@ pub enum StoreError {
     #[error("database migration: {0}")]
     Migration(String),
     /// The stored data is inconsistent.
-    #[error("stored ledger is inconsistent: {0}")]
+    #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
-    /// A uniqueness constraint refused a write.
+    /// A uniqueness constraint refused a change.
     #[error("unique constraint violated")]
     Unique,
+    /// A guarded change found no row: its precondition no longer holds.
+    #[error("precondition failed: {0:?}")]
+    Precondition(Precondition),
     /// Any other database error.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -53,7 +69,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Maps unique violations to [`StoreError::Unique`].
-    pub fn classify(e: sqlx::Error) -> Self {
+    pub(crate) fn classify(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation => {
                 StoreError::Unique
@@ -83,6 +99,28 @@ macro_rules! with_db {
     };
 }
 
+/// Runs a query returning rows of a `FromRow` type, counting it.
+macro_rules! fetch_all {
+    ($store:expr, $row:ty, $sql:expr, [$($arg:expr),*]) => {{
+        $store.count_query();
+        $crate::with_db!($store.db(), |p| {
+            sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_all(p).await?
+        })
+    }};
+}
+
+/// Runs a query returning at most one row of a `FromRow` type, counting it.
+macro_rules! fetch_optional {
+    ($store:expr, $row:ty, $sql:expr, [$($arg:expr),*]) => {{
+        $store.count_query();
+        $crate::with_db!($store.db(), |p| {
+            sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.fetch_optional(p).await?
+        })
+    }};
+}
+
+pub(crate) use {fetch_all, fetch_optional};
+
 /// How to reach the database, parsed from the URL.
 #[derive(Clone)]
 pub(crate) enum Target {
@@ -95,6 +133,9 @@ pub(crate) enum Target {
 pub struct Store {
     db: Db,
     target: Target,
+    /// Statements run through this handle's pool (reads and [`Store::apply`]), for the
+    /// `kindpakket_db_queries_total` metric and for tests that pin how many a use case needs.
+    queries: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -117,7 +158,6 @@ fn sqlite_options(url: &str) -> Result<(SqliteConnectOptions, PathBuf), StoreErr
     }
     let opts = SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // A checkpoint is signed only after the commit is durable; NORMAL could lose it.
         .synchronous(SqliteSynchronous::Full)
@@ -146,16 +186,14 @@ impl Store {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let store = if url.starts_with("sqlite:") {
             let (opts, path) = sqlite_options(url)?;
+            let opts = opts.create_if_missing(true);
             create_private(&path)?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(opts.clone())
                 .await?;
-            Store {
-                db: Db::Sqlite(pool),
-                target: Target::Sqlite(opts, path),
-            }
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::new(Db::Sqlite(pool), Target::Sqlite(opts, path))
+        } else if is_postgres(url) {
             use sqlx::migrate::MigrateDatabase;
             if !sqlx::Postgres::database_exists(url).await? {
                 // Two processes may race to create it; the loser sees it exist afterwards.
@@ -171,10 +209,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts.clone())
                 .await?;
-            Store {
-                db: Db::Postgres(pool),
-                target: Target::Postgres(opts),
-            }
+            Store::new(Db::Postgres(pool), Target::Postgres(opts))
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -182,7 +217,47 @@ impl Store {
         Ok(store)
     }
 
-    /// The pool, for the service layer's own tables.
+    /// Connects to an existing database for reading only: nothing is created or migrated, and
+    /// the connection refuses writes (an auditor's `verify --database` must not change what it
+    /// checks).
+    pub async fn open_read_only(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let (opts, path) = sqlite_options(url)?;
+            if !path.exists() {
+                return Err(StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no database at {}", path.display()),
+                )));
+            }
+            let opts = opts.read_only(true).create_if_missing(false);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(opts.clone())
+                .await?;
+            Ok(Store::new(Db::Sqlite(pool), Target::Sqlite(opts, path)))
+        } else if is_postgres(url) {
+            let opts =
+                PgConnectOptions::from_str(url)?.options([("default_transaction_read_only", "on")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.clone())
+                .await?;
+            Ok(Store::new(Db::Postgres(pool), Target::Postgres(opts)))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    fn new(db: Db, target: Target) -> Self {
+        Self {
+            db,
+            target,
+            queries: Arc::default(),
+        }
+    }
+
+    /// The pool (for tests that inspect or damage the database on purpose).
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -192,11 +267,21 @@ impl Store {
         matches!(self.db, Db::Sqlite(_))
     }
 
-    /// Runs row changes in one transaction on a pooled connection (for tables off the ledger).
-    /// Returns the rows affected by each.
-    pub async fn execute_all(&self, writes: &[Write]) -> Result<Vec<u64>, StoreError> {
-        let none: [u64; 0] = [];
-        let counts = with_db!(&self.db, |p| {
+    /// How many statements this handle has run through its pool so far.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_query(&self) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("kindpakket_db_queries_total").increment(1);
+    }
+
+    /// Applies changes to tables off the ledger in one transaction. A uniqueness conflict is
+    /// [`StoreError::Unique`]; a guarded change that finds no row is
+    /// [`StoreError::Precondition`]; either way nothing is kept.
+    pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        with_db!(&self.db, |p| {
             use sqlx::Connection;
             let mut conn = p.acquire().await?;
             let begin = if self.is_sqlite() {
@@ -205,20 +290,23 @@ impl Store {
                 "BEGIN"
             };
             let mut tx = conn.begin_with(begin).await?;
-            let mut counts = Vec::with_capacity(writes.len());
-            for w in writes {
-                let q = writer::bind_values!(sqlx::query(w.sql), &w.args, none);
-                counts.push(
-                    q.execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::classify)?
-                        .rows_affected(),
-                );
+            let no_entries: &[u64] = &[];
+            for s in changes.iter().flat_map(Change::statements) {
+                self.count_query();
+                let n = codec::bind!(sqlx::query(s.sql), &s.args, no_entries)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::classify)?
+                    .rows_affected();
+                if n == 0
+                    && let Some(p) = s.guard
+                {
+                    return Err(StoreError::Precondition(p));
+                }
             }
             tx.commit().await?;
-            counts
         });
-        Ok(counts)
+        Ok(())
     }
 
     /// Opens the single writer connection, taking the ledger's writer lock.
@@ -238,180 +326,18 @@ impl Store {
             .await
             .is_ok())
     }
+}
 
-    /// Number of stored entries.
-    pub async fn entry_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = with_db!(&self.db, |p| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries")
-                .fetch_one(p)
-                .await?
-        });
-        Ok(n as u64)
-    }
-
-    /// Entry rows with `start <= index < end`, in order.
-    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<EntryRow>, StoreError> {
-        let (s, e) = (to_i64(start)?, to_i64(end)?);
-        const SQL: &str = "SELECT idx, entry_id, CAST(kind AS BIGINT), entry FROM ledger_entries \
-                           WHERE idx >= $1 AND idx < $2 ORDER BY idx";
-        let rows = with_db!(&self.db, |p| {
-            let rows = sqlx::query(SQL).bind(s).bind(e).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| -> Result<EntryRow, sqlx::Error> {
-                    Ok(EntryRow {
-                        index: r.try_get::<i64, _>(0)? as u64,
-                        id: Some(r.try_get::<Uuid, _>(1)?),
-                        kind: Some(r.try_get::<i64, _>(2)?),
-                        bytes: r.try_get::<Vec<u8>, _>(3)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        });
-        Ok(rows)
-    }
-
-    /// The index of the entry with this id, if any.
-    pub async fn entry_index_by_id(&self, id: Uuid) -> Result<Option<u64>, StoreError> {
-        const SQL: &str = "SELECT idx FROM ledger_entries WHERE entry_id = $1";
-        let idx: Option<i64> = with_db!(&self.db, |p| {
-            sqlx::query_scalar(SQL).bind(id).fetch_optional(p).await?
-        });
-        Ok(idx.map(|i| i as u64))
-    }
-
-    /// Stored Merkle hashes at the given positions, in the order asked.
-    pub async fn hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, StoreError> {
-        if positions.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<i64> = positions
-            .iter()
-            .map(|p| to_i64(*p))
-            .collect::<Result<_, _>>()?;
-        let found: Vec<(i64, Vec<u8>)> = with_db!(&self.db, |p| {
-            let mut qb = QueryBuilder::new("SELECT idx, hash FROM ledger_hashes WHERE idx IN (");
-            let mut sep = qb.separated(", ");
-            for id in &ids {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build_query_as().fetch_all(p).await?
-        });
-        let map: std::collections::HashMap<i64, Vec<u8>> = found.into_iter().collect();
-        ids.iter()
-            .map(|i| {
-                map.get(i)
-                    .and_then(|h| Hash::try_from(h.as_slice()).ok())
-                    .ok_or_else(|| StoreError::Corrupt(format!("stored hash {i} is missing")))
-            })
-            .collect()
-    }
-
-    /// All stored hashes `(position, hash)` in order (for the audit).
-    pub async fn all_hashes(&self) -> Result<Vec<(u64, Hash)>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>)> = with_db!(&self.db, |p| {
-            sqlx::query_as("SELECT idx, hash FROM ledger_hashes ORDER BY idx")
-                .fetch_all(p)
-                .await?
-        });
-        rows.into_iter()
-            .map(|(i, h)| {
-                let h = Hash::try_from(h.as_slice())
-                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
-                Ok((i as u64, h))
-            })
-            .collect()
-    }
-
-    /// All stored checkpoints `(size, note)` in order of size.
-    pub async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {
-        let rows: Vec<(i64, String)> = with_db!(&self.db, |p| {
-            sqlx::query_as("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-                .fetch_all(p)
-                .await?
-        });
-        Ok(rows.into_iter().map(|(s, n)| (s as u64, n)).collect())
-    }
-
-    /// The checkpoint with the largest size.
-    pub async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
-        let row: Option<(i64, String)> = with_db!(&self.db, |p| {
-            sqlx::query_as("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
-                .fetch_optional(p)
-                .await?
-        });
-        Ok(row.map(|(s, n)| (s as u64, n)))
-    }
-
-    /// Reads everything the audit needs. Rows are read in index order whatever their index
-    /// values, so a damaged index column is reported by the audit as the entry it belongs to.
-    pub async fn ledger_data(&self) -> Result<crate::core::audit::LedgerData, StoreError> {
-        const PAGE: i64 = 10_000;
-        const ENTRIES: &str = "SELECT idx, entry_id, CAST(kind AS BIGINT), entry FROM ledger_entries \
-                               WHERE idx > $1 ORDER BY idx LIMIT $2";
-        const HASHES: &str = "SELECT idx, hash FROM ledger_hashes ORDER BY idx";
-        const CHECKPOINTS: &str = "SELECT size, note FROM ledger_checkpoints ORDER BY size";
-        // One read transaction, so that a running service appending meanwhile cannot make
-        // entries, hashes and checkpoints disagree (a snapshot in SQLite's WAL mode; repeatable
-        // read in PostgreSQL).
-        let begin = if self.is_sqlite() {
-            "BEGIN"
-        } else {
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        };
-        let (entries, hashes, checkpoints) = with_db!(&self.db, |p| {
-            use sqlx::Connection;
-            let mut conn = p.acquire().await?;
-            let mut tx = conn.begin_with(begin).await?;
-            let mut entries: Vec<EntryRow> = Vec::new();
-            let mut after = i64::MIN;
-            loop {
-                let rows = sqlx::query(ENTRIES)
-                    .bind(after)
-                    .bind(PAGE)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let done = (rows.len() as i64) < PAGE;
-                for r in &rows {
-                    let idx: i64 = r.try_get(0)?;
-                    after = idx;
-                    entries.push(EntryRow {
-                        index: idx as u64,
-                        id: Some(r.try_get::<Uuid, _>(1)?),
-                        kind: Some(r.try_get::<i64, _>(2)?),
-                        bytes: r.try_get::<Vec<u8>, _>(3)?,
-                    });
-                }
-                if done {
-                    break;
-                }
-            }
-            let hashes: Vec<(i64, Vec<u8>)> = sqlx::query_as(HASHES).fetch_all(&mut *tx).await?;
-            let checkpoints: Vec<(i64, String)> =
-                sqlx::query_as(CHECKPOINTS).fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            (entries, hashes, checkpoints)
-        });
-        let stored_hashes = hashes
-            .into_iter()
-            .map(|(i, h)| {
-                let h = Hash::try_from(h.as_slice())
-                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
-                Ok((i as u64, h))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(crate::core::audit::LedgerData {
-            entries,
-            stored_hashes: Some(stored_hashes),
-            checkpoints: checkpoints
-                .into_iter()
-                .map(|(s, n)| (s as u64, n))
-                .collect(),
-        })
-    }
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Converts an index to the signed integer the databases store.
-pub fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt("index out of range".into()))
+pub(crate) fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("index {v} out of range")))
+}
+
+/// Converts a stored integer that must not be negative (an index, a size, a count).
+pub(crate) fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative index {v} in the database")))
 }

@@ -3,74 +3,15 @@
 
 use std::fs::File;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Connection, PgConnection, SqliteConnection};
 use uuid::Uuid;
 
+use super::change::{Change, Precondition};
 use super::{StoreError, Target, to_i64};
 use crate::core::merkle::Hash;
 
 /// Advisory-lock key for "the kindpakket ledger writer" (ASCII "KPLEDGER").
 const PG_WRITER_LOCK: i64 = 0x4b50_4c45_4447_4552;
-
-/// A value bound into a [`Write`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// An integer.
-    I64(i64),
-    /// An optional integer.
-    OptI64(Option<i64>),
-    /// Text.
-    Text(String),
-    /// Optional text.
-    OptText(Option<String>),
-    /// Bytes.
-    Bytes(Vec<u8>),
-    /// A UUID.
-    Uuid(Uuid),
-    /// An optional UUID.
-    OptUuid(Option<Uuid>),
-    /// A boolean.
-    Bool(bool),
-    /// A timestamp.
-    Time(DateTime<Utc>),
-    /// A calendar date.
-    Date(NaiveDate),
-    /// The ledger index assigned to the n-th entry of the same command.
-    EntryIndex(usize),
-}
-
-/// A row change that must commit in the same transaction as a command's ledger entries.
-#[derive(Debug, Clone)]
-pub struct Write {
-    /// SQL with `$1…` placeholders, the same for both backends.
-    pub sql: &'static str,
-    /// Values for the placeholders.
-    pub args: Vec<Value>,
-    /// When set, the write must affect at least one row, or the whole command is refused
-    /// with this code (a condition checked inside the command's own transaction).
-    pub guard: Option<&'static str>,
-}
-
-impl Write {
-    /// A write with its values.
-    pub fn new(sql: &'static str, args: Vec<Value>) -> Self {
-        Self {
-            sql,
-            args,
-            guard: None,
-        }
-    }
-
-    /// A write that refuses the command with `code` when it affects no row.
-    pub fn guard(sql: &'static str, args: Vec<Value>, code: &'static str) -> Self {
-        Self {
-            sql,
-            args,
-            guard: Some(code),
-        }
-    }
-}
 
 enum Conn {
     Sqlite(SqliteConnection, #[allow(dead_code)] File),
@@ -90,36 +31,6 @@ macro_rules! on_conn {
         }
     };
 }
-
-/// Binds [`Value`]s to a query for either backend.
-macro_rules! bind_values {
-    ($q:expr, $args:expr, $indexes:expr) => {{
-        let mut q = $q;
-        for v in $args {
-            q = match v {
-                Value::I64(x) => q.bind(*x),
-                Value::OptI64(x) => q.bind(*x),
-                Value::Text(x) => q.bind(x.clone()),
-                Value::OptText(x) => q.bind(x.clone()),
-                Value::Bytes(x) => q.bind(x.clone()),
-                Value::Uuid(x) => q.bind(*x),
-                Value::OptUuid(x) => q.bind(*x),
-                Value::Bool(x) => q.bind(*x),
-                Value::Time(x) => q.bind(*x),
-                Value::Date(x) => q.bind(*x),
-                Value::EntryIndex(n) => {
-                    let idx = $indexes.get(*n).copied().ok_or_else(|| {
-                        StoreError::Corrupt(format!("write refers to entry {n} of its command"))
-                    })?;
-                    q.bind(to_i64(idx)?)
-                }
-            };
-        }
-        q
-    }};
-}
-
-pub(super) use bind_values;
 
 impl Writer {
     pub(super) async fn open(target: &Target) -> Result<Self, StoreError> {
@@ -193,11 +104,6 @@ impl Writer {
             sqlx::raw_sql(sql).execute(&mut *c).await?;
         });
         Ok(())
-    }
-
-    /// True when the connection still answers.
-    pub async fn ping(&mut self) -> bool {
-        self.exec("SELECT 1").await.is_ok()
     }
 
     /// Starts the batch transaction (`BEGIN IMMEDIATE` on SQLite).
@@ -290,15 +196,25 @@ impl Writer {
         Ok(())
     }
 
-    /// Runs a command's row change; `indexes` are the ledger indexes of its entries.
-    pub async fn write(&mut self, w: &Write, indexes: &[u64]) -> Result<u64, StoreError> {
-        let n = on_conn!(self, |c| {
-            let q = bind_values!(sqlx::query(w.sql), &w.args, indexes);
-            q.execute(&mut *c)
-                .await
-                .map_err(StoreError::classify)?
-                .rows_affected()
-        });
-        Ok(n)
+    /// Runs a command's change; `indexes` are the ledger indexes of its entries. Returns the
+    /// precondition that failed, if a guarded statement found no row.
+    pub async fn apply(
+        &mut self,
+        change: &Change,
+        indexes: &[u64],
+    ) -> Result<Option<Precondition>, StoreError> {
+        for s in change.statements() {
+            let n = on_conn!(self, |c| {
+                super::codec::bind!(sqlx::query(s.sql), &s.args, indexes)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::classify)?
+                    .rows_affected()
+            });
+            if n == 0 && s.guard.is_some() {
+                return Ok(s.guard);
+            }
+        }
+        Ok(None)
     }
 }

@@ -127,6 +127,8 @@ pub struct TestApp {
     pub ledger: Ledger,
     pub router: axum::Router,
     pub state: kindpakket::http::AppState,
+    /// The app's own storage handle (shares its pool and query counter), for inspecting.
+    pub store: Store,
 }
 
 /// A response: status, headers and body as text.
@@ -209,13 +211,16 @@ impl TestApp {
     async fn build(db: &TestDb, options: LedgerOptions) -> Self {
         let ledger = db.ledger_with(options).await;
         let links = kindpakket::service::links::LinkSecret::load_or_create(&db.keys()).unwrap();
-        let state = kindpakket::http::AppState::new(
+        let services = kindpakket::service::Services::new(
             ledger.clone(),
             links,
-            kindpakket::http::HttpConfig::default(),
+            kindpakket::service::Settings::default(),
         );
-        let router = kindpakket::http::router(state.clone());
+        let state =
+            kindpakket::http::AppState::new(services, kindpakket::http::HttpConfig::default());
+        let router = kindpakket::http::router(state.clone()).expect("router");
         TestApp {
+            store: ledger.store().clone(),
             ledger,
             router,
             state,
@@ -229,10 +234,13 @@ impl TestApp {
     /// Creates a user directly in the store.
     pub async fn user(&self, name: &str, role: &str, provider: Option<uuid::Uuid>) -> String {
         let password = format!("{name}-wachtwoord-1");
-        let hash = kindpakket::auth::hash_password(&password).unwrap();
-        self.state
-            .store
-            .create_user(name, role, provider, &hash, chrono::Utc::now())
+        let new = kindpakket::service::users::NewUser {
+            username: name.to_owned(),
+            role: kindpakket::core::role::Role::parse(role).expect("a role"),
+            provider,
+            password: password.clone(),
+        };
+        kindpakket::service::users::add(&self.store, &kindpakket::service::Actor::operator(), new)
             .await
             .unwrap();
         password
@@ -471,7 +479,7 @@ impl TestApp {
 
     /// Runs the offline audit over the app's database.
     pub async fn audit(&self) -> kindpakket::core::audit::AuditReport {
-        let data = self.state.store.ledger_data().await.unwrap();
+        let data = self.store.ledger_data().await.unwrap();
         kindpakket::core::audit::audit(&data, None).unwrap_or_else(|f| panic!("audit failed: {f}"))
     }
 }

@@ -8,17 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::http::AppState;
-use crate::http::auth::AuthUser;
-use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::http::idempotent;
-use crate::service::funds::{self, NewFund};
-use crate::service::providers::{category_names, set_of};
-use crate::service::redemptions::{self, Redeemed, Spend};
-use crate::store::catalog::FundRow;
-use axum::http::HeaderMap;
-use axum::response::Response;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey};
+use crate::service::funds::{self, Deposit, Deposited, NewFund};
+use crate::service::redemptions::{self, DirectPayment, Redeemed};
+use crate::store::funds::FundRow;
 
 /// A new fund.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,14 +71,14 @@ pub struct FundResponse {
 fn fund_response(f: FundRow, balance: i64, entry_index: Option<u64>) -> FundResponse {
     FundResponse {
         id: f.id,
-        categories: category_names(set_of(f.categories)),
+        categories: f.categories.names(),
         name: f.name,
         sponsor: f.sponsor,
         valid_from: f.valid_from,
         valid_until: f.valid_until,
-        amount_per_child_cents: f.amount_per_child_cents,
+        amount_per_child_cents: f.amount_per_child.0,
         max_age_years: f.max_age_years,
-        pooling: f.pooling,
+        pooling: f.pooling.as_str().to_owned(),
         balance_cents: balance,
         expired: f.expired_at.is_some(),
         entry_index,
@@ -100,24 +95,20 @@ fn fund_response(f: FundRow, balance: i64, entry_index: Option<u64>) -> FundResp
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(req): ApiJson<FundRequest>,
+    Caller(actor): Caller,
+    Body(input): Body<FundRequest>,
 ) -> Result<(StatusCode, Json<FundResponse>), ApiError> {
-    user.require(&[Role::Admin])?;
-    let (fund, index) = funds::create(
-        &state.services,
-        NewFund {
-            name: req.name,
-            sponsor: req.sponsor,
-            valid_from: req.valid_from,
-            valid_until: req.valid_until,
-            categories: req.categories,
-            amount_per_child_cents: req.amount_per_child_cents,
-            max_age_years: req.max_age_years,
-            pooling: req.pooling,
-        },
-    )
-    .await?;
+    let input = input.map(|req| NewFund {
+        name: req.name,
+        sponsor: req.sponsor,
+        valid_from: req.valid_from,
+        valid_until: req.valid_until,
+        categories: req.categories,
+        amount_per_child_cents: req.amount_per_child_cents,
+        max_age_years: req.max_age_years,
+        pooling: req.pooling,
+    });
+    let (fund, index) = funds::create(&state.services, &actor, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(fund_response(fund, 0, Some(index))),
@@ -134,11 +125,10 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<FundResponse>, ApiError> {
-    user.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
-    let v = funds::view(&state.services, id).await?;
+    let v = funds::view(&state.services, &actor, id).await?;
     Ok(Json(fund_response(v.fund, v.balance.0, None)))
 }
 
@@ -152,21 +142,12 @@ pub struct DepositRequest {
     pub reference: String,
 }
 
-/// A booked deposit.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DepositResponse {
-    /// Ledger index of the deposit entry.
-    pub entry_index: u64,
-    /// Fund balance after the deposit.
-    pub fund_balance_cents: i64,
-}
-
 /// Books money from the sponsor into the fund.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/deposits", operation_id = "deposit_into_fund", tag = "funds", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Fund id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the booking happens once and the repeat gets the same answer")),
     request_body = DepositRequest,
     responses(
-        (status = 201, description = "Deposited", body = DepositResponse),
+        (status = 201, description = "Deposited", body = Deposited),
         (status = 400, description = "`invalid_amount`, `invalid_field`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`", body = ErrorBody),
@@ -174,33 +155,17 @@ pub struct DepositResponse {
     ))]
 pub async fn deposit(
     State(state): State<AppState>,
-    user: AuthUser,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    key: IdempotencyKey,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<DepositRequest>,
-) -> Result<Response, ApiError> {
-    user.require(&[Role::Admin, Role::Finance])?;
-    let fingerprint = (id, req.amount_cents, req.reference.clone());
-    let (svc, actor) = (state.services.clone(), user.actor());
-    idempotent::run(
-        &state,
-        &user,
-        &headers,
-        "deposit",
-        &fingerprint,
-        move |key| async move {
-            let (entry_index, balance) =
-                funds::deposit(&svc, &actor, id, req.amount_cents, &req.reference, key).await?;
-            Ok((
-                StatusCode::CREATED,
-                DepositResponse {
-                    entry_index,
-                    fund_balance_cents: balance.0,
-                },
-            ))
-        },
-    )
-    .await
+    Body(input): Body<DepositRequest>,
+) -> Result<(StatusCode, Json<Deposited>), ApiError> {
+    let input = input.map(|req| Deposit {
+        amount_cents: req.amount_cents,
+        reference: req.reference,
+    });
+    let d = funds::deposit(&state.services, &actor, id, key.as_deref(), input).await?;
+    Ok((StatusCode::CREATED, Json(d)))
 }
 
 /// Categories to approve.
@@ -237,16 +202,16 @@ pub struct ApprovalResponse {
     ))]
 pub async fn approve(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath((id, provider_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(req): ApiJson<ApprovalRequest>,
+    Body(input): Body<ApprovalRequest>,
 ) -> Result<Json<ApprovalResponse>, ApiError> {
-    user.require(&[Role::Admin])?;
-    let a = funds::approve_provider(&state.services, id, provider_id, &req.categories).await?;
+    let categories = input.map(|req| req.categories);
+    let a = funds::approve_provider(&state.services, &actor, id, provider_id, categories).await?;
     Ok(Json(ApprovalResponse {
         fund_id: a.fund_id,
         provider_id: a.provider_id,
-        categories: category_names(set_of(a.categories)),
+        categories: a.categories.names(),
         account_id: a.account_id,
     }))
 }
@@ -271,11 +236,10 @@ pub struct ExpireResponse {
     ))]
 pub async fn expire(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<ExpireResponse>, ApiError> {
-    user.require(&[Role::Admin])?;
-    let e = funds::expire(&state.services, &user.actor(), id).await?;
+    let e = funds::expire(&state.services, &actor, id).await?;
     Ok(Json(ExpireResponse {
         expired_vouchers: e.vouchers,
         returned_cents: e.returned.0,
@@ -312,44 +276,18 @@ pub struct DirectPaymentRequest {
     ))]
 pub async fn direct_payment(
     State(state): State<AppState>,
-    user: AuthUser,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    key: IdempotencyKey,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<DirectPaymentRequest>,
-) -> Result<Response, ApiError> {
-    user.require(&[Role::Finance])?;
-    let fingerprint = (
-        id,
-        req.child_id,
-        req.provider_id,
-        req.amount_cents,
-        req.category.clone(),
-        req.description.clone(),
-    );
-    let (svc, actor) = (state.services.clone(), user.actor());
-    idempotent::run(
-        &state,
-        &user,
-        &headers,
-        "direct-payment",
-        &fingerprint,
-        move |key| async move {
-            let r = redemptions::direct_payment(
-                &svc,
-                &actor,
-                id,
-                req.child_id,
-                req.provider_id,
-                Spend {
-                    amount_cents: req.amount_cents,
-                    category: req.category,
-                    description: req.description,
-                },
-                key,
-            )
-            .await?;
-            Ok((StatusCode::CREATED, r))
-        },
-    )
-    .await
+    Body(input): Body<DirectPaymentRequest>,
+) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+    let input = input.map(|req| DirectPayment {
+        child_id: req.child_id,
+        provider_id: req.provider_id,
+        amount_cents: req.amount_cents,
+        category: req.category,
+        description: req.description,
+    });
+    let r = redemptions::direct_payment(&state.services, &actor, id, key.as_deref(), input).await?;
+    Ok((StatusCode::CREATED, Json(r)))
 }

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::http::AppState;
-use crate::http::auth::AuthUser;
-use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::service::households::{self, NewChild, NewHousehold};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, Body, Caller};
+use crate::service::households::{self, HouseholdView, NewChild, NewHousehold};
+use crate::store::households::ChildRow;
 
 /// A child to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,8 +53,8 @@ pub struct ChildResponse {
     pub birth_date: Option<NaiveDate>,
 }
 
-impl From<crate::store::catalog::ChildRow> for ChildResponse {
-    fn from(c: crate::store::catalog::ChildRow) -> Self {
+impl From<ChildRow> for ChildResponse {
+    fn from(c: ChildRow) -> Self {
         Self {
             id: c.id,
             first_name: c.first_name,
@@ -85,6 +85,22 @@ pub struct HouseholdResponse {
     pub vouchers: Option<Vec<Uuid>>,
 }
 
+impl From<HouseholdView> for HouseholdResponse {
+    fn from(v: HouseholdView) -> Self {
+        let h = v.household;
+        Self {
+            id: h.id,
+            reference: h.reference,
+            parent_name: h.parent_name,
+            email: h.email,
+            phone: h.phone,
+            children: v.children.into_iter().map(ChildResponse::from).collect(),
+            parent_link: v.parent_link,
+            vouchers: v.vouchers.map(|vs| vs.into_iter().map(|v| v.id).collect()),
+        }
+    }
+}
+
 /// Registers a household and its children (personal data stays off the ledger).
 #[utoipa::path(post, path = "/api/v1/households", operation_id = "create_household", tag = "households", security(("bearer" = [])),
     request_body = HouseholdRequest,
@@ -96,41 +112,25 @@ pub struct HouseholdResponse {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(req): ApiJson<HouseholdRequest>,
+    Caller(actor): Caller,
+    Body(input): Body<HouseholdRequest>,
 ) -> Result<(StatusCode, Json<HouseholdResponse>), ApiError> {
-    user.require(&[Role::Staff])?;
-    let c = households::create(
-        &state.services,
-        NewHousehold {
-            reference: req.reference,
-            parent_name: req.parent_name,
-            email: req.email,
-            phone: req.phone,
-            children: req
-                .children
-                .into_iter()
-                .map(|c| NewChild {
-                    first_name: c.first_name,
-                    birth_date: c.birth_date,
-                })
-                .collect(),
-        },
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(HouseholdResponse {
-            id: c.household.id,
-            reference: c.household.reference,
-            parent_name: c.household.parent_name,
-            email: c.household.email,
-            phone: c.household.phone,
-            children: c.children.into_iter().map(ChildResponse::from).collect(),
-            parent_link: Some(c.parent_link),
-            vouchers: None,
-        }),
-    ))
+    let input = input.map(|req| NewHousehold {
+        reference: req.reference,
+        parent_name: req.parent_name,
+        email: req.email,
+        phone: req.phone,
+        children: req
+            .children
+            .into_iter()
+            .map(|c| NewChild {
+                first_name: c.first_name,
+                birth_date: c.birth_date,
+            })
+            .collect(),
+    });
+    let created = households::create(&state.services, &actor, input).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
 }
 
 /// A household with its children and vouchers.
@@ -143,24 +143,12 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<HouseholdResponse>, ApiError> {
-    user.require(&[Role::Staff, Role::Auditor])?;
-    let svc = &state.services;
-    let h = households::get(svc, id).await?;
-    let children = svc.store.children(id).await?;
-    let vouchers = svc.store.household_vouchers(id).await?;
-    Ok(Json(HouseholdResponse {
-        parent_link: households::parent_link(svc, &h),
-        id: h.id,
-        reference: h.reference,
-        parent_name: h.parent_name,
-        email: h.email,
-        phone: h.phone,
-        children: children.into_iter().map(ChildResponse::from).collect(),
-        vouchers: Some(vouchers.into_iter().map(|v| v.id).collect()),
-    }))
+    Ok(Json(
+        households::view(&state.services, &actor, id).await?.into(),
+    ))
 }
 
 /// Erases names, contact data and birth dates (right to erasure); the ledger stays verifiable.
@@ -173,11 +161,10 @@ pub async fn get(
     ))]
 pub async fn erase(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    user.require(&[Role::Admin])?;
-    households::erase_personal_data(&state.services, id).await?;
+    households::erase_personal_data(&state.services, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -199,10 +186,9 @@ pub struct LinkResponse {
     ))]
 pub async fn renew_link(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<LinkResponse>), ApiError> {
-    user.require(&[Role::Staff])?;
-    let parent_link = households::renew_link(&state.services, id).await?;
+    let parent_link = households::renew_link(&state.services, &actor, id).await?;
     Ok((StatusCode::CREATED, Json(LinkResponse { parent_link })))
 }

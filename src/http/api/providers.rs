@@ -7,12 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::http::AppState;
-use crate::http::auth::AuthUser;
-use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::service::providers::{self, NewProvider, category_names, set_of};
-use crate::store::catalog::ProviderRow;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, Body, Caller};
+use crate::service::providers::{self, NewProvider};
+use crate::store::providers::ProviderRow;
 
 /// A new provider.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -46,10 +45,10 @@ pub struct ProviderResponse {
 fn response(p: ProviderRow) -> ProviderResponse {
     ProviderResponse {
         id: p.id,
-        categories: category_names(set_of(p.categories)),
+        categories: p.categories.names(),
         name: p.name,
-        kvk: p.kvk,
-        iban: p.iban,
+        kvk: p.kvk.as_str().to_owned(),
+        iban: p.iban.as_str().to_owned(),
     }
 }
 
@@ -63,20 +62,16 @@ fn response(p: ProviderRow) -> ProviderResponse {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(req): ApiJson<ProviderRequest>,
+    Caller(actor): Caller,
+    Body(input): Body<ProviderRequest>,
 ) -> Result<(StatusCode, Json<ProviderResponse>), ApiError> {
-    user.require(&[Role::Admin])?;
-    let p = providers::create(
-        &state.services,
-        NewProvider {
-            name: req.name,
-            kvk: req.kvk,
-            iban: req.iban,
-            categories: req.categories,
-        },
-    )
-    .await?;
+    let input = input.map(|req| NewProvider {
+        name: req.name,
+        kvk: req.kvk,
+        iban: req.iban,
+        categories: req.categories,
+    });
+    let p = providers::create(&state.services, &actor, input).await?;
     Ok((StatusCode::CREATED, Json(response(p))))
 }
 
@@ -90,16 +85,10 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<ProviderResponse>, ApiError> {
-    let own = user.role.is_provider_role() && user.provider_id == Some(id);
-    if !own {
-        user.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
-    }
-    let p =
-        state.store.provider(id).await?.ok_or_else(|| {
-            ApiError::not_found("unknown_provider", "Deze aanbieder bestaat niet.")
-        })?;
-    Ok(Json(response(p)))
+    Ok(Json(response(
+        providers::get(&state.services, &actor, id).await?,
+    )))
 }

@@ -1,29 +1,18 @@
-//! `/api/v1/redemptions…`: redeeming with an `Idempotency-Key`, and reversal.
-//!
-//! The key is claimed before any work (in memory: only the ledger's one writer process books
-//! redemptions) and written to the database in the same transaction as the booking. A repeat
-//! with the same body gets the same status and body (a refusal is stored; a success is rebuilt
-//! from the ledger, identically); a repeat while the first is still running gets 409; a
-//! different body with the same key gets 422 `idempotency_conflict`; no key gets 400.
+//! `/api/v1/redemptions…`: redeeming with an `Idempotency-Key`, and reversal. What a key
+//! means (claimed before any work, written with the booking, repeats answered from the
+//! ledger) is the use case's business: `service::idempotency`.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::http::AppState;
-use crate::http::auth::AuthUser;
-use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::http::idempotent;
-use crate::http::in_flight::Held;
-use crate::service::Kind;
-use crate::service::redemptions::{self, Recovered, Redeemed, Reversed, Spend};
-use crate::store::idempotency::{self, Claim};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey};
+use crate::service::redemptions::{self, Redeemed, Redemption, Reverse, Reversed};
 
 /// A redemption.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -39,14 +28,6 @@ pub struct RedemptionRequest {
     #[serde(default)]
     pub description: Option<String>,
 }
-
-fn in_flight() -> ApiError {
-    ApiError::conflict(
-        "idempotency_in_flight",
-        "Deze betaling wordt al verwerkt. Wacht even en probeer het dan opnieuw.",
-    )
-}
-
 /// Redeems a voucher at the caller's club. Needs an `Idempotency-Key` header.
 #[utoipa::path(post, path = "/api/v1/redemptions", operation_id = "create_redemption", tag = "redemptions", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per intended redemption; repeat it on retries")),
@@ -60,116 +41,18 @@ fn in_flight() -> ApiError {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<RedemptionRequest>,
-) -> Result<Response, ApiError> {
-    user.require(&[Role::Cashier, Role::ProviderManager])?;
-    let key = idempotent::required_key(&headers)?;
-    let scope = format!("redemption:{}", user.id);
-    let fingerprint =
-        Sha256::digest(serde_json::to_vec(&req).map_err(ApiError::internal)?).to_vec();
-    // 1. A key used before: answer as then.
-    if let Some(claim) = state.store.claim(&scope, &key).await? {
-        return repeat(&state, claim, &fingerprint).await;
-    }
-    // 2. Claim the key before any work; a repeat while we work gets 409.
-    let Some(held) = state.in_flight.claim(&scope, &key, &fingerprint) else {
-        return Err(match state.in_flight.fingerprint(&scope, &key) {
-            Some(fp) if fp != fingerprint => idempotent::conflict(),
-            _ => in_flight(),
-        });
-    };
-    // 3. The work runs in its own task that holds the claim until the outcome is on record, so
-    // a client that gives up (a timeout, a lost connection) cannot leave a booking running
-    // unclaimed: its retry gets 409 until then, and the recorded outcome afterwards.
-    let work = tokio::spawn(book(
-        state.clone(),
-        user,
-        key,
-        scope,
-        fingerprint,
-        req,
-        held,
-    ));
-    work.await.map_err(ApiError::internal)?
-}
-
-async fn book(
-    state: AppState,
-    user: AuthUser,
-    key: String,
-    scope: String,
-    fingerprint: Vec<u8>,
-    req: RedemptionRequest,
-    _held: Held,
-) -> Result<Response, ApiError> {
-    let svc = &state.services;
-    // The key is also written with the booking, in the same transaction: a repeat that slipped
-    // between the check above and our claim is refused by the database and answered below.
-    let id = Uuid::now_v7();
-    let key_row = idempotency::insert_key(&scope, &key, &fingerprint, id, svc.now());
-    let spend = Spend {
+    Caller(actor): Caller,
+    key: IdempotencyKey,
+    Body(input): Body<RedemptionRequest>,
+) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+    let input = input.map(|req| Redemption {
+        token: req.token,
         amount_cents: req.amount_cents,
         category: req.category,
         description: req.description,
-    };
-    match redemptions::redeem(svc, &user.actor(), id, &req.token, spend, key_row).await {
-        Ok(r) => Ok(created(&r)?),
-        Err(e) if e.code == "conflict" => match state.store.claim(&scope, &key).await? {
-            Some(claim) => repeat(&state, claim, &fingerprint).await,
-            None => Err(ApiError::from(e)),
-        },
-        Err(e) if matches!(e.kind, Kind::Unavailable | Kind::Internal) => {
-            // The failure may have come after the commit (storing the checkpoint, building the
-            // receipt): a booked redemption is answered as booked.
-            match redemptions::recover(svc, id).await {
-                Ok(Recovered::Booked(done)) => Ok(created(&done)?),
-                _ => Err(e.into()),
-            }
-        }
-        Err(e) => {
-            let api: ApiError = e.into();
-            let body = api.body_json()?;
-            let stored = Claim {
-                fingerprint: fingerprint.clone(),
-                resource_id: id,
-                response: Some((api.status.as_u16(), body)),
-                created_at: svc.now(),
-            };
-            // Stored only if the key is still free. An earlier request with this key may have
-            // booked in the meantime (its balance change can be why this one was refused):
-            // the answer is whatever is on record for the key.
-            state.store.store_response(&scope, &key, &stored).await?;
-            match state.store.claim(&scope, &key).await? {
-                Some(claim) => repeat(&state, claim, &fingerprint).await,
-                None => Err(ApiError::internal(
-                    "idempotency key not on record after storing",
-                )),
-            }
-        }
-    }
-}
-
-fn created(r: &Redeemed) -> Result<Response, ApiError> {
-    let body = serde_json::to_string(r).map_err(ApiError::internal)?;
-    Ok(idempotent::json_response(StatusCode::CREATED, body))
-}
-
-/// Answers a repeated key: the stored refusal, or the booked redemption rebuilt from the ledger
-/// (the same balance and the same first checkpoint, so the same body).
-async fn repeat(state: &AppState, claim: Claim, fingerprint: &[u8]) -> Result<Response, ApiError> {
-    if claim.fingerprint != fingerprint {
-        return Err(idempotent::conflict());
-    }
-    if let Some((status, body)) = claim.response {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Ok(idempotent::json_response(status, body));
-    }
-    match redemptions::recover(&state.services, claim.resource_id).await? {
-        Recovered::Booked(done) => created(&done),
-        Recovered::BookedWithoutReceipt | Recovered::NotBooked => Err(in_flight()),
-    }
+    });
+    let r = redemptions::redeem(&state.services, &actor, key.as_deref(), input).await?;
+    Ok((StatusCode::CREATED, Json(r)))
 }
 
 /// Why a redemption is reversed.
@@ -193,11 +76,11 @@ pub struct ReverseRequest {
     ))]
 pub async fn reverse(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<ReverseRequest>,
+    Body(input): Body<ReverseRequest>,
 ) -> Result<(StatusCode, Json<Reversed>), ApiError> {
-    user.require(&[Role::ProviderManager, Role::Staff])?;
-    let r = redemptions::reverse(&state.services, &user.actor(), id, &req.reason).await?;
+    let input = input.map(|req| Reverse { reason: req.reason });
+    let r = redemptions::reverse(&state.services, &actor, id, input).await?;
     Ok((StatusCode::CREATED, Json(r)))
 }

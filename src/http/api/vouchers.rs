@@ -9,14 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::http::AppState;
-use crate::http::auth::{AuthUser, Viewer};
-use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
-use crate::http::idempotent;
-use crate::service::qr;
-use crate::service::vouchers::{self, IssueFor, Issued, Lookup, VoucherView};
-use axum::http::HeaderMap;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey};
+use crate::service::vouchers::{self, Block, Issued, Lookup, TopUp, ToppedUp, VoucherView};
+use crate::service::{Error, qr};
 
 /// What to issue: `child_id` for funds per child, `household_id` for pooled funds.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,22 +44,16 @@ pub struct IssueRequest {
     ))]
 pub async fn issue(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(fund): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<IssueRequest>,
+    Body(input): Body<IssueRequest>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
-    user.require(&[Role::Staff])?;
-    let target = match (req.child_id, req.household_id) {
-        (Some(c), None) => IssueFor::Child(c),
-        (None, Some(h)) => IssueFor::Household(h),
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "Geef child_id óf household_id op.",
-            ));
-        }
-    };
-    let issued = vouchers::issue(&state.services, fund, target, req.amount_cents).await?;
+    let input = input.map(|req| vouchers::issue::IssueRequest {
+        child_id: req.child_id,
+        household_id: req.household_id,
+        amount_cents: req.amount_cents,
+    });
+    let issued = vouchers::issue(&state.services, &actor, fund, input).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -77,12 +68,10 @@ pub async fn issue(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<VoucherView>, ApiError> {
-    Ok(Json(
-        vouchers::view(&state.services, &viewer.actor(), id).await?,
-    ))
+    Ok(Json(vouchers::view(&state.services, &actor, id).await?))
 }
 
 fn private(content_type: &'static str, body: impl IntoResponse) -> Response {
@@ -107,11 +96,11 @@ fn private(content_type: &'static str, body: impl IntoResponse) -> Response {
     ))]
 pub async fn qr_svg(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    let token = vouchers::current_token(&state.services, &viewer.actor(), id).await?;
-    let svg = qr::svg(&token, "QR-code van de voucher").map_err(ApiError::internal)?;
+    let token = vouchers::current_token(&state.services, &actor, id).await?;
+    let svg = qr::svg(&token, "QR-code van de voucher").map_err(Error::internal)?;
     Ok(private("image/svg+xml", svg))
 }
 
@@ -125,11 +114,11 @@ pub async fn qr_svg(
     ))]
 pub async fn qr_png(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    let token = vouchers::current_token(&state.services, &viewer.actor(), id).await?;
-    let png = qr::png(&token, 8).map_err(ApiError::internal)?;
+    let token = vouchers::current_token(&state.services, &actor, id).await?;
+    let png = qr::png(&token, 8).map_err(Error::internal)?;
     Ok(private("image/png", png))
 }
 
@@ -144,23 +133,12 @@ pub struct TopUpRequest {
     pub reason: String,
 }
 
-/// A booked top-up.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TopUpResponse {
-    /// Ledger index.
-    pub entry_index: u64,
-    /// Voucher balance after.
-    pub balance_cents: i64,
-    /// Fund balance after.
-    pub fund_balance_cents: i64,
-}
-
 /// Moves extra budget from the fund onto the voucher.
 #[utoipa::path(post, path = "/api/v1/vouchers/{id}/top-ups", operation_id = "top_up_voucher", tag = "vouchers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Voucher id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the booking happens once and the repeat gets the same answer")),
     request_body = TopUpRequest,
     responses(
-        (status = 201, description = "Topped up", body = TopUpResponse),
+        (status = 201, description = "Topped up", body = ToppedUp),
         (status = 400, description = "`invalid_amount`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
@@ -168,34 +146,17 @@ pub struct TopUpResponse {
     ))]
 pub async fn top_up(
     State(state): State<AppState>,
-    user: AuthUser,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    key: IdempotencyKey,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<TopUpRequest>,
-) -> Result<Response, ApiError> {
-    user.require(&[Role::Staff, Role::Finance])?;
-    let fingerprint = (id, req.amount_cents, req.reason.clone());
-    let (svc, actor) = (state.services.clone(), user.actor());
-    idempotent::run(
-        &state,
-        &user,
-        &headers,
-        "top-up",
-        &fingerprint,
-        move |key| async move {
-            let (entry_index, balance, fund_balance) =
-                vouchers::top_up(&svc, &actor, id, req.amount_cents, &req.reason, key).await?;
-            Ok((
-                StatusCode::CREATED,
-                TopUpResponse {
-                    entry_index,
-                    balance_cents: balance.0,
-                    fund_balance_cents: fund_balance.0,
-                },
-            ))
-        },
-    )
-    .await
+    Body(input): Body<TopUpRequest>,
+) -> Result<(StatusCode, Json<ToppedUp>), ApiError> {
+    let input = input.map(|req| TopUp {
+        amount_cents: req.amount_cents,
+        reason: req.reason,
+    });
+    let t = vouchers::top_up(&state.services, &actor, id, key.as_deref(), input).await?;
+    Ok((StatusCode::CREATED, Json(t)))
 }
 
 /// Why a voucher is blocked.
@@ -229,12 +190,12 @@ pub struct BlockResponse {
     ))]
 pub async fn block(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<BlockRequest>,
+    Body(input): Body<BlockRequest>,
 ) -> Result<Json<BlockResponse>, ApiError> {
-    user.require(&[Role::Staff])?;
-    let entry_index = vouchers::block(&state.services, &user.actor(), id, &req.reason).await?;
+    let input = input.map(|req| Block { reason: req.reason });
+    let entry_index = vouchers::block(&state.services, &actor, id, input).await?;
     Ok(Json(BlockResponse {
         status: "blocked".into(),
         entry_index,
@@ -265,19 +226,17 @@ pub struct ReissueResponse {
     ))]
 pub async fn reissue(
     State(state): State<AppState>,
-    user: AuthUser,
+    Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<ReissueResponse>), ApiError> {
-    user.require(&[Role::Staff])?;
-    let (token, generation, entry_index) =
-        vouchers::reissue(&state.services, &user.actor(), id).await?;
+    let r = vouchers::reissue(&state.services, &actor, id).await?;
     Ok((
         StatusCode::CREATED,
         Json(ReissueResponse {
             id,
-            token,
-            generation,
-            entry_index,
+            token: r.token,
+            generation: r.generation,
+            entry_index: r.entry_index,
         }),
     ))
 }
@@ -300,17 +259,11 @@ pub struct LookupRequest {
     ))]
 pub async fn lookup(
     State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(req): ApiJson<LookupRequest>,
+    Caller(actor): Caller,
+    Body(input): Body<LookupRequest>,
 ) -> Result<Json<Lookup>, ApiError> {
-    user.require(&[Role::Cashier, Role::ProviderManager])?;
-    if req.token.len() > 1000 {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "Deze code is veel te lang.",
-        ));
-    }
+    let token = input.map(|req| req.token);
     Ok(Json(
-        vouchers::lookup(&state.services, &user.actor(), &req.token).await?,
+        vouchers::lookup(&state.services, &actor, token).await?,
     ))
 }

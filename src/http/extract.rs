@@ -1,0 +1,257 @@
+//! Extractors: who is asking (from a bearer token or the session cookie), and the request as
+//! it arrived. A body that does not parse is not refused here: it is handed to the use case as
+//! an [`Input`] that says why, and the use case reports it only after it has checked who is
+//! asking.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::service::error::{FieldIssue, Invalid, Missing};
+use crate::service::{Actor, Error, Input, sessions};
+
+/// Name of the session cookie used by the web pages.
+pub const SESSION_COOKIE: &str = "kp_sessie";
+
+/// The token sent with a request: `Authorization: Bearer …` or the session cookie.
+pub fn request_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let t = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))?;
+        return Some(t.trim().to_owned());
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Who is asking: a user, a parent through a personal link, or nobody.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = request_token(&parts.headers);
+        Ok(Caller(
+            sessions::authenticate(&state.services, token.as_deref()).await?,
+        ))
+    }
+}
+
+/// The token sent with the request, as sent (to log out).
+pub struct BearerToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(BearerToken(request_token(&parts.headers)))
+    }
+}
+
+/// The client's address, when the server knows it.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// The `Idempotency-Key` header as sent (checked by the use case; a value that is not text
+/// is passed on as an empty key, which the use case refuses).
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(IdempotencyKey(parts.headers.get("idempotency-key").map(
+            |v| v.to_str().map_or_else(|_| String::new(), str::to_owned),
+        )))
+    }
+}
+
+impl IdempotencyKey {
+    /// The key as text, for the use case.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// A JSON body, parsed or not, for the use case to read once it has checked who is asking.
+pub struct Body<T>(pub Input<T>);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Infallible> {
+        Ok(Body(
+            match axum::Json::<T>::from_request(req, state).await {
+                Ok(axum::Json(v)) => Input::new(v),
+                Err(r) => Input::invalid(json_rejection(r)),
+            },
+        ))
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> Error {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => Invalid::UnsupportedMediaType.into(),
+        JsonRejection::JsonDataError(e) => {
+            let detail = e.body_text();
+            Invalid::Body {
+                issue: field_issue(&detail),
+                detail,
+            }
+            .into()
+        }
+        JsonRejection::BytesRejection(_) => Invalid::BodyTooLarge.into(),
+        other => Invalid::MalformedJson {
+            detail: other.body_text(),
+        }
+        .into(),
+    }
+}
+
+/// Path extractor whose rejections are [`ApiError`]s: an id that is not an id is an address
+/// that does not exist.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError(Error::NotFound(Missing::Path))
+    }
+}
+
+/// Query extractor whose rejections are [`ApiError`]s.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        let detail = r.body_text();
+        ApiError(
+            Invalid::Query {
+                issue: field_issue(&detail),
+                detail,
+            }
+            .into(),
+        )
+    }
+}
+
+/// Which field a serde error text is about, and what is wrong with it, from texts such as
+/// "Failed to deserialize the JSON body into the target type: children[0].birth_date: input
+/// contains invalid characters at line 1 column 80".
+pub fn field_issue(text: &str) -> FieldIssue {
+    let rest = text.split_once("type: ").map_or(text, |(_, r)| r);
+    let rest = rest.split_once("string: ").map_or(rest, |(_, r)| r);
+    let quoted = |marker: &str| {
+        rest.split_once(marker)
+            .and_then(|(_, r)| r.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(f) = quoted("missing field `") {
+        return FieldIssue::Missing(f);
+    }
+    if let Some(f) = quoted("unknown field `") {
+        return FieldIssue::Unknown(f);
+    }
+    // "path: message"; a path is made of names, indexes and dots only.
+    let path = rest.split_once(": ").map(|(p, _)| p).filter(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    });
+    match path {
+        Some(p) if rest.contains("out of range") => FieldIssue::OutOfRange(p.to_owned()),
+        Some(p) => FieldIssue::Wrong(p.to_owned()),
+        None => FieldIssue::Unnamed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str) -> String {
+        Error::Invalid(Invalid::Body {
+            issue: field_issue(text),
+            detail: String::new(),
+        })
+        .message()
+        .into_owned()
+    }
+
+    #[test]
+    fn serde_errors_become_dutch_sentences_naming_the_field() {
+        assert_eq!(
+            message(
+                "Failed to deserialize the JSON body into the target type: amount_cents: invalid type: string \"100\", expected i64 at line 1 column 22"
+            ),
+            "Het veld 'amount_cents' heeft een verkeerde waarde of een verkeerd soort waarde."
+        );
+        assert_eq!(
+            message(
+                "Failed to deserialize the JSON body into the target type: missing field `token` at line 1 column 2"
+            ),
+            "Het veld 'token' ontbreekt."
+        );
+        assert_eq!(
+            message(
+                "Failed to deserialize the JSON body into the target type: unknown field `tokn`, expected one of `token` at line 1 column 8"
+            ),
+            "Het veld 'tokn' kennen we niet. Controleer de schrijfwijze."
+        );
+        assert_eq!(
+            message(
+                "Failed to deserialize the JSON body into the target type: children[0].birth_date: input contains invalid characters at line 1 column 80"
+            ),
+            "Het veld 'children[0].birth_date' heeft een verkeerde waarde of een verkeerd soort waarde."
+        );
+        let query = Error::Invalid(Invalid::Query {
+            issue: field_issue(
+                "Failed to deserialize query string: start: invalid digit found in string",
+            ),
+            detail: String::new(),
+        });
+        assert_eq!(
+            query.message(),
+            "De zoekparameter 'start' heeft een verkeerde waarde of een verkeerd soort waarde."
+        );
+        assert_eq!(
+            message("something else entirely"),
+            "Een veld ontbreekt of heeft een verkeerde waarde."
+        );
+    }
+}

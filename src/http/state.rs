@@ -1,0 +1,65 @@
+//! What every handler can reach: the use cases, and the HTTP layer's own settings.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::service::Services;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Mark cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// Largest request body.
+    pub body_limit: usize,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub services: Services,
+    /// Prometheus registry.
+    pub metrics: PrometheusHandle,
+    /// Settings.
+    pub config: Arc<HttpConfig>,
+}
+
+impl AppState {
+    /// State for the use cases with these settings.
+    pub fn new(services: Services, config: HttpConfig) -> Self {
+        Self {
+            services,
+            metrics: metrics_handle(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; then ours stays unused but valid.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,199 @@
+//! Logging in and out, and finding out who holds a token: a session of a user, or a parent's
+//! personal link.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::credentials::{self, DUMMY_HASH};
+use super::error::Unauthenticated;
+use super::{Actor, Error, Result, Services};
+use crate::core::role::Role;
+
+/// A new session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The bearer token (shown once; only its hash is stored).
+    pub token: String,
+    /// The user's role.
+    pub role: Role,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Checks a name and password (with limits on failed attempts) and opens a session.
+/// `client` is the caller's address, when known.
+pub async fn login(
+    svc: &Services,
+    client: Option<IpAddr>,
+    username: &str,
+    password: &str,
+) -> Result<Session> {
+    let invalid = || Error::Unauthenticated(Unauthenticated::InvalidLogin);
+    let username = username.trim().to_owned();
+    // Control characters (NUL above all, which PostgreSQL text refuses) are never in a name.
+    if username.is_empty()
+        || username.len() > 100
+        || password.len() > 1000
+        || username.chars().any(char::is_control)
+    {
+        return Err(invalid());
+    }
+    // Failed logins are counted three ways within 15 minutes: a name from one address (5: a
+    // forgotten password), a name from anywhere (20: guessing spread over many addresses) and
+    // an address for any name (50: guessing many names). A name is never locked for everyone
+    // by one person's typing, nor a whole club network by one volunteer's mistakes.
+    let name = username.to_lowercase();
+    let ip = client.map_or_else(|| "onbekend".to_owned(), |a| a.to_string());
+    let own = format!("user-ip:{name}@{ip}");
+    let mut keys = vec![(own.clone(), 5), (format!("user:{name}"), 20)];
+    if client.is_some() {
+        keys.push((format!("ip:{ip}"), 50));
+    }
+    if let Some(retry_after) = svc.limiter.retry_after(&keys) {
+        return Err(Error::TooManyAttempts { retry_after });
+    }
+    let found = svc.store().credentials(&username).await?;
+    let phc = found
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.to_owned(), |c| c.password_hash.clone());
+    let password = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || credentials::verify_password(&password, &phc))
+        .await
+        .map_err(Error::internal)?;
+    let user = match (found, ok) {
+        (Some(c), true) => c.user,
+        _ => {
+            svc.limiter.failed(&keys);
+            return Err(invalid());
+        }
+    };
+    svc.limiter.succeeded(&own);
+    let token =
+        credentials::new_token().ok_or_else(|| Error::bug("no randomness for a session token"))?;
+    let now = Utc::now();
+    let expires_at = now + svc.settings().session_ttl;
+    svc.store()
+        .create_session(&credentials::token_hash(&token), user.id, now, expires_at)
+        .await?;
+    // Expired sessions are never accepted; each login also clears them out of the table.
+    if let Err(e) = svc.store().purge_sessions(now).await {
+        tracing::warn!(error = %e, "could not purge expired sessions");
+    }
+    tracing::info!(user = %user.username, role = %user.role, "logged in");
+    Ok(Session {
+        token,
+        role: user.role,
+        expires_at,
+    })
+}
+
+/// Who holds a token: the user of a current session, a parent through a current personal
+/// link, or nobody ([`Actor::Anonymous`]) for no token or one that is not (or no longer) valid.
+pub async fn authenticate(svc: &Services, token: Option<&str>) -> Result<Actor> {
+    let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 200) else {
+        return Ok(Actor::Anonymous);
+    };
+    if let Some(user) = svc
+        .store()
+        .session_user(&credentials::token_hash(token), Utc::now())
+        .await?
+    {
+        return Ok(Actor::user(user.id, user.role, user.provider_id));
+    }
+    Ok(match super::households::by_link(svc, token).await? {
+        Some(h) => Actor::Parent { household: h.id },
+        None => Actor::Anonymous,
+    })
+}
+
+/// Ends the session of a token.
+pub async fn logout(svc: &Services, token: Option<&str>) -> Result<()> {
+    let not_logged_in = Error::Unauthenticated(Unauthenticated::NotLoggedIn);
+    let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 200) else {
+        return Err(not_logged_in);
+    };
+    let hash = credentials::token_hash(token);
+    if svc.store().session_user(&hash, Utc::now()).await?.is_none() {
+        return Err(not_logged_in);
+    }
+    svc.store().delete_session(&hash).await?;
+    Ok(())
+}
+
+/// Counts failed logins per key (a name, an address, a name from an address) and refuses
+/// further attempts for a while once a key has too many.
+pub struct LoginLimiter {
+    window: Duration,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    /// Counts failures per key within `window`; each check says how many a key may have.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds to wait before trying again, if any key has reached its limit
+    /// (`(key, max_failures)` pairs).
+    pub fn retry_after(&self, keys: &[(String, u32)]) -> Option<u64> {
+        let now = Instant::now();
+        let map = self.failures.lock().ok()?;
+        keys.iter()
+            .filter_map(|(k, max)| map.get(k).map(|f| (f, *max)))
+            .filter(|((n, since), max)| *n >= *max && now.duration_since(*since) < self.window)
+            .map(|((_, since), _)| (self.window - now.duration_since(*since)).as_secs().max(1))
+            .max()
+    }
+
+    /// Records a failed attempt for each key.
+    pub fn failed(&self, keys: &[(String, u32)]) {
+        let now = Instant::now();
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                let window = self.window;
+                map.retain(|_, (_, since)| now.duration_since(*since) < window);
+            }
+            for (k, _) in keys {
+                let e = map.entry(k.clone()).or_insert((0, now));
+                if now.duration_since(e.1) >= self.window {
+                    *e = (0, now);
+                }
+                e.0 += 1;
+            }
+        }
+    }
+
+    /// Forgets the failures of one key after a successful login.
+    pub fn succeeded(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_blocks_after_repeated_failures_and_forgets_on_success() {
+        let l = LoginLimiter::new(Duration::from_secs(60));
+        let keys = vec![("user:a@1".to_string(), 3), ("ip:1".to_string(), 10)];
+        for _ in 0..3 {
+            assert!(l.retry_after(&keys).is_none());
+            l.failed(&keys);
+        }
+        assert!(l.retry_after(&keys).is_some_and(|s| s > 50 && s <= 60));
+        // The address alone is still under its own, higher limit.
+        assert!(l.retry_after(&[("ip:1".to_string(), 10)]).is_none());
+        l.succeeded("user:a@1");
+        assert!(l.retry_after(&keys).is_none());
+    }
+}

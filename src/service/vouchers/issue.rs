@@ -1,0 +1,202 @@
+//! Issuing a voucher: open its account, move the budget from the fund, sign its token.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::sign_token;
+use crate::core::accounts::Rejection;
+use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
+use crate::core::money::Cents;
+use crate::core::role::Role;
+use crate::core::voucher::Pooling;
+use crate::ledger::{Command, Draft, LedgerError};
+use crate::service::error::{Conflict, Invalid, Missing, Rule};
+use crate::service::{Actor, Error, Input, Result, Services, funds, households, positive_amount};
+use crate::store::Change;
+use crate::store::vouchers::VoucherRow;
+
+/// What to issue.
+#[derive(Debug, Clone, Copy)]
+pub enum IssueFor {
+    /// One child's voucher (funds pooled per child).
+    Child(Uuid),
+    /// One household's voucher (funds pooled per household).
+    Household(Uuid),
+}
+
+/// An issue request: the target (`child_id` or `household_id`) and another amount than the
+/// fund's standard, if any.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// The child (funds per child).
+    pub child_id: Option<Uuid>,
+    /// The household (funds per household).
+    pub household_id: Option<Uuid>,
+    /// Another amount, in cents.
+    pub amount_cents: Option<i64>,
+}
+
+/// A voucher as issued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Issued {
+    /// Voucher id.
+    pub id: Uuid,
+    /// The KP1 token (also in the QR code).
+    pub token: String,
+    /// Balance.
+    pub balance_cents: i64,
+    /// Last day it can be spent.
+    pub expires_at: NaiveDate,
+    /// Categories it can be spent on.
+    pub categories: Vec<String>,
+    /// The household's personal link for the parent's page.
+    pub parent_link: Option<String>,
+    /// Fund.
+    pub fund_id: Uuid,
+    /// Household.
+    pub household_id: Uuid,
+    /// Child (absent for household vouchers).
+    pub child_id: Option<Uuid>,
+    /// Ledger index of the issue entry.
+    pub entry_index: u64,
+}
+
+/// Issues a voucher (staff).
+pub async fn issue(
+    svc: &Services,
+    actor: &Actor,
+    fund_id: Uuid,
+    input: Input<IssueRequest>,
+) -> Result<Issued> {
+    actor.require(&[Role::Staff])?;
+    let req = input.read()?;
+    let target = match (req.child_id, req.household_id) {
+        (Some(c), None) => IssueFor::Child(c),
+        (None, Some(h)) => IssueFor::Household(h),
+        _ => return Err(Invalid::ChildOrHousehold.into()),
+    };
+    let fund = funds::get(svc, fund_id).await?;
+    funds::ensure_open(svc, &fund)?;
+    let period = fund.period();
+    let (household_id, child_id, eligible_children) = match (target, fund.pooling) {
+        (IssueFor::Child(child_id), Pooling::Child) => {
+            let child = svc
+                .store()
+                .child(child_id)
+                .await?
+                .ok_or(Error::NotFound(Missing::Child))?;
+            let Some(birth) = child.birth_date else {
+                return Err(Rule::ChildErased.into());
+            };
+            if !period.eligible(birth) {
+                return Err(Rule::ChildNotEligible {
+                    max_age: fund.max_age_years,
+                }
+                .into());
+            }
+            (child.household_id, Some(child_id), 1)
+        }
+        (IssueFor::Household(household_id), Pooling::Household) => {
+            households::get(svc, household_id).await?;
+            let children = svc.store().children(household_id).await?;
+            let n = children
+                .iter()
+                .filter(|c| c.birth_date.is_some_and(|b| period.eligible(b)))
+                .count();
+            if n == 0 {
+                return Err(Rule::NoChildEligible {
+                    max_age: fund.max_age_years,
+                }
+                .into());
+            }
+            let n = i64::try_from(n).map_err(Error::internal)?;
+            (household_id, None, n)
+        }
+        (IssueFor::Child(_), Pooling::Household) => {
+            return Err(Invalid::HouseholdIdRequired.into());
+        }
+        (IssueFor::Household(_), Pooling::Child) => return Err(Invalid::ChildIdRequired.into()),
+    };
+    let amount = match req.amount_cents {
+        Some(a) => positive_amount(a)?,
+        None => Cents(
+            fund.amount_per_child
+                .0
+                .checked_mul(eligible_children)
+                .ok_or(Error::Invalid(Invalid::AmountTooLarge))?,
+        ),
+    };
+    let household = households::get(svc, household_id).await?;
+    let expiry = period
+        .token_expiry()
+        .ok_or(Error::Invalid(Invalid::PeriodTooLong))?;
+    let id = Uuid::new_v4();
+    let token = sign_token(svc, id, expiry, fund.categories, 0).await?;
+    let row = VoucherRow {
+        id,
+        fund_id,
+        household_id,
+        child_id,
+        token: token.clone(),
+        expires_at: expiry,
+    };
+    let pooled = fund.pooling == Pooling::Household;
+    let appended = svc
+        .ledger()
+        .submit(Command {
+            entries: vec![
+                Draft::new(Body::OpenAccount {
+                    account: id,
+                    kind: AccountKind::Voucher,
+                    flags: FLAG_NO_NEGATIVE,
+                    fund: fund_id,
+                    party: Uuid::nil(),
+                }),
+                Draft::new(Body::Transfer {
+                    kind: TransferKind::Issue,
+                    category: None,
+                    reference: Uuid::nil(),
+                    legs: vec![Leg {
+                        debit: fund_id,
+                        credit: id,
+                        amount,
+                    }],
+                    attachment: Vec::new(),
+                }),
+            ],
+            changes: vec![
+                Change::FundStillOpen { id: fund_id },
+                Change::InsertVoucher {
+                    voucher: row,
+                    at: svc.now(),
+                },
+            ],
+        })
+        .await
+        .map_err(|e| match e {
+            LedgerError::Conflict => Error::Conflict(Conflict::AlreadyIssued { pooled }),
+            LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
+                Rule::InsufficientFundBalance.into()
+            }
+            other => other.into(),
+        })?;
+    let entry_index = appended
+        .indexes
+        .get(1)
+        .copied()
+        .ok_or_else(|| Error::bug("the issue entry is missing"))?;
+    Ok(Issued {
+        id,
+        token,
+        balance_cents: amount.0,
+        expires_at: fund.valid_until,
+        categories: fund.categories.names(),
+        parent_link: households::parent_link(svc, &household),
+        fund_id,
+        household_id,
+        child_id,
+        entry_index,
+    })
+}

@@ -1,0 +1,202 @@
+//! A voucher's life after issue: extra budget (top-up), blocking a lost letter, and reissuing
+//! it with a new token generation.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{account, ensure_not_closed, get, sign_token};
+use crate::core::accounts::Rejection;
+use crate::core::entry::{AccountStatus, Body, Leg, TransferKind};
+use crate::core::role::Role;
+use crate::ledger::{Command, Draft, LedgerError};
+use crate::service::error::{Conflict, Rule};
+use crate::service::idempotency::{self, Answer};
+use crate::service::{Actor, Error, Input, Result, Services, clean_text, funds, positive_amount};
+use crate::store::Change;
+
+/// Extra budget for a voucher.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopUp {
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// Why (kept off the ledger).
+    pub reason: String,
+}
+
+/// A booked top-up.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ToppedUp {
+    /// Ledger index.
+    pub entry_index: u64,
+    /// Voucher balance after.
+    pub balance_cents: i64,
+    /// Fund balance after.
+    pub fund_balance_cents: i64,
+}
+
+impl Answer for ToppedUp {}
+
+/// Moves extra budget from the fund onto a voucher (staff, finance). With an idempotency key,
+/// a repeat books nothing and gets the same answer.
+pub async fn top_up(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+    key: Option<&str>,
+    input: Input<TopUp>,
+) -> Result<ToppedUp> {
+    let user = actor.require(&[Role::Staff, Role::Finance])?;
+    let req = input.read()?;
+    let key = idempotency::parse_key(key)?;
+    let fingerprint = idempotency::fingerprint(&(id, &req.amount_cents, &req.reason))?;
+    let svc2 = svc.clone();
+    idempotency::run(
+        svc,
+        "top-up",
+        user.id,
+        key,
+        fingerprint,
+        move |key_row, _| async move {
+            let svc = &svc2;
+            let amount = positive_amount(req.amount_cents)?;
+            let reason = clean_text("reason", &req.reason, 500, false)?;
+            let v = get(svc, id).await?;
+            let fund = funds::get(svc, v.fund_id).await?;
+            funds::ensure_open(svc, &fund)?;
+            ensure_not_closed(&account(svc, &id).await?)?;
+            let appended = svc
+                .ledger()
+                .submit(Command {
+                    entries: vec![Draft::new(Body::Transfer {
+                        kind: TransferKind::TopUp,
+                        category: None,
+                        reference: Uuid::nil(),
+                        legs: vec![Leg {
+                            debit: v.fund_id,
+                            credit: id,
+                            amount,
+                        }],
+                        attachment: Vec::new(),
+                    })],
+                    changes: std::iter::once(Change::InsertNote {
+                        entry: 0,
+                        note: reason,
+                        user: Some(user.id),
+                        at: svc.now(),
+                    })
+                    .chain(key_row)
+                    .collect(),
+                })
+                .await
+                .map_err(|e| match e {
+                    LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
+                        Rule::InsufficientFundBalance.into()
+                    }
+                    other => Error::from(other),
+                })?;
+            let balance = |a| {
+                appended
+                    .balance(a)
+                    .ok_or_else(|| Error::bug("the top-up did not touch its accounts"))
+            };
+            Ok(ToppedUp {
+                entry_index: funds::first(&appended.indexes)?,
+                balance_cents: balance(&id)?.0,
+                fund_balance_cents: balance(&v.fund_id)?.0,
+            })
+        },
+    )
+    .await
+}
+
+/// Why a voucher is blocked.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Reason (kept off the ledger).
+    pub reason: String,
+}
+
+/// Blocks a voucher (staff): its current token stops working at once; the balance stays.
+/// Returns the index of the ledger entry.
+pub async fn block(svc: &Services, actor: &Actor, id: Uuid, input: Input<Block>) -> Result<u64> {
+    let user = actor.require(&[Role::Staff])?;
+    let req = input.read()?;
+    let reason = clean_text("reason", &req.reason, 500, false)?;
+    get(svc, id).await?;
+    let acc = account(svc, &id).await?;
+    ensure_not_closed(&acc)?;
+    if acc.status == AccountStatus::Blocked {
+        return Err(Conflict::AlreadyBlocked.into());
+    }
+    let appended = svc
+        .ledger()
+        .submit(Command {
+            entries: vec![Draft::new(Body::AccountState {
+                account: id,
+                status: AccountStatus::Blocked,
+                generation: acc.generation,
+            })],
+            changes: vec![Change::InsertNote {
+                entry: 0,
+                note: reason,
+                user: Some(user.id),
+                at: svc.now(),
+            }],
+        })
+        .await?;
+    funds::first(&appended.indexes)
+}
+
+/// A reissued voucher.
+#[derive(Debug, Clone)]
+pub struct Reissued {
+    /// The new token (the old one no longer works).
+    pub token: String,
+    /// The new generation.
+    pub generation: u8,
+    /// Ledger index.
+    pub entry_index: u64,
+}
+
+/// Reissues a voucher (staff): a new token generation (the old printout stops working), same
+/// balance, unblocked.
+pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued> {
+    let user = actor.require(&[Role::Staff])?;
+    let v = get(svc, id).await?;
+    let fund = funds::get(svc, v.fund_id).await?;
+    let acc = account(svc, &id).await?;
+    ensure_not_closed(&acc)?;
+    let generation = acc
+        .generation
+        .checked_add(1)
+        .ok_or(Error::Rule(Rule::TooManyReissues))?;
+    let token = sign_token(svc, id, v.expires_at, fund.categories, generation).await?;
+    let appended = svc
+        .ledger()
+        .submit(Command {
+            entries: vec![Draft::new(Body::AccountState {
+                account: id,
+                status: AccountStatus::Active,
+                generation,
+            })],
+            changes: vec![
+                Change::UpdateToken {
+                    voucher: id,
+                    token: token.clone(),
+                },
+                Change::InsertNote {
+                    entry: 0,
+                    note: Some("opnieuw uitgegeven".into()),
+                    user: Some(user.id),
+                    at: svc.now(),
+                },
+            ],
+        })
+        .await?;
+    Ok(Reissued {
+        token,
+        generation,
+        entry_index: funds::first(&appended.indexes)?,
+    })
+}

@@ -1,0 +1,235 @@
+//! The ledger's own tables: entries (canonical bytes), Merkle hashes and signed checkpoints.
+//! They are append-only: the database refuses UPDATE, DELETE and TRUNCATE on them, and only
+//! the sequencer's [`super::Writer`] inserts.
+
+use uuid::Uuid;
+
+use super::codec::EntryIndex;
+use super::{Store, StoreError, fetch_all, fetch_optional, to_i64, to_u64};
+use crate::core::audit::{EntryRow, LedgerData};
+use crate::core::merkle::Hash;
+
+/// An entry row as stored.
+#[derive(sqlx::FromRow)]
+struct Entry {
+    idx: i64,
+    entry_id: Uuid,
+    kind: i64,
+    entry: Vec<u8>,
+}
+
+impl From<Entry> for EntryRow {
+    fn from(e: Entry) -> Self {
+        EntryRow {
+            index: e.idx,
+            id: Some(e.entry_id),
+            kind: Some(e.kind),
+            bytes: e.entry,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredHash {
+    idx: i64,
+    hash: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredCheckpoint {
+    size: EntryIndex,
+    note: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Idx {
+    idx: EntryIndex,
+}
+
+const ENTRY_COLUMNS: &str = "idx, entry_id, CAST(kind AS BIGINT) AS kind, entry";
+
+fn hash_of(idx: i64, bytes: &[u8]) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt(format!("stored hash {idx} is not 32 bytes")))
+}
+
+impl Store {
+    /// Number of stored entries.
+    pub async fn entry_count(&self) -> Result<u64, StoreError> {
+        let c = fetch_optional!(self, Count, "SELECT COUNT(*) AS n FROM ledger_entries", []);
+        to_u64(c.map_or(0, |c| c.n))
+    }
+
+    /// Entry rows with `start <= index < end`, in order.
+    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<EntryRow>, StoreError> {
+        let (s, e) = (to_i64(start)?, to_i64(end)?);
+        let rows = fetch_all!(
+            self,
+            Entry,
+            "SELECT idx, entry_id, CAST(kind AS BIGINT) AS kind, entry FROM ledger_entries \
+             WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+            [s, e]
+        );
+        Ok(rows.into_iter().map(EntryRow::from).collect())
+    }
+
+    /// The entry rows at the given indexes (one query per 500), in index order.
+    pub async fn entries_at(&self, indexes: &[u64]) -> Result<Vec<EntryRow>, StoreError> {
+        let mut out = Vec::with_capacity(indexes.len());
+        for chunk in indexes.chunks(500) {
+            let ids = chunk
+                .iter()
+                .map(|i| to_i64(*i))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.count_query();
+            let rows: Vec<Entry> = crate::with_db!(self.db(), |p| {
+                let mut qb = sqlx::QueryBuilder::new("SELECT ");
+                qb.push(ENTRY_COLUMNS);
+                qb.push(" FROM ledger_entries WHERE idx IN (");
+                let mut sep = qb.separated(", ");
+                for i in &ids {
+                    sep.push_bind(*i);
+                }
+                qb.push(") ORDER BY idx");
+                qb.build_query_as().fetch_all(p).await?
+            });
+            out.extend(rows.into_iter().map(EntryRow::from));
+        }
+        out.sort_by_key(|r| r.index);
+        Ok(out)
+    }
+
+    /// The index of the entry with this id, if any.
+    pub async fn entry_index_by_id(&self, id: Uuid) -> Result<Option<u64>, StoreError> {
+        let row = fetch_optional!(
+            self,
+            Idx,
+            "SELECT idx FROM ledger_entries WHERE entry_id = $1",
+            [id]
+        );
+        Ok(row.map(|r| r.idx.0))
+    }
+
+    /// Stored Merkle hashes at the given positions, in the order asked.
+    pub async fn hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = positions
+            .iter()
+            .map(|p| to_i64(*p))
+            .collect::<Result<_, _>>()?;
+        self.count_query();
+        let found: Vec<StoredHash> = crate::with_db!(self.db(), |p| {
+            let mut qb =
+                sqlx::QueryBuilder::new("SELECT idx, hash FROM ledger_hashes WHERE idx IN (");
+            let mut sep = qb.separated(", ");
+            for id in &ids {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        let map: std::collections::HashMap<i64, Vec<u8>> =
+            found.into_iter().map(|h| (h.idx, h.hash)).collect();
+        ids.iter()
+            .map(|i| match map.get(i) {
+                Some(h) => hash_of(*i, h),
+                None => Err(StoreError::Corrupt(format!("stored hash {i} is missing"))),
+            })
+            .collect()
+    }
+
+    /// The checkpoint with the largest size: `(size, note)`.
+    pub async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let row = fetch_optional!(
+            self,
+            StoredCheckpoint,
+            "SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1",
+            []
+        );
+        Ok(row.map(|c| (c.size.0, c.note)))
+    }
+
+    /// The first stored checkpoint that covers entry `index`: `(size, note)`.
+    pub async fn first_checkpoint_covering(
+        &self,
+        index: u64,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        let idx = to_i64(index)?;
+        let row = fetch_optional!(
+            self,
+            StoredCheckpoint,
+            "SELECT size, note FROM ledger_checkpoints WHERE size > $1 ORDER BY size LIMIT 1",
+            [idx]
+        );
+        Ok(row.map(|c| (c.size.0, c.note)))
+    }
+
+    /// Reads everything the audit needs. Rows are read in index order whatever their index
+    /// values, so a damaged index column is reported by the audit as the entry it belongs to.
+    pub async fn ledger_data(&self) -> Result<LedgerData, StoreError> {
+        const PAGE: i64 = 10_000;
+        const ENTRIES: &str = "SELECT idx, entry_id, CAST(kind AS BIGINT) AS kind, entry \
+                               FROM ledger_entries WHERE idx > $1 ORDER BY idx LIMIT $2";
+        const HASHES: &str = "SELECT idx, hash FROM ledger_hashes ORDER BY idx";
+        const CHECKPOINTS: &str = "SELECT size, note FROM ledger_checkpoints ORDER BY size";
+        // One read transaction, so that a running service appending meanwhile cannot make
+        // entries, hashes and checkpoints disagree (a snapshot in SQLite's WAL mode; repeatable
+        // read in PostgreSQL).
+        let begin = if self.is_sqlite() {
+            "BEGIN"
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        };
+        #[derive(sqlx::FromRow)]
+        struct RawCheckpoint {
+            size: i64,
+            note: String,
+        }
+        let (entries, hashes, checkpoints) = crate::with_db!(self.db(), |p| {
+            use sqlx::Connection;
+            let mut conn = p.acquire().await?;
+            let mut tx = conn.begin_with(begin).await?;
+            let mut entries: Vec<EntryRow> = Vec::new();
+            let mut after = i64::MIN;
+            loop {
+                self.count_query();
+                let rows: Vec<Entry> = sqlx::query_as(ENTRIES)
+                    .bind(after)
+                    .bind(PAGE)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let done = (rows.len() as i64) < PAGE;
+                for r in rows {
+                    after = r.idx;
+                    entries.push(r.into());
+                }
+                if done {
+                    break;
+                }
+            }
+            self.count_query();
+            let hashes: Vec<StoredHash> = sqlx::query_as(HASHES).fetch_all(&mut *tx).await?;
+            self.count_query();
+            let checkpoints: Vec<RawCheckpoint> =
+                sqlx::query_as(CHECKPOINTS).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            (entries, hashes, checkpoints)
+        });
+        let stored_hashes = hashes
+            .into_iter()
+            .map(|h| Ok((h.idx, hash_of(h.idx, &h.hash)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(LedgerData {
+            entries,
+            stored_hashes: Some(stored_hashes),
+            checkpoints: checkpoints.into_iter().map(|c| (c.size, c.note)).collect(),
+        })
+    }
+}
