@@ -393,7 +393,61 @@ fn ureq_post(
     serde_json::from_str(payload).unwrap_or_else(|_| panic!("{resp}"))
 }
 
+/// `verify --database` only reads: it never creates, migrates or writes the database it audits.
+async fn verify_opens_the_database_read_only_and_never_creates_or_migrates_it(db: &common::TestDb) {
+    // A database that does not exist is not created.
+    let missing_url = match db.backend {
+        common::Backend::Sqlite => format!("sqlite://{}/niet-er.db", db.dir.path().display()),
+        common::Backend::Postgres => {
+            let (base, _) = db.url.rsplit_once('/').unwrap();
+            format!("{base}/kp_missing_{}", uuid::Uuid::new_v4().simple())
+        }
+    };
+    let o = kp(db, &["verify", "--database", &missing_url], None);
+    assert!(!o.status.success(), "{}", out(&o));
+    match db.backend {
+        common::Backend::Sqlite => {
+            assert!(!db.dir.path().join("niet-er.db").exists(), "not created")
+        }
+        common::Backend::Postgres => {
+            use sqlx::migrate::MigrateDatabase;
+            assert!(
+                !sqlx::Postgres::database_exists(&missing_url).await.unwrap(),
+                "not created"
+            );
+        }
+    }
+    // A database of an older version is audited as it is: no migration runs.
+    let o = kp(db, &["export", "--out", "bundel.json"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let store = db.store().await;
+    let migrations = |store: &kindpakket::store::Store| {
+        let db = store.db().clone();
+        async move {
+            kindpakket::with_db!(&db, |p| {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM schema_migrations")
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            })
+        }
+    };
+    let all = migrations(&store).await;
+    kindpakket::with_db!(store.db(), |p| {
+        sqlx::query("DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    let o = kp(db, &["verify", "--database", &db.url], None);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).starts_with("ok:"), "{}", out(&o));
+    assert_eq!(migrations(&store).await, all - 1, "verify did not migrate");
+    store.close().await;
+}
+
 on_both_backends!(
+    verify_opens_the_database_read_only_and_never_creates_or_migrates_it,
     every_command_works_from_nothing_with_flags_from_the_environment,
     serve_demo_seeds_everything_once_and_prints_a_working_token,
     user_add_works_before_the_first_serve_and_creates_private_keys,

@@ -736,7 +736,70 @@ async fn an_audit_while_the_ledger_grows_sees_a_consistent_snapshot(db: &common:
     ledger.close().await;
 }
 
+/// Each kind of failure is named for what it is, whoever calls: a proof the tree cannot give
+/// is the caller's mistake (not "unavailable"), an entry that cannot be encoded refuses only
+/// its own command (not the batch, not "unavailable"), and a bad origin for a new ledger is a
+/// configuration mistake (not damage).
+async fn the_ledger_names_each_kind_of_failure_for_what_it_is(db: &common::TestDb) {
+    let ledger = db.ledger().await;
+    let (fund, voucher, provider) = world(&ledger, 50_000, 10_000).await;
+    let size = ledger.checkpoint().size;
+    for r in [
+        ledger.inclusion_proof(size, size).await,
+        ledger.inclusion_proof(0, size + 5).await,
+        ledger.consistency_proof(size, size - 1).await,
+        ledger.consistency_proof(1, size + 1).await,
+    ] {
+        assert!(matches!(r, Err(LedgerError::InvalidRequest(_))), "{r:?}");
+    }
+    // 256 legs pass the rules but not the format (at most 255 legs per transfer).
+    let too_many_legs = Command::one(Body::Transfer {
+        kind: TransferKind::Expire,
+        category: None,
+        reference: Uuid::nil(),
+        legs: vec![
+            Leg {
+                debit: voucher,
+                credit: fund,
+                amount: Cents(1),
+            };
+            256
+        ],
+        attachment: Vec::new(),
+    });
+    let fine = Command::one(transfer(
+        TransferKind::DirectPayment,
+        voucher,
+        provider,
+        100,
+    ));
+    let (a, b) = tokio::join!(ledger.submit(too_many_legs), ledger.submit(fine));
+    assert!(matches!(a, Err(LedgerError::Encode(_))), "{a:?}");
+    b.expect("the other command of the batch is booked");
+    assert!(ledger.is_running(), "the ledger carries on");
+    let state = ledger.state().await;
+    assert_eq!(state.account(&voucher).unwrap().balance, Cents(9_900));
+    drop(state);
+    audit_store(ledger.store()).await.unwrap();
+    ledger.close().await;
+    let fresh = common::TestDb::new(db.backend)
+        .await
+        .expect("a second database");
+    let options = LedgerOptions {
+        origin: Some("two words".into()),
+        ..LedgerOptions::default()
+    };
+    let r = Ledger::open(fresh.store().await, &fresh.keys(), options).await;
+    assert!(
+        matches!(r, Err(LedgerError::InvalidOrigin(_))),
+        "{:?}",
+        r.err()
+    );
+    fresh.cleanup().await;
+}
+
 on_both_backends!(
+    the_ledger_names_each_kind_of_failure_for_what_it_is,
     an_audit_while_the_ledger_grows_sees_a_consistent_snapshot,
     a_new_ledger_starts_with_genesis_and_a_signed_checkpoint,
     concurrent_commands_are_batched_and_each_gets_its_own_answer,

@@ -6,6 +6,8 @@
 mod common;
 
 use common::{TestApp, TestClock, id_of};
+use kindpakket::service::error::{FieldIssue, Invalid, Unauthenticated};
+use kindpakket::service::{Actor, Error, Input};
 use serde_json::{Value, json};
 
 const ROLES: [&str; 8] = [
@@ -231,54 +233,91 @@ async fn every_role_gets_exactly_the_endpoints_it_may_use(db: &common::TestDb) {
             .collect();
         order.extend(tokens.iter().filter(|(r, _)| call.allowed.contains(r)));
         for (role, token) in order {
-            let mut b = axum::http::Request::builder()
-                .method(call.method)
-                .uri(&call.path);
-            if let Some(t) = token {
-                b = b.header("authorization", format!("Bearer {t}"));
+            // Invalid bodies first (a field the endpoint does not know, something that is not
+            // JSON, no JSON content type): who may not use the endpoint learns nothing of its
+            // shape, and gets 401 or 403 whatever it sends.
+            let mut bodies: Vec<(&str, Option<String>)> = Vec::new();
+            // (An endpoint that takes no body, sent `{}` here, has no shape to hide.)
+            if call.body.as_ref().is_some_and(|b| b != &json!({})) {
+                bodies.push(("application/json", Some(json!({"name": "x"}).to_string())));
+                bodies.push(("application/json", Some("{not json".into())));
+                bodies.push(("text/plain", Some("x".into())));
             }
-            if call.path.ends_with("/redemptions") {
-                b = b.header("idempotency-key", uuid::Uuid::new_v4().to_string());
-            }
-            let req = match &call.body {
-                Some(body) => b
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(body.to_string())),
-                None => b.body(axum::body::Body::empty()),
-            }
-            .unwrap();
-            let r = app.send(req).await;
-            let status = r.status.as_u16();
-            assert!(
-                status < 500,
-                "{role} {} {}: {status} {}",
-                call.method,
-                call.path,
-                r.text
-            );
-            if call.allowed.contains(role) {
+            bodies.push(("application/json", call.body.as_ref().map(Value::to_string)));
+            let valid = bodies.len() - 1;
+            for (n, (content_type, body)) in bodies.into_iter().enumerate() {
+                let mut b = axum::http::Request::builder()
+                    .method(call.method)
+                    .uri(&call.path);
+                if let Some(t) = token {
+                    b = b.header("authorization", format!("Bearer {t}"));
+                }
+                if call.path.ends_with("/redemptions") {
+                    b = b.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+                }
+                let req = match body {
+                    Some(body) => b
+                        .header("content-type", content_type)
+                        .body(axum::body::Body::from(body)),
+                    None => b.body(axum::body::Body::empty()),
+                }
+                .unwrap();
+                let r = app.send(req).await;
+                let status = r.status.as_u16();
+                if n < valid {
+                    if call.allowed.contains(role) {
+                        assert!(
+                            matches!(status, 400 | 415),
+                            "{role} {} {} with an invalid body: {status} {}",
+                            call.method,
+                            call.path,
+                            r.text
+                        );
+                    } else {
+                        let want = if *role == "anonymous" || *role == "parent" {
+                            401
+                        } else {
+                            403
+                        };
+                        assert_eq!(
+                            status, want,
+                            "{role} {} {} with an invalid body: {}",
+                            call.method, call.path, r.text
+                        );
+                    }
+                    continue;
+                }
                 assert!(
-                    status != 401 && status != 403,
-                    "{role} may {} {} but got {status}: {}",
+                    status < 500,
+                    "{role} {} {}: {status} {}",
                     call.method,
                     call.path,
                     r.text
                 );
-            } else if *role == "anonymous" || *role == "parent" {
-                assert_eq!(
-                    status, 401,
-                    "{role} {} {}: {}",
-                    call.method, call.path, r.text
-                );
-            } else {
-                assert_eq!(
-                    status, 403,
-                    "{role} {} {}: {}",
-                    call.method, call.path, r.text
-                );
-                assert_eq!(r.code(), "forbidden");
+                if call.allowed.contains(role) {
+                    assert!(
+                        status != 401 && status != 403,
+                        "{role} may {} {} but got {status}: {}",
+                        call.method,
+                        call.path,
+                        r.text
+                    );
+                } else if *role == "anonymous" || *role == "parent" {
+                    assert_eq!(
+                        status, 401,
+                        "{role} {} {}: {}",
+                        call.method, call.path, r.text
+                    );
+                } else {
+                    assert_eq!(
+                        status, 403,
+                        "{role} {} {}: {}",
+                        call.method, call.path, r.text
+                    );
+                    assert_eq!(r.code(), "forbidden");
+                }
+                checked += 1;
             }
-            checked += 1;
         }
     }
     assert_eq!(checked, calls.len() * ROLES.len());
@@ -337,7 +376,381 @@ async fn clubs_and_parents_see_only_what_is_theirs(db: &common::TestDb) {
     app.close().await;
 }
 
+type Outcome = Result<(), Error>;
+type Call2 = Box<
+    dyn Fn(Actor, bool) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A use case called directly, with a valid or an invalid request.
+macro_rules! use_case {
+    (|$actor:ident, $valid:ident| $body:expr) => {{
+        let call: Call2 = Box::new(move |$actor: Actor, $valid: bool| Box::pin($body));
+        call
+    }};
+}
+
+fn input<T>(valid: bool, value: T) -> Input<T> {
+    if valid {
+        Input::new(value)
+    } else {
+        Input::invalid(Error::Invalid(Invalid::Body {
+            issue: FieldIssue::Missing("name".into()),
+            detail: "missing field `name`".into(),
+        }))
+    }
+}
+
+/// The same matrix as the HTTP test, asked of the use cases themselves (no HTTP): every role
+/// may call exactly what the endpoints allow it, with a valid and with an invalid request, and
+/// an invalid request is refused for who asks before it is refused for what it says.
+async fn every_use_case_allows_exactly_the_roles_the_http_matrix_allows(db: &common::TestDb) {
+    use kindpakket::service::{funds, households, providers, redemptions, sessions, vouchers};
+    let clock = TestClock::at("2026-06-01");
+    let app = TestApp::with_clock(db, &clock).await;
+    let w = app.world().await;
+    let svc = app.state.services.clone();
+    let red = app.redeem(&w.token(1), &w.cashier, 100, "sport").await;
+    assert_eq!(red.status, 201, "{}", red.text);
+    let uuid = |s: &str| uuid::Uuid::parse_str(s).unwrap();
+    let redemption = uuid(&id_of(&red));
+    let (fund, v, p, h) = (
+        uuid(&w.fund),
+        uuid(&w.voucher_id(0)),
+        uuid(&w.provider),
+        uuid(&w.household),
+    );
+    let child = uuid(&w.children[0]);
+    let token = w.token(0);
+    let r = app
+        .post(
+            "/api/v1/households",
+            Some(&w.staff),
+            json!({"reference": "LG-X2", "parent_name": "X",
+        "children": [{"first_name": "Y", "birth_date": "2016-01-01"}]}),
+        )
+        .await;
+    let h2 = uuid(&id_of(&r));
+    let r = app
+        .post(
+            "/api/v1/funds",
+            Some(&w.admin),
+            json!({"name": "F2", "sponsor": "S", "valid_from": "2026-01-01",
+        "valid_until": "2026-12-31", "categories": ["sport"], "amount_per_child_cents": 100}),
+        )
+        .await;
+    let fund2 = uuid(&id_of(&r));
+    let new_fund = || funds::NewFund {
+        name: "F".into(),
+        sponsor: "S".into(),
+        valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        valid_until: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        categories: vec!["sport".into()],
+        amount_per_child_cents: 100,
+        max_age_years: None,
+        pooling: None,
+    };
+    let s = svc.clone();
+    let mut calls: Vec<(&str, &[&str], Call2)> = Vec::new();
+    calls.push(("create fund", &["admin"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move { funds::create(&s, &a, input(ok, new_fund())).await.map(drop) }
+        })
+    }));
+    calls.push(("view fund", &["admin", "staff", "finance", "auditor"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { funds::view(&s, &a, fund).await.map(drop) }
+        })
+    }));
+    calls.push(("deposit", &["admin", "finance"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let d = funds::Deposit {
+                    amount_cents: 100,
+                    reference: "r".into(),
+                };
+                funds::deposit(&s, &a, fund, None, input(ok, d))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("create household", &["admin", "staff"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let hh = households::NewHousehold {
+                    reference: format!("LG-{}", uuid::Uuid::new_v4()),
+                    parent_name: "Z".into(),
+                    email: None,
+                    phone: None,
+                    children: vec![households::NewChild {
+                        first_name: "Q".into(),
+                        birth_date: chrono::NaiveDate::from_ymd_opt(2016, 1, 1).unwrap(),
+                    }],
+                };
+                households::create(&s, &a, input(ok, hh)).await.map(drop)
+            }
+        })
+    }));
+    calls.push(("view household", &["admin", "staff", "auditor"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { households::view(&s, &a, h).await.map(drop) }
+        })
+    }));
+    calls.push(("renew parent link", &["admin", "staff"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { households::renew_link(&s, &a, h2).await.map(drop) }
+        })
+    }));
+    calls.push(("erase personal data", &["admin"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { households::erase_personal_data(&s, &a, h2).await }
+        })
+    }));
+    calls.push(("issue voucher", &["admin", "staff"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let req = vouchers::issue::IssueRequest {
+                    child_id: Some(child),
+                    household_id: None,
+                    amount_cents: None,
+                };
+                vouchers::issue(&s, &a, fund, input(ok, req))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("view voucher", &["admin", "staff", "auditor", "parent"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { vouchers::view(&s, &a, v).await.map(drop) }
+        })
+    }));
+    calls.push((
+        "voucher QR code",
+        &["admin", "staff", "auditor", "parent"],
+        {
+            let s = s.clone();
+            use_case!(|a, _ok| {
+                let s = s.clone();
+                async move { vouchers::current_token(&s, &a, v).await.map(drop) }
+            })
+        },
+    ));
+    calls.push(("top up", &["admin", "staff", "finance"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let t = vouchers::TopUp {
+                    amount_cents: 100,
+                    reason: "r".into(),
+                };
+                vouchers::top_up(&s, &a, v, None, input(ok, t))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("create provider", &["admin"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let np = providers::NewProvider {
+                    name: "P".into(),
+                    kvk: "12345678".into(),
+                    iban: "NL91ABNA0417164300".into(),
+                    categories: vec!["sport".into()],
+                };
+                providers::create(&s, &a, input(ok, np)).await.map(drop)
+            }
+        })
+    }));
+    calls.push((
+        "view provider",
+        &[
+            "admin",
+            "staff",
+            "finance",
+            "auditor",
+            "provider_manager",
+            "cashier",
+        ],
+        {
+            let s = s.clone();
+            use_case!(|a, _ok| {
+                let s = s.clone();
+                async move { providers::get(&s, &a, p).await.map(drop) }
+            })
+        },
+    ));
+    calls.push(("approve provider", &["admin"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                funds::approve_provider(&s, &a, fund, p, input(ok, vec!["sport".to_owned()]))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("look up a token", &["provider_manager", "cashier"], {
+        let (s, token) = (s.clone(), token.clone());
+        use_case!(|a, ok| {
+            let (s, token) = (s.clone(), token.clone());
+            async move { vouchers::lookup(&s, &a, input(ok, token)).await.map(drop) }
+        })
+    }));
+    calls.push(("redeem", &["provider_manager", "cashier"], {
+        let (s, token) = (s.clone(), token.clone());
+        use_case!(|a, ok| {
+            let (s, token) = (s.clone(), token.clone());
+            async move {
+                let r = redemptions::Redemption {
+                    token,
+                    amount_cents: 1,
+                    category: "sport".into(),
+                    description: Some("d".into()),
+                };
+                let key = uuid::Uuid::new_v4().to_string();
+                redemptions::redeem(&s, &a, Some(&key), input(ok, r))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("direct payment", &["admin", "finance"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let d = redemptions::DirectPayment {
+                    child_id: child,
+                    provider_id: p,
+                    amount_cents: 1,
+                    category: "sport".into(),
+                    description: None,
+                };
+                redemptions::direct_payment(&s, &a, fund, None, input(ok, d))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("reverse", &["admin", "staff", "provider_manager"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let r = redemptions::Reverse { reason: "r".into() };
+                redemptions::reverse(&s, &a, redemption, input(ok, r))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
+    calls.push(("block", &["admin", "staff"], {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let b = vouchers::Block { reason: "r".into() };
+                vouchers::block(&s, &a, v, input(ok, b)).await.map(drop)
+            }
+        })
+    }));
+    calls.push(("reissue", &["admin", "staff"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { vouchers::reissue(&s, &a, v).await.map(drop) }
+        })
+    }));
+    calls.push(("expire fund", &["admin"], {
+        let s = s.clone();
+        use_case!(|a, _ok| {
+            let s = s.clone();
+            async move { funds::expire(&s, &a, fund2).await.map(drop) }
+        })
+    }));
+    let mut actors: Vec<(&str, Actor)> = vec![("anonymous", Actor::Anonymous)];
+    for (role, token) in [
+        ("admin", &w.admin),
+        ("staff", &w.staff),
+        ("finance", &w.finance),
+        ("auditor", &w.auditor),
+        ("provider_manager", &w.manager),
+        ("cashier", &w.cashier),
+        ("parent", &w.link_token()),
+    ] {
+        let actor = sessions::authenticate(&svc, Some(token)).await.unwrap();
+        assert!(!matches!(actor, Actor::Anonymous), "{role}");
+        actors.push((role, actor));
+    }
+    assert_eq!(actors.len(), ROLES.len());
+    let refused = |r: &Outcome| {
+        matches!(
+            r,
+            Err(Error::Forbidden | Error::Unauthenticated(Unauthenticated::NotLoggedIn))
+        )
+    };
+    let mut checked = 0;
+    for (name, allowed, call) in &calls {
+        let mut order: Vec<&(&str, Actor)> = actors
+            .iter()
+            .filter(|(r, _)| !allowed.contains(r))
+            .collect();
+        order.extend(actors.iter().filter(|(r, _)| allowed.contains(r)));
+        for (role, actor) in order {
+            // An invalid request first: it must not change who is refused.
+            let bad = call(*actor, false).await;
+            let good = call(*actor, true).await;
+            if allowed.contains(role) {
+                assert!(
+                    !refused(&bad),
+                    "{role} may {name}, invalid request: {bad:?}"
+                );
+                assert!(!refused(&good), "{role} may {name}: {good:?}");
+            } else {
+                let want_401 = *role == "anonymous" || *role == "parent";
+                for (what, r) in [("invalid", &bad), ("valid", &good)] {
+                    match r {
+                        Err(Error::Unauthenticated(Unauthenticated::NotLoggedIn)) if want_401 => {}
+                        Err(Error::Forbidden) if !want_401 => {}
+                        other => panic!("{role} may not {name} ({what} request): {other:?}"),
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, calls.len() * ROLES.len());
+    app.close().await;
+}
+
 on_both_backends!(
     every_role_gets_exactly_the_endpoints_it_may_use,
     clubs_and_parents_see_only_what_is_theirs,
+    every_use_case_allows_exactly_the_roles_the_http_matrix_allows,
 );

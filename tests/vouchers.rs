@@ -311,7 +311,14 @@ async fn a_voucher_issued_while_the_fund_expires_is_never_left_open(db: &common:
             .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Wait until the sequencer holds the issue (no sleeping: the fault hook counts it).
+    assert!(
+        kindpakket::ledger::wait_until(std::time::Duration::from_secs(10), || {
+            faults.delayed_batches.load(Ordering::SeqCst) >= 1
+        })
+        .await,
+        "the issue reached the sequencer"
+    );
     let expire = app
         .post(
             &format!("/api/v1/funds/{}/expire", w.fund),
@@ -1328,7 +1335,85 @@ async fn qr_png_served_by_the_api_decodes_with_rqrr() {
     app.close().await;
 }
 
+/// Viewing a voucher, and answering a repeated redemption from the ledger, take a fixed number
+/// of database queries however long the voucher's history is (no query per history entry).
+async fn a_voucher_s_history_is_read_in_a_fixed_number_of_queries(db: &common::TestDb) {
+    let (app, _clock) = app(db).await;
+    let w = app.world().await;
+    let view = format!("/api/v1/vouchers/{}", w.voucher_id(0));
+    let measure_view = || async {
+        let before = app.store.queries();
+        let r = app.get(&view, Some(&w.staff)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.store.queries() - before
+    };
+    let key = uuid::Uuid::new_v4().to_string();
+    let r = app
+        .redeem_with_key(&w.token(0), &w.cashier, 100, "sport", &key)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let first = r.json();
+    let measure_repeat = || async {
+        let before = app.store.queries();
+        let r = app
+            .redeem_with_key(&w.token(0), &w.cashier, 100, "sport", &key)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.json(), first, "the same answer");
+        app.store.queries() - before
+    };
+    let (view_short, repeat_short) = (measure_view().await, measure_repeat().await);
+    for _ in 0..25 {
+        let r = app.redeem(&w.token(0), &w.cashier, 1, "sport").await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let (view_long, repeat_long) = (measure_view().await, measure_repeat().await);
+    assert_eq!(
+        view_short, view_long,
+        "viewing: {view_short} queries with 3 entries, {view_long} with 28"
+    );
+    assert_eq!(
+        repeat_short, repeat_long,
+        "a repeated redemption: {repeat_short} queries, then {repeat_long}"
+    );
+    assert!(view_long <= 10, "{view_long} queries to view a voucher");
+    app.close().await;
+}
+
+/// A fund whose ledger account is missing is an inconsistency to report, never a balance of 0.
+async fn a_fund_without_its_ledger_account_is_an_error_not_a_zero_balance(db: &common::TestDb) {
+    let (app, _clock) = app(db).await;
+    let w = app.world().await;
+    let id = uuid::Uuid::new_v4();
+    kindpakket::with_db!(app.store.db(), |p| {
+        sqlx::query(
+            "INSERT INTO funds (id, name, sponsor, valid_from, valid_until, categories, \
+             amount_per_child_cents, max_age_years, pooling, created_at) \
+             VALUES ($1, 'Los', 'S', $2, $3, 1, 100, 17, 'child', $4)",
+        )
+        .bind(id)
+        .bind(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())
+        .bind(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap())
+        .bind(chrono::Utc::now())
+        .execute(p)
+        .await
+        .unwrap();
+    });
+    let r = app
+        .get(&format!("/api/v1/funds/{id}"), Some(&w.admin))
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(r.code(), "internal_error");
+    assert!(
+        !r.text.contains("ledger account"),
+        "the cause stays in the log"
+    );
+    app.close().await;
+}
+
 on_both_backends!(
+    a_voucher_s_history_is_read_in_a_fixed_number_of_queries,
+    a_fund_without_its_ledger_account_is_an_error_not_a_zero_balance,
     a_parent_spends_at_a_club_and_the_receipt_verifies_offline,
     two_hundred_simultaneous_redemptions_from_two_cashiers_spend_exactly_the_balance,
     twenty_simultaneous_requests_with_one_idempotency_key_debit_once,

@@ -183,6 +183,9 @@ pub struct Faults {
     pub crash_after_commit: AtomicBool,
     /// Milliseconds the sequencer waits before writing each batch (a slow disk or database).
     pub batch_delay_ms: std::sync::atomic::AtomicU64,
+    /// Batches that have started waiting out `batch_delay_ms` (so a test knows a command is
+    /// held by the sequencer without sleeping).
+    pub delayed_batches: std::sync::atomic::AtomicU64,
 }
 
 fn system_ms() -> u64 {

@@ -100,6 +100,7 @@ impl Sequencer {
         }
         let delay = self.faults.batch_delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
+            self.faults.delayed_batches.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         let started = std::time::Instant::now();

@@ -1,7 +1,8 @@
 use super::*;
 use crate::core::category::CategorySet;
-use crate::core::entry::{Entry, FLAG_NO_NEGATIVE};
+use crate::core::entry::{Entry, FLAG_NO_NEGATIVE, KeyAction};
 use crate::core::token::VoucherToken;
+use crate::core::{note, token};
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
@@ -803,4 +804,38 @@ proptest! {
         for e in &c.entries { let _ = replay.apply(e).unwrap(); }
         prop_assert_eq!(replay, c.state);
     }
+}
+
+#[test]
+fn a_reversal_goes_where_the_money_came_from_decided_in_one_place() {
+    let mut c = Chain::new();
+    let (fund, voucher, provider) = c.world(100_000, 25_000);
+    c.transfer(TransferKind::DirectPayment, voucher, provider, 1_000)
+        .unwrap();
+    let id = c.entries.last().unwrap().entry.id;
+    let (legs, category) = c.state.reversal_of(&id).unwrap();
+    assert_eq!(
+        legs,
+        vec![Leg {
+            debit: provider,
+            credit: voucher,
+            amount: Cents(1_000),
+        }]
+    );
+    assert_eq!(category, Some(Category::Sport));
+    // Once the voucher is closed (its fund expired), the money goes to the fund instead.
+    c.transfer(TransferKind::Expire, voucher, fund, 24_000)
+        .unwrap();
+    c.push(Body::AccountState {
+        account: voucher,
+        status: AccountStatus::Closed,
+        generation: 0,
+    })
+    .unwrap();
+    let (legs, _) = c.state.reversal_of(&id).unwrap();
+    assert_eq!(legs[0].credit, fund);
+    assert!(matches!(
+        c.state.reversal_of(&Uuid::new_v4()),
+        Err(Rejection::UnknownTransfer(_))
+    ));
 }
