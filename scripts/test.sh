@@ -6,7 +6,11 @@
 #   2. the independent Python check of the ledger-format test vectors;
 #   3. the outside checks against the release binary, on SQLite and on a fresh PostgreSQL
 #      database: kpcheck.py verify-checkpoint and smoke, a clean SIGTERM, and a kill -9 under
-#      load after which every acknowledged redemption must still be on the ledger.
+#      load after which every acknowledged redemption must still be on the ledger;
+#   4. schemathesis against the served OpenAPI document, every check, as every role
+#      (scripts/schemathesis.sh; it installs its pinned version in a virtualenv);
+#   5. the shape of the code: no import cycles between files, data flowing one way, no role
+#      check, store or SQL in the HTTP layer (scripts/check_layers.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +30,9 @@ python3 -c 'import requests, cryptography' 2>/dev/null || {
 
 # One optimised build serves both the tests and the outside checks (the release profile keeps
 # overflow checks on, as in production).
+echo "== the shape of the code"
+python3 scripts/check_layers.py
+
 echo "== cargo test (SQLite and PostgreSQL)"
 cargo test --release --all-targets
 
@@ -36,3 +43,6 @@ echo "== outside checks against the release binary"
 cargo build --release --bin kindpakket
 BIN=target/release/kindpakket
 python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK" --smoke
+
+echo "== schemathesis against the served OpenAPI document, as every role"
+scripts/schemathesis.sh "$BIN"

@@ -32,7 +32,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the web app and API (creates the database and keys when missing).
+    /// Serve the JSON API (creates the database and keys when missing).
     Serve(ServeArgs),
     /// Manage users.
     #[command(subcommand)]
@@ -330,7 +330,9 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
     let report = audit::audit(&data, None)
         .map_err(|f| anyhow::anyhow!("the ledger does not verify: {f}"))?;
     let origin = report.origin.clone();
-    let ledger_keys = crate::ledger::ledger_vkeys(&report.state, &origin)
+    let ledger_keys = report
+        .state
+        .ledger_vkeys()
         .iter()
         .map(ToString::to_string)
         .collect();

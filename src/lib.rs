@@ -5,9 +5,9 @@
 
 pub mod cli;
 pub mod core;
-pub mod demo;
+mod demo;
 pub mod http;
-pub mod keys;
+pub(crate) mod keys;
 pub mod ledger;
 pub mod service;
 pub mod store;

@@ -2,6 +2,8 @@
 //! verify, export + verify --export, a trusted key, tampering caught by verify, key rotation.
 //! Every test runs on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use std::process::{Command, Output, Stdio};

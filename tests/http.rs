@@ -1,6 +1,8 @@
 //! The HTTP skeleton, in process: login and sessions, the error shape, the public ledger
 //! endpoints, operations endpoints. Every test runs on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use base64::Engine;

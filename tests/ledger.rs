@@ -2,6 +2,8 @@
 //! database-level append-only guarantee and the audit of stored rows. Every test runs on
 //! SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use std::sync::atomic::Ordering;

@@ -2,6 +2,8 @@
 //! for every tree size from 1 to 1000: roots, every inclusion proof and every consistency proof
 //! agree byte for byte and verify in both implementations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
 use kindpakket::core::merkle::{self, Frontier, Hash};

@@ -3,6 +3,8 @@
 //! PostgreSQL. Ownership is tested as well: a club never sees another club's redemptions and a
 //! parent link opens only its own household's vouchers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use common::{TestApp, TestClock, id_of};

@@ -14,6 +14,8 @@
 //! `KINDPAKKET_UPDATE_VECTORS=1 cargo test --test vectors`, then update the constants below and
 //! the document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use ed25519_dalek::SigningKey;
 use kindpakket::core::accounts::LedgerState;
 use kindpakket::core::audit::{EntryRow, LedgerData, audit};

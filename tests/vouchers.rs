@@ -2,6 +2,8 @@
 //! redeeming (concurrently and idempotently), every token error, corrections and lifecycle,
 //! privacy of the ledger, parent links and QR codes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use std::collections::HashSet;

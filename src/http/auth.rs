@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{BearerToken, Body, ClientAddr, SESSION_COOKIE};
+use super::state::AppState;
 use crate::service::sessions;
 
 /// Login request.

@@ -318,6 +318,9 @@ mod tests {
             ),
             (E::Rule(Rule::UnknownKey), "unknown_key", 422),
             (E::Rule(Rule::UnknownVoucherToken), "unknown_voucher", 422),
+            (E::Rule(Rule::UnknownChild), "unknown_child", 422),
+            (E::Rule(Rule::UnknownHousehold), "unknown_household", 422),
+            (E::Rule(Rule::UnknownProvider), "unknown_provider", 422),
             (
                 E::Rule(Rule::ProviderNotApproved),
                 "provider_not_approved",
@@ -447,6 +450,7 @@ mod tests {
                 | Rule::Token(_)
                 | Rule::UnknownKey
                 | Rule::UnknownVoucherToken => {}
+                Rule::UnknownChild | Rule::UnknownHousehold | Rule::UnknownProvider => {}
                 Rule::ProviderNotApproved | Rule::ClubNotApproved => {}
                 Rule::CategoryNotAllowed(_) | Rule::CategoryNotAllowedHere(_) => {}
                 Rule::CategoryNotInFund(_) | Rule::CategoryNotOffered(_) => {}

@@ -13,8 +13,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use super::error::ApiError;
+use super::state::AppState;
 use crate::service::error::{FieldIssue, Invalid, Missing};
 use crate::service::{Actor, Error, Input, sessions};
 
@@ -252,6 +252,104 @@ mod tests {
         assert_eq!(
             message("something else entirely"),
             "Een veld ontbreekt of heeft een verkeerde waarde."
+        );
+    }
+}
+
+/// Reads a JSON integer. JSON Schema (and so the OpenAPI document) counts `12.0` and `1e3` as
+/// integers, so whole numbers written as floats are accepted; fractions, and numbers beyond
+/// what `i64` or a float's exact range can hold, are refused.
+pub fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    d.deserialize_any(Integer)
+}
+
+/// Like [`integer`] for an optional field (`null` or absent is `None`).
+pub fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_option(OptionalInteger)
+}
+
+struct Integer;
+
+impl serde::de::Visitor<'_> for Integer {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom("integer out of range"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // 2^53: beyond it a float no longer holds every integer exactly.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if v.fract() != 0.0 || !v.is_finite() {
+            return Err(E::invalid_type(serde::de::Unexpected::Float(v), &self));
+        }
+        if v.abs() > EXACT {
+            return Err(E::custom("integer out of range"));
+        }
+        Ok(v as i64)
+    }
+}
+
+struct OptionalInteger;
+
+impl<'de> serde::de::Visitor<'de> for OptionalInteger {
+    type Value = Option<i64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+        integer(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod integer_tests {
+    #[derive(serde::Deserialize)]
+    struct T {
+        #[serde(deserialize_with = "super::integer")]
+        a: i64,
+        #[serde(default, deserialize_with = "super::optional_integer")]
+        b: Option<i64>,
+    }
+
+    fn parse(s: &str) -> Result<(i64, Option<i64>), String> {
+        serde_json::from_str::<T>(s)
+            .map(|t| (t.a, t.b))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn whole_numbers_are_integers_however_they_are_written() {
+        assert_eq!(parse(r#"{"a": 164}"#), Ok((164, None)));
+        assert_eq!(parse(r#"{"a": 164.0, "b": 2.0}"#), Ok((164, Some(2))));
+        assert_eq!(parse(r#"{"a": 1e3, "b": null}"#), Ok((1000, None)));
+        assert_eq!(parse(r#"{"a": -5}"#), Ok((-5, None)));
+        assert!(parse(r#"{"a": 1.5}"#).is_err());
+        assert!(parse(r#"{"a": "100"}"#).is_err());
+        let big = parse(r#"{"a": 9223372036854775808}"#).unwrap_err();
+        assert!(big.contains("out of range"), "{big}");
+        assert!(
+            parse(r#"{"a": 1e300}"#)
+                .unwrap_err()
+                .contains("out of range")
         );
     }
 }

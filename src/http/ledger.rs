@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
+use super::state::AppState;
 use crate::core::entry::Body;
 use crate::core::hash::hex;
 use crate::core::merkle::{self, Hash};
+use crate::service::error::{FieldIssue, Invalid};
 use crate::service::transparency::{self, PublicEntry};
 
 fn text(body: String) -> Response {
@@ -53,9 +54,9 @@ pub async fn key(State(state): State<AppState>) -> Response {
 #[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// First index (default 0).
-    pub start: Option<u64>,
+    pub start: Option<i64>,
     /// End index, exclusive; clamped to the tree size and to start + 1000.
-    pub end: Option<u64>,
+    pub end: Option<i64>,
 }
 
 /// One ledger entry: the canonical bytes and a JSON view of them.
@@ -130,6 +131,23 @@ pub fn body_json(body: &Body) -> serde_json::Value {
     }
 }
 
+/// A ledger index or size from the query: 0 to 2^63 − 1, as the document declares.
+fn index(name: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
+    v.map(|v| required_index(name, v)).transpose()
+}
+
+fn required_index(name: &str, v: i64) -> Result<u64, ApiError> {
+    u64::try_from(v).map_err(|_| {
+        ApiError(
+            Invalid::Query {
+                issue: FieldIssue::OutOfRange(name.to_owned()),
+                detail: format!("{name}: must not be negative"),
+            }
+            .into(),
+        )
+    })
+}
+
 /// Builds the view of a published entry.
 fn entry_view(p: PublicEntry) -> EntryView {
     let time = i64::try_from(p.entry.entry.time_ms)
@@ -160,7 +178,12 @@ pub async fn entries(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<EntriesQuery>,
 ) -> Result<Json<Vec<EntryView>>, ApiError> {
-    let entries = transparency::entries(&state.services, q.start, q.end).await?;
+    let entries = transparency::entries(
+        &state.services,
+        index("start", q.start)?,
+        index("end", q.end)?,
+    )
+    .await?;
     Ok(Json(entries.into_iter().map(entry_view).collect()))
 }
 
@@ -169,9 +192,9 @@ pub async fn entries(
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// Entry index.
-    pub index: u64,
+    pub index: i64,
     /// Tree size (default: the latest checkpoint's).
-    pub size: Option<u64>,
+    pub size: Option<i64>,
 }
 
 /// An RFC 6962 inclusion proof.
@@ -196,9 +219,11 @@ pub async fn inclusion(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    let (size, hashes) = transparency::inclusion(&state.services, q.index, q.size).await?;
+    let at = required_index("index", q.index)?;
+    let (size, hashes) =
+        transparency::inclusion(&state.services, at, index("size", q.size)?).await?;
     Ok(Json(InclusionProof {
-        index: q.index,
+        index: at,
         size,
         hashes: hashes.iter().map(Hash::to_base64).collect(),
     }))
@@ -209,9 +234,9 @@ pub async fn inclusion(
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// Older tree size.
-    pub from: u64,
+    pub from: i64,
     /// Newer tree size (default: the latest checkpoint's).
-    pub to: Option<u64>,
+    pub to: Option<i64>,
 }
 
 /// An RFC 6962 consistency proof.
@@ -236,9 +261,10 @@ pub async fn consistency(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let (to, hashes) = transparency::consistency(&state.services, q.from, q.to).await?;
+    let from = required_index("from", q.from)?;
+    let (to, hashes) = transparency::consistency(&state.services, from, index("to", q.to)?).await?;
     Ok(Json(ConsistencyProof {
-        from: q.from,
+        from,
         to,
         hashes: hashes.iter().map(Hash::to_base64).collect(),
     }))

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::state::AppState;
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",

@@ -7,7 +7,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::api as endpoints;
-use super::{AppState, auth, error, ledger, ops};
+use super::state::AppState;
+use super::{auth, error, ledger, ops};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -4,10 +4,9 @@
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{Appended, Command, Draft, Job, Ledger, LedgerError, Sequencer};
-use crate::core::accounts::LedgerState;
+use super::handle::{Appended, Command, Draft, Job, Ledger, LedgerError, Sequencer};
 use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, KeyAction, KeyPurpose};
-use crate::core::note::{self, Vkey};
+use crate::core::note;
 use crate::core::token;
 use crate::keys::KeyError;
 
@@ -53,16 +52,6 @@ impl Ledger {
         })
         .await
     }
-}
-
-/// Verifier keys of every ledger key in the state.
-pub fn ledger_vkeys(state: &LedgerState, origin: &str) -> Vec<Vkey> {
-    let mut keys: Vec<_> = state.keys(KeyPurpose::Ledger).values().collect();
-    keys.sort_by_key(|k| k.added_at);
-    keys.into_iter()
-        .filter_map(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.public_key).ok())
-        .filter_map(|k| Vkey::new(origin, k).ok())
-        .collect()
 }
 
 pub(super) fn random_origin() -> Result<String, LedgerError> {

@@ -1,7 +1,7 @@
 //! Proofs from the stored Merkle hashes: inclusion and consistency (RFC 6962), and C2SP
 //! tlog-proof receipts. Each reads only the O(log n) stored hashes it needs.
 
-use super::{Ledger, LedgerError, SignedCheckpoint};
+use super::handle::{Ledger, LedgerError, SignedCheckpoint};
 use crate::core::merkle::{self, Hash, MerkleError};
 use crate::core::proof::TlogProof;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{LedgerError, Sequencer, SignedCheckpoint, ledger_vkeys};
+use super::handle::{LedgerError, Sequencer, SignedCheckpoint};
 use crate::core::accounts::LedgerState;
 use crate::core::entry::SignedEntry;
 use crate::core::merkle::{self, Frontier};
@@ -56,7 +56,7 @@ impl Sequencer {
         let size = self.frontier.size();
         let vkeys = {
             let state = self.inner.state.read().await;
-            ledger_vkeys(&state, &self.inner.origin)
+            state.ledger_vkeys()
         };
         if let Some((stored_size, note)) = self.inner.store.latest_checkpoint().await? {
             let (cp, _) = Checkpoint::verify(&note, &vkeys).map_err(|e| {

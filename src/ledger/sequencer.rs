@@ -10,7 +10,9 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{Appended, Command, Draft, Job, LedgerError, Outcome, Sequencer, SignedCheckpoint};
+use super::handle::{
+    Appended, Command, Draft, Job, LedgerError, Outcome, Sequencer, SignedCheckpoint,
+};
 use crate::core::accounts::{LedgerState, Undo};
 use crate::core::entry::{Body, Entry, KeyPurpose, SignedEntry};
 use crate::core::merkle;

@@ -247,6 +247,13 @@ pub enum Rule {
     UnknownKey,
     /// A genuine token of a voucher we do not know.
     UnknownVoucherToken,
+    /// The request names a child that does not exist. (A thing the address names and that
+    /// does not exist is `NotFound`; one named in the body makes the request unprocessable.)
+    UnknownChild,
+    /// The request names a household that does not exist.
+    UnknownHousehold,
+    /// The request names a provider that does not exist.
+    UnknownProvider,
     /// The provider is not approved for the voucher's fund (as seen by Leergeld).
     ProviderNotApproved,
     /// The caller's own club is not approved for the voucher's fund.
@@ -489,6 +496,9 @@ impl Rule {
             Rule::Token(e) => e.code(),
             Rule::UnknownKey => "unknown_key",
             Rule::UnknownVoucherToken => "unknown_voucher",
+            Rule::UnknownChild => "unknown_child",
+            Rule::UnknownHousehold => "unknown_household",
+            Rule::UnknownProvider => "unknown_provider",
             Rule::ProviderNotApproved | Rule::ClubNotApproved => "provider_not_approved",
             Rule::CategoryNotAllowed(_) | Rule::CategoryNotAllowedHere(_) => "category_not_allowed",
             Rule::CategoryNotInFund(_) => "category_not_in_fund",

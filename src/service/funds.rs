@@ -19,8 +19,8 @@ use crate::core::role::Role;
 use crate::core::voucher::{Period, Pooling};
 use crate::ledger::{Command, Draft, LedgerError};
 use crate::store::Change;
-use crate::store::funds::FundRow;
-use crate::store::providers::ApprovalRow;
+pub use crate::store::funds::FundRow;
+pub use crate::store::providers::ApprovalRow;
 
 /// Oldest age a fund may allow.
 pub const MAX_AGE_LIMIT: i64 = 30;

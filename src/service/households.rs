@@ -8,7 +8,7 @@ use super::error::{Conflict, Invalid, Missing, Rule};
 use super::links::link_hash;
 use super::{Actor, Error, Input, Result, Services, optional_text, required_text};
 use crate::core::role::Role;
-use crate::store::households::{ChildRow, HouseholdRow};
+pub use crate::store::households::{ChildRow, HouseholdRow};
 use crate::store::vouchers::VoucherRow;
 use crate::store::{Change, StoreError};
 
@@ -61,7 +61,7 @@ fn valid_email(e: &str) -> bool {
         && !domain.ends_with('.')
         && !e.contains(char::is_whitespace)
         && !domain.contains('@')
-        && e.len() <= 254
+        && e.chars().count() <= 254
 }
 
 fn valid_phone(p: &str) -> bool {
@@ -81,7 +81,7 @@ pub(crate) fn link_url(svc: &Services, token: &str) -> String {
 pub(crate) fn parent_link(svc: &Services, h: &HouseholdRow) -> Option<String> {
     h.erased_at
         .is_none()
-        .then(|| link_url(svc, &svc.links.token(h.id, h.link_generation)))
+        .then(|| link_url(svc, &svc.links().token(h.id, h.link_generation)))
 }
 
 /// Registers a household and its children (staff).
@@ -94,12 +94,15 @@ pub async fn create(
     let req = input.read()?;
     let reference = required_text("reference", &req.reference, 100)?;
     let parent_name = required_text("parent_name", &req.parent_name, 200)?;
+    // Contact fields are limited as sent (spaces included), as the API document says.
+    let too_long =
+        |s: &Option<String>, max: usize| s.as_ref().is_some_and(|s| s.chars().count() > max);
     let email = optional_text("email", req.email.as_deref(), 254)?;
-    if email.as_deref().is_some_and(|e| !valid_email(e)) {
+    if too_long(&req.email, 254) || email.as_deref().is_some_and(|e| !valid_email(e)) {
         return Err(Invalid::Email.into());
     }
     let phone = optional_text("phone", req.phone.as_deref(), 30)?;
-    if phone.as_deref().is_some_and(|p| !valid_phone(p)) {
+    if too_long(&req.phone, 30) || phone.as_deref().is_some_and(|p| !valid_phone(p)) {
         return Err(Invalid::Phone.into());
     }
     if req.children.is_empty() || req.children.len() > MAX_CHILDREN {
@@ -129,7 +132,7 @@ pub async fn create(
             birth_date: Some(c.birth_date),
         });
     }
-    let token = svc.links.token(household.id, 0);
+    let token = svc.links().token(household.id, 0);
     let now = svc.now();
     let mut changes = vec![Change::InsertHousehold {
         household: household.clone(),
@@ -215,7 +218,7 @@ pub async fn renew_link(svc: &Services, actor: &Actor, id: Uuid) -> Result<Strin
         return Err(Rule::HouseholdErased.into());
     }
     let generation = h.link_generation + 1;
-    let token = svc.links.token(id, generation);
+    let token = svc.links().token(id, generation);
     svc.store()
         .apply(&[Change::RenewLink {
             household: id,

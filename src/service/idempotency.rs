@@ -14,9 +14,7 @@
 //! - The work runs in its own task that holds the claim until the outcome is on record, so a
 //!   client that gives up (a timeout, a lost connection) never leaves a booking unclaimed.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -49,16 +47,20 @@ enum Outcome<T> {
 }
 
 /// Checks an `Idempotency-Key` as sent: 1 to 255 visible ASCII characters (surrounding spaces
-/// and quotes are ignored).
+/// are ignored, and one pair of surrounding quotes, as some clients add them).
 pub(crate) fn parse_key(raw: Option<&str>) -> Result<Option<String>> {
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let k = raw.trim().trim_matches('"');
+    let k = raw.trim();
     if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Invalid::IdempotencyKey.into());
     }
-    Ok(Some(k.to_owned()))
+    let unquoted = k
+        .strip_prefix('"')
+        .and_then(|k| k.strip_suffix('"'))
+        .filter(|k| !k.is_empty());
+    Ok(Some(unquoted.unwrap_or(k).to_owned()))
 }
 
 /// The key that must be there.
@@ -98,8 +100,8 @@ where
         return repeat(svc, &scope, &key, claim, &fingerprint).await;
     }
     // 2. Claim the key before any work; a repeat while we work gets 409.
-    let Some(held) = svc.in_flight.claim(&scope, &key, &fingerprint) else {
-        return Err(match svc.in_flight.fingerprint(&scope, &key) {
+    let Some(held) = svc.in_flight().claim(&scope, &key, &fingerprint) else {
+        return Err(match svc.in_flight().fingerprint(&scope, &key) {
             Some(fp) if fp != fingerprint => Rule::IdempotencyConflict.into(),
             _ => Conflict::InFlight.into(),
         });
@@ -203,7 +205,7 @@ async fn repeat<T: Answer>(
         },
         Stored::Nothing => {
             // Booked, answer not stored yet: normally the first request is about to store it.
-            if svc.in_flight.fingerprint(scope, key).is_some() {
+            if svc.in_flight().fingerprint(scope, key).is_some() {
                 return Err(Conflict::InFlight.into());
             }
             // It may have stored it and let go of the key since our read: read once more.
@@ -265,64 +267,9 @@ fn legacy<T: Answer>(status: i64, body: &str) -> Result<T> {
     }))
 }
 
-type Key = (String, String);
-
-/// Keys of requests in progress, held in memory with the fingerprint of the request that holds
-/// each. Only the process that writes the ledger books, so memory is the right place for
-/// "still running"; the database holds the keys of finished requests.
-#[derive(Default, Clone)]
-pub(crate) struct InFlight(Arc<Mutex<HashMap<Key, Vec<u8>>>>);
-
-/// Holds a key until dropped.
-pub(crate) struct Held {
-    map: InFlight,
-    key: Key,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.map.0.lock() {
-            m.remove(&self.key);
-        }
-    }
-}
-
-impl InFlight {
-    /// Claims a key; `None` when another request holds it.
-    fn claim(&self, scope: &str, key: &str, fingerprint: &[u8]) -> Option<Held> {
-        let k = (scope.to_owned(), key.to_owned());
-        let mut m = self.0.lock().ok()?;
-        if m.contains_key(&k) {
-            return None;
-        }
-        m.insert(k.clone(), fingerprint.to_vec());
-        Some(Held {
-            map: self.clone(),
-            key: k,
-        })
-    }
-
-    /// The fingerprint of the request holding a key.
-    fn fingerprint(&self, scope: &str, key: &str) -> Option<Vec<u8>> {
-        let m = self.0.lock().ok()?;
-        m.get(&(scope.to_owned(), key.to_owned())).cloned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_key_is_held_until_its_request_ends() {
-        let f = InFlight::default();
-        let held = f.claim("s", "k", b"a").unwrap();
-        assert!(f.claim("s", "k", b"a").is_none());
-        assert_eq!(f.fingerprint("s", "k").as_deref(), Some(&b"a"[..]));
-        assert!(f.claim("s", "other", b"a").is_some());
-        drop(held);
-        assert!(f.claim("s", "k", b"b").is_some());
-    }
 
     #[test]
     fn keys_are_one_to_255_visible_characters() {
@@ -331,6 +278,8 @@ mod tests {
             parse_key(Some(" \"abc\" ")).unwrap().as_deref(),
             Some("abc")
         );
+        assert_eq!(parse_key(Some("\"")).unwrap().as_deref(), Some("\""));
+        assert_eq!(parse_key(Some("\"\"")).unwrap().as_deref(), Some("\"\""));
         assert!(parse_key(Some("")).is_err());
         assert!(parse_key(Some("a b")).is_err());
         assert!(parse_key(Some(&"x".repeat(256))).is_err());

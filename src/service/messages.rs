@@ -242,6 +242,9 @@ fn rule(r: &Rule) -> Text {
         Rule::Token(e) => s(token(e)),
         Rule::UnknownKey => s("Deze code is ondertekend met een sleutel die wij niet kennen."),
         Rule::UnknownVoucherToken => s("Deze voucher is bij ons niet bekend."),
+        Rule::UnknownChild => s("Dit kind bestaat niet."),
+        Rule::UnknownHousehold => s("Dit huishouden bestaat niet."),
+        Rule::UnknownProvider => s("Deze aanbieder bestaat niet."),
         Rule::ProviderNotApproved => {
             s("Deze aanbieder is niet aangesloten bij de regeling van deze voucher.")
         }

@@ -8,7 +8,7 @@ use super::{Actor, Error, Input, Result, Services, required_text};
 use crate::core::category::CategorySet;
 use crate::core::iban::{Iban, Kvk};
 use crate::core::role::Role;
-use crate::store::providers::ProviderRow;
+pub use crate::store::providers::ProviderRow;
 use crate::store::{Change, StoreError};
 
 /// A new provider, as typed.

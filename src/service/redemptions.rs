@@ -304,11 +304,11 @@ pub async fn direct_payment(
                 .store()
                 .child(req.child_id)
                 .await?
-                .ok_or(Error::NotFound(Missing::Child))?;
+                .ok_or(Error::Rule(Rule::UnknownChild))?;
             svc.store()
                 .provider(req.provider_id)
                 .await?
-                .ok_or(Error::NotFound(Missing::Provider))?;
+                .ok_or(Error::Rule(Rule::UnknownProvider))?;
             let voucher = svc
                 .store()
                 .voucher_for_child(fund_id, &child)

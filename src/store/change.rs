@@ -5,25 +5,15 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::codec::Value;
+use super::codec::{Value, bind};
 use super::funds::FundRow;
 use super::households::{ChildRow, HouseholdRow};
+use super::pool::{Store, StoreError};
+use super::precondition::Precondition;
 use super::providers::{ApprovalRow, ProviderRow};
 use super::redemptions::RedemptionRow;
 use super::vouchers::VoucherRow;
 use crate::core::category::CategorySet;
-
-/// A condition checked inside the transaction that makes the whole command or change set
-/// refuse when it no longer holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precondition {
-    /// The fund has not been expired.
-    FundOpen,
-    /// The fund has not been expired and has exactly the vouchers counted when it was read.
-    FundUnchanged,
-    /// The household's personal data has not been erased.
-    HouseholdNotErased,
-}
 
 /// One change of rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -485,5 +475,39 @@ impl Change {
                 ],
             )],
         }
+    }
+}
+
+impl Store {
+    /// Applies changes to tables off the ledger in one transaction. A uniqueness conflict is
+    /// [`StoreError::Unique`]; a guarded change that finds no row is
+    /// [`StoreError::Precondition`]; either way nothing is kept.
+    pub async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        crate::with_db!(self.db(), |p| {
+            use sqlx::Connection;
+            let mut conn = p.acquire().await?;
+            let begin = if self.is_sqlite() {
+                "BEGIN IMMEDIATE"
+            } else {
+                "BEGIN"
+            };
+            let mut tx = conn.begin_with(begin).await?;
+            let no_entries: &[u64] = &[];
+            for s in changes.iter().flat_map(Change::statements) {
+                self.count_query();
+                let n = bind!(sqlx::query(s.sql), &s.args, no_entries)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::classify)?
+                    .rows_affected();
+                if n == 0
+                    && let Some(p) = s.guard
+                {
+                    return Err(StoreError::Precondition(p));
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

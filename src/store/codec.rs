@@ -95,11 +95,11 @@ macro_rules! bind {
                 Value::OptDate(x) => q.bind(*x),
                 Value::IndexOfEntry(n) => {
                     let idx = $indexes.get(*n).copied().ok_or_else(|| {
-                        $crate::store::StoreError::Corrupt(format!(
+                        $crate::store::pool::StoreError::Corrupt(format!(
                             "a change refers to entry {n} of its command"
                         ))
                     })?;
-                    q.bind($crate::store::to_i64(idx)?)
+                    q.bind($crate::store::pool::to_i64(idx)?)
                 }
             };
         }

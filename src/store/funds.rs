@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, fetch_all, fetch_optional};
+use super::pool::{Store, StoreError, fetch_all, fetch_optional};
 use crate::core::category::CategorySet;
 use crate::core::money::Cents;
 use crate::core::voucher::{Period, Pooling};

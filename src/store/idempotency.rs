@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, fetch_optional};
+use super::pool::{Store, StoreError, fetch_optional};
 
 /// A stored key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::codec::EntryIndex;
-use super::{Store, StoreError, fetch_all, fetch_optional, to_i64, to_u64};
+use super::pool::{Store, StoreError, fetch_all, fetch_optional, to_i64, to_u64};
 use crate::core::audit::{EntryRow, LedgerData};
 use crate::core::merkle::Hash;
 

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection};
 
-use super::{Db, StoreError};
+use super::pool::{Db, StoreError};
 
 struct Migration {
     version: i64,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::{Store, StoreError, fetch_optional};
+use super::pool::{Store, StoreError, fetch_optional};
 use crate::core::category::CategorySet;
 use crate::core::iban::{Iban, Kvk};
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::codec::EntryIndex;
-use super::{Store, StoreError, fetch_all, fetch_optional, to_i64};
+use super::pool::{Store, StoreError, fetch_all, fetch_optional, to_i64};
 use crate::core::category::Category;
 use crate::core::money::Cents;
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreError, fetch_optional};
+use super::pool::{Store, StoreError, fetch_optional};
 use crate::core::role::Role;
 
 /// A stored user (without the password hash).

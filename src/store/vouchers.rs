@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::households::ChildRow;
-use super::{Store, StoreError, fetch_all, fetch_optional};
+use super::pool::{Store, StoreError, fetch_all, fetch_optional};
 
 /// A voucher.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

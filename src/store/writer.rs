@@ -6,8 +6,9 @@ use std::fs::File;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 use uuid::Uuid;
 
-use super::change::{Change, Precondition};
-use super::{StoreError, Target, to_i64};
+use super::change::Change;
+use super::pool::{Store, StoreError, Target, create_private, to_i64};
+use super::precondition::Precondition;
 use crate::core::merkle::Hash;
 
 /// Advisory-lock key for "the kindpakket ledger writer" (ASCII "KPLEDGER").
@@ -38,7 +39,7 @@ impl Writer {
             Target::Sqlite(opts, path) => {
                 let mut lock_path = path.clone().into_os_string();
                 lock_path.push(".writer-lock");
-                super::create_private(std::path::Path::new(&lock_path))?;
+                create_private(std::path::Path::new(&lock_path))?;
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .truncate(false)
@@ -216,5 +217,12 @@ impl Writer {
             }
         }
         Ok(None)
+    }
+}
+
+impl Store {
+    /// Opens the single writer connection, taking the ledger's writer lock.
+    pub async fn writer(&self) -> Result<Writer, StoreError> {
+        Writer::open(self.target()).await
     }
 }

@@ -2,6 +2,7 @@
 //! database on the PostgreSQL server named by `KINDPAKKET_TEST_POSTGRES`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`; set it to `off` to skip PostgreSQL).
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
 
 use std::path::PathBuf;
 

@@ -2,9 +2,22 @@
 
 use super::{KeyRecord, LedgerState, Rejection, Undo, usable_key};
 use crate::core::entry::{KeyAction, KeyPurpose, SignedEntry};
+use crate::core::note::Vkey;
 use crate::core::{note, token};
 
 impl LedgerState {
+    /// Verifier keys (named by the origin) of every ledger key the ledger has had, oldest
+    /// first: what checkpoints and receipts are checked against.
+    pub fn ledger_vkeys(&self) -> Vec<Vkey> {
+        let origin = self.origin.as_deref().unwrap_or_default();
+        let mut keys: Vec<_> = self.ledger_keys.values().collect();
+        keys.sort_by_key(|k| k.added_at);
+        keys.into_iter()
+            .filter_map(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.public_key).ok())
+            .filter_map(|k| Vkey::new(origin, k).ok())
+            .collect()
+    }
+
     /// Entry 0: the origin, and the key that signed it as the first ledger key.
     pub(super) fn apply_genesis(
         &mut self,

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey};
+use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey, integer, optional_integer};
+use crate::http::state::AppState;
+use crate::service::funds::FundRow;
 use crate::service::funds::{self, Deposit, Deposited, NewFund};
 use crate::service::redemptions::{self, DirectPayment, Redeemed};
-use crate::store::funds::FundRow;
 
 /// A new fund.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -30,8 +30,10 @@ pub struct FundRequest {
     /// Categories: sport, cultuur, school, overig.
     pub categories: Vec<String>,
     /// Budget per child, in cents.
+    #[serde(deserialize_with = "integer")]
     pub amount_per_child_cents: i64,
     /// Oldest eligible age on `valid_from` (default 17).
+    #[serde(default, deserialize_with = "optional_integer")]
     pub max_age_years: Option<i64>,
     /// `child` (default): a voucher per child; `household`: one voucher per household worth
     /// the per-child amount times the eligible children.
@@ -137,6 +139,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct DepositRequest {
     /// Amount in cents.
+    #[serde(deserialize_with = "integer")]
     pub amount_cents: i64,
     /// Reference, e.g. the grant decision (kept off the ledger).
     pub reference: String,
@@ -255,6 +258,7 @@ pub struct DirectPaymentRequest {
     /// The provider that is paid.
     pub provider_id: Uuid,
     /// Amount in cents.
+    #[serde(deserialize_with = "integer")]
     pub amount_cents: i64,
     /// Category.
     pub category: String,
@@ -271,8 +275,8 @@ pub struct DirectPaymentRequest {
         (status = 201, description = "Paid directly; `receipt` is a C2SP tlog-proof", body = Redeemed),
         (status = 400, description = "`invalid_amount`, `invalid_category`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_provider`", body = ErrorBody),
-        (status = 422, description = "`no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`, `idempotency_conflict`", body = ErrorBody),
+        (status = 404, description = "`unknown_fund` (the fund in the address)", body = ErrorBody),
+        (status = 422, description = "`unknown_child`, `unknown_provider` (ids in the body), `no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`, `idempotency_conflict`", body = ErrorBody),
     ))]
 pub async fn direct_payment(
     State(state): State<AppState>,

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiPath, Body, Caller};
+use crate::http::state::AppState;
+use crate::service::households::ChildRow;
 use crate::service::households::{self, HouseholdView, NewChild, NewHousehold};
-use crate::store::households::ChildRow;
 
 /// A child to register.
 #[derive(Debug, Deserialize, ToSchema)]

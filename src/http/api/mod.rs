@@ -1,4 +1,5 @@
-//! JSON handlers per area. Each checks the role, calls the use case, shapes the answer.
+//! JSON handlers per area. Each finds out who is asking, calls the use case (which checks
+//! what that caller may do) and shapes the answer.
 
 pub mod funds;
 pub mod households;

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiPath, Body, Caller};
+use crate::http::state::AppState;
+use crate::service::providers::ProviderRow;
 use crate::service::providers::{self, NewProvider};
-use crate::store::providers::ProviderRow;
 
 /// A new provider.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey};
+use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey, integer};
+use crate::http::state::AppState;
 use crate::service::redemptions::{self, Redeemed, Redemption, Reverse, Reversed};
 
 /// A redemption.
@@ -21,6 +21,7 @@ pub struct RedemptionRequest {
     /// The scanned KP1 token.
     pub token: String,
     /// Amount in cents.
+    #[serde(deserialize_with = "integer")]
     pub amount_cents: i64,
     /// Category: sport, cultuur, school or overig.
     pub category: String,

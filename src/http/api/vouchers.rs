@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey};
+use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey, integer, optional_integer};
+use crate::http::state::AppState;
 use crate::service::vouchers::{self, Block, Issued, Lookup, TopUp, ToppedUp, VoucherView};
 use crate::service::{Error, qr};
 
@@ -26,7 +26,7 @@ pub struct IssueRequest {
     #[serde(default)]
     pub household_id: Option<Uuid>,
     /// Another amount than the fund's standard, in cents.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integer")]
     pub amount_cents: Option<i64>,
 }
 
@@ -38,9 +38,9 @@ pub struct IssueRequest {
         (status = 201, description = "Voucher issued", body = Issued),
         (status = 400, description = "`child_id_required`, `household_id_required`, `invalid_amount`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_household`", body = ErrorBody),
+        (status = 404, description = "`unknown_fund` (the fund in the address)", body = ErrorBody),
         (status = 409, description = "`already_issued`", body = ErrorBody),
-        (status = 422, description = "`child_not_eligible`, `fund_expired`, `insufficient_fund_balance`, `personal_data_erased`", body = ErrorBody),
+        (status = 422, description = "`unknown_child`, `unknown_household` (ids in the body), `child_not_eligible`, `fund_expired`, `insufficient_fund_balance`, `personal_data_erased`", body = ErrorBody),
     ))]
 pub async fn issue(
     State(state): State<AppState>,
@@ -127,6 +127,7 @@ pub async fn qr_png(
 #[serde(deny_unknown_fields)]
 pub struct TopUpRequest {
     /// Amount in cents.
+    #[serde(deserialize_with = "integer")]
     pub amount_cents: i64,
     /// Why (kept off the ledger).
     #[serde(default)]

@@ -80,7 +80,7 @@ async fn visible(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherRow> 
             None
         }
     };
-    let v = super::get(svc, id).await?;
+    let v = super::common::get(svc, id).await?;
     if parent.is_some_and(|h| h != v.household_id) {
         return Err(Error::NotFound(Missing::Voucher));
     }

@@ -5,14 +5,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sign_token;
+use super::common::sign_token;
 use crate::core::accounts::Rejection;
 use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::voucher::Pooling;
 use crate::ledger::{Command, Draft, LedgerError};
-use crate::service::error::{Conflict, Invalid, Missing, Rule};
+use crate::service::error::{Conflict, Invalid, Rule};
 use crate::service::{Actor, Error, Input, Result, Services, funds, households, positive_amount};
 use crate::store::Change;
 use crate::store::vouchers::VoucherRow;
@@ -86,7 +86,7 @@ pub async fn issue(
                 .store()
                 .child(child_id)
                 .await?
-                .ok_or(Error::NotFound(Missing::Child))?;
+                .ok_or(Error::Rule(Rule::UnknownChild))?;
             let Some(birth) = child.birth_date else {
                 return Err(Rule::ChildErased.into());
             };
@@ -99,7 +99,10 @@ pub async fn issue(
             (child.household_id, Some(child_id), 1)
         }
         (IssueFor::Household(household_id), Pooling::Household) => {
-            households::get(svc, household_id).await?;
+            svc.store()
+                .household(household_id)
+                .await?
+                .ok_or(Error::Rule(Rule::UnknownHousehold))?;
             let children = svc.store().children(household_id).await?;
             let n = children
                 .iter()

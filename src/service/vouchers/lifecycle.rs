@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{account, ensure_not_closed, get, sign_token};
+use super::common::{account, ensure_not_closed, get, sign_token};
 use crate::core::accounts::Rejection;
 use crate::core::entry::{AccountStatus, Body, Leg, TransferKind};
 use crate::core::role::Role;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::account;
+use super::common::account;
 use crate::core::accounts::Account;
 use crate::core::entry::{AccountStatus, KeyPurpose};
 use crate::core::role::Role;

@@ -1,0 +1,104 @@
+//! What every use case needs: the ledger, the store, the secret behind parent links, the
+//! settings, and what the service holds in memory (failed log-ins, requests in progress).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::in_flight::InFlight;
+use super::links::LinkSecret;
+use super::login_limit::LoginLimiter;
+use crate::ledger::Ledger;
+use crate::store::Store;
+
+/// Settings of the use cases.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a log-in lasts.
+    pub session_ttl: chrono::Duration,
+    /// Public base URL for absolute parent links (e.g. `https://kindpakket.example`).
+    pub public_url: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: chrono::Duration::hours(12),
+            public_url: None,
+        }
+    }
+}
+
+/// Everything the use cases need. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    ledger: Ledger,
+    store: Store,
+    links: Arc<LinkSecret>,
+    settings: Arc<Settings>,
+    limiter: Arc<LoginLimiter>,
+    in_flight: InFlight,
+}
+
+impl Services {
+    /// The use cases over a ledger (and its store), with the secret behind parent links.
+    pub fn new(ledger: Ledger, links: LinkSecret, settings: Settings) -> Self {
+        Self {
+            store: ledger.store().clone(),
+            ledger,
+            links: Arc::new(links),
+            settings: Arc::new(settings),
+            limiter: Arc::new(LoginLimiter::new(std::time::Duration::from_secs(15 * 60))),
+            in_flight: InFlight::default(),
+        }
+    }
+
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn links(&self) -> &LinkSecret {
+        &self.links
+    }
+
+    pub(crate) fn limiter(&self) -> &LoginLimiter {
+        &self.limiter
+    }
+
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Now, by the ledger's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        i64::try_from(self.ledger.now_ms())
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or_else(Utc::now)
+    }
+
+    /// Today's Dutch calendar date, by the ledger's clock.
+    pub fn today(&self) -> NaiveDate {
+        crate::core::time::dutch_date(self.now())
+    }
+
+    /// True when the database answers and the ledger's writer runs.
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await && self.ledger.is_running()
+    }
+
+    /// Stops the ledger after the commands already queued, and closes the database.
+    pub async fn close(&self) {
+        self.ledger.close().await;
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,53 @@
+//! What the voucher use cases share: loading a voucher and its account, signing its token.
+
+use uuid::Uuid;
+
+use crate::core::accounts::Account;
+use crate::core::category::{Category, CategorySet};
+use crate::core::entry::AccountStatus;
+use crate::core::token::VoucherToken;
+use crate::service::error::{Missing, Rule};
+use crate::service::{Error, Result, Services};
+use crate::store::vouchers::VoucherRow;
+
+/// Loads a voucher or answers 404.
+pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<VoucherRow> {
+    svc.store()
+        .voucher(id)
+        .await?
+        .ok_or(Error::NotFound(Missing::Voucher))
+}
+
+/// A voucher's ledger account.
+pub(crate) async fn account(svc: &Services, id: &Uuid) -> Result<Account> {
+    crate::service::funds::ledger_account(svc, id).await
+}
+
+/// Refuses work on a closed voucher.
+pub(crate) fn ensure_not_closed(acc: &Account) -> Result<()> {
+    if acc.status == AccountStatus::Closed {
+        return Err(Rule::VoucherExpired.into());
+    }
+    Ok(())
+}
+
+/// Signs a token with the active voucher key.
+pub(crate) async fn sign_token(
+    svc: &Services,
+    voucher: Uuid,
+    expiry: u32,
+    categories: CategorySet,
+    generation: u8,
+) -> Result<String> {
+    let (_, key) = svc
+        .ledger()
+        .voucher_signer()
+        .await
+        .ok_or_else(|| Error::bug("no voucher-signing key"))?;
+    Ok(VoucherToken::sign(&key, voucher, expiry, categories, generation).encode())
+}
+
+/// Parses a category from a request.
+pub(crate) fn parse_category(name: &str) -> Result<Category> {
+    Category::parse(name.trim()).ok_or(Error::Invalid(crate::service::error::Invalid::Category))
+}

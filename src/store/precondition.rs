@@ -1,0 +1,13 @@
+//! Conditions a change checks inside its own transaction.
+
+/// A condition checked inside the transaction that makes the whole command or change set
+/// refuse when it no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// The fund has not been expired.
+    FundOpen,
+    /// The fund has not been expired and has exactly the vouchers counted when it was read.
+    FundUnchanged,
+    /// The household's personal data has not been erased.
+    HouseholdNotErased,
+}
