@@ -172,7 +172,7 @@ for r in $ROLES; do
   echo "=== schemathesis as $r"
   start=$(date +%s)
   PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=kp_hooks \
-    timeout --kill-after=10 "$ROLE_TIMEOUT" "$ST_PY" -m schemathesis.cli ${CONFIG_ARGS[@]+"${CONFIG_ARGS[@]}"} "${args[@]}" > "$OUT/$r.log" 2>&1
+    bash -c 'cd "$0" && exec "$@"' "$WORK" timeout --kill-after=10 "$ROLE_TIMEOUT" "$ST_PY" -m schemathesis.cli ${CONFIG_ARGS[@]+"${CONFIG_ARGS[@]}"} "${args[@]}" > "$OUT/$r.log" 2>&1
   RC[$r]=$?
   WALL[$r]=$(( $(date +%s) - start ))
   tail -n 4 "$OUT/$r.log" | sed '/^$/d'
