@@ -40,8 +40,10 @@ echo "== ledger-format vectors, checked by an independent Python implementation"
 python3 tests/vectors/verify_vectors.py
 
 echo "== outside checks against the release binary"
-cargo build --release --bin kindpakket
+# `cargo test --all-targets` has just built the binary (the integration tests run it); a
+# separate `cargo build` would compile most dependencies again with other features.
 BIN=target/release/kindpakket
+[ -x "$BIN" ] || cargo build --release --bin kindpakket
 python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK" --smoke
 
 echo "== schemathesis against the served OpenAPI document, as every role"

@@ -226,7 +226,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading the link secret in {}", a.db.keys.display()))?;
     let state = AppState::new(Services::new(ledger.clone(), links, settings), config);
     if a.demo {
-        crate::demo::seed(&state.services)
+        crate::service::demo::seed(&state.services)
             .await
             .context("seeding demo data")?;
     }

@@ -119,10 +119,7 @@ impl KeyRing {
         getrandom::fill(&mut seed).map_err(|_| KeyError::Random)?;
         let key = SigningKey::from_bytes(&seed);
         seed.fill(0);
-        let fingerprint: String = voucher_key_id(&key.verifying_key())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let fingerprint = crate::core::hash::hex(&voucher_key_id(&key.verifying_key()));
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
         let path = self
             .dir

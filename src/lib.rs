@@ -5,7 +5,6 @@
 
 pub mod cli;
 pub mod core;
-mod demo;
 pub mod http;
 pub(crate) mod keys;
 pub mod ledger;

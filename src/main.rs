@@ -26,7 +26,10 @@ fn main() -> std::process::ExitCode {
         Ok(0) => std::process::ExitCode::SUCCESS,
         Ok(code) => std::process::ExitCode::from(code.clamp(1, 255) as u8),
         Err(e) => {
-            eprintln!("kindpakket: {e:#}");
+            eprintln!(
+                "kindpakket: {}",
+                kindpakket::service::error::describe(e.chain())
+            );
             std::process::ExitCode::from(2)
         }
     }

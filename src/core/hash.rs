@@ -42,10 +42,11 @@ impl Hash {
         if text.len() != 64 {
             return None;
         }
+        let digit = |c: u8| char::from(c).to_digit(16);
         let mut out = [0u8; 32];
         for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-            let s = std::str::from_utf8(pair).ok()?;
-            out[i] = u8::from_str_radix(s, 16).ok()?;
+            let (hi, lo) = (digit(pair[0])?, digit(*pair.get(1)?)?);
+            out[i] = u8::try_from(hi * 16 + lo).ok()?;
         }
         Some(Self(out))
     }
@@ -142,6 +143,11 @@ mod tests {
         assert_eq!(Hash::from_base64("AAAA"), None);
         assert_eq!(Hash::from_hex("00"), None);
         assert_eq!(Hash::from_hex(&"zz".repeat(32)), None);
+        assert_eq!(
+            Hash::from_hex(&format!("+a{}", "00".repeat(31))),
+            None,
+            "digits only"
+        );
         assert_eq!(Hash::try_from(&[0u8; 31][..]), Err(WrongLength(31)));
         assert_eq!(hex(&[0x00, 0xab, 0x10]), "00ab10");
     }

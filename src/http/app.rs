@@ -60,18 +60,30 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
+        // Answers hold personal data and credentials: no cache keeps them, unless a handler
+        // says otherwise (the public ledger's are `no-cache`).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError(Error::bug("a request handler panicked")).into_response()
         }))
         .layer(from_fn(middleware::log_failures))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // Only the route pattern is logged, never the raw path (it may hold a personal link).
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", |m| m.as_str());
-            tracing::info_span!("request", method = %req.method(), route = %route)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // Only the route pattern is logged, never the raw path (it may hold a
+                    // personal link).
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |m| m.as_str());
+                    tracing::info_span!("request", method = %req.method(), route = %route)
+                })
+                // Failures are logged once, with their cause, by `middleware::log_failures`.
+                .on_failure(()),
+        )
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,

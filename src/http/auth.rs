@@ -49,8 +49,11 @@ pub async fn login(
     ClientAddr(addr): ClientAddr,
     Body(input): Body<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let req = input.read()?;
-    let session = sessions::login(&state.services, addr, &req.username, &req.password).await?;
+    let credentials = input.map(|req| sessions::Credentials {
+        username: req.username,
+        password: req.password,
+    });
+    let session = sessions::login(&state.services, addr, credentials).await?;
     let cookie = session_cookie(&state, &session.token, session.expires_at);
     let mut resp = Json(LoginResponse {
         token: session.token,

@@ -112,13 +112,41 @@ where
     type Rejection = Infallible;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Infallible> {
-        Ok(Body(
-            match axum::Json::<T>::from_request(req, state).await {
-                Ok(axum::Json(v)) => Input::new(v),
-                Err(r) => Input::invalid(json_rejection(r)),
-            },
-        ))
+        if !json_content_type(req.headers()) {
+            return Ok(Body(Input::invalid(Invalid::UnsupportedMediaType.into())));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(_) => return Ok(Body(Input::invalid(Invalid::BodyTooLarge.into()))),
+        };
+        // serde reads a JSON array into a struct field by field; the document says object.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b == b'[') {
+            return Ok(Body(Input::invalid(Invalid::NotAnObject.into())));
+        }
+        Ok(Body(match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(v)) => Input::new(v),
+            Err(r) => Input::invalid(json_rejection(r)),
+        }))
     }
+}
+
+/// `Content-Type: application/json` or a `+json` type, as axum's own JSON extractor asks.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn json_rejection(r: JsonRejection) -> Error {

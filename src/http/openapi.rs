@@ -60,6 +60,9 @@ const VALID_UNTIL: &str =
 /// Birth dates from 1900 on (a date in the future is refused by the service: `400`).
 const BIRTH_DATE: &str = r"^(?:19|[2-9][0-9])[0-9]{2}-";
 
+/// Visible ASCII, not only quotes (which are stripped: see `service::idempotency`).
+const IDEMPOTENCY_KEY: &str = r#"^[!-~]*[!#-~][!-~]*$"#;
+
 const CATEGORIES: [&str; 4] = ["sport", "cultuur", "school", "overig"];
 
 fn field<'a>(
@@ -91,6 +94,23 @@ fn error(description: &str) -> Value {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     })
+}
+
+/// Declares a status, or adds to the description of one already declared.
+fn add(responses: &mut serde_json::Map<String, Value>, status: &str, text: &str) {
+    match responses
+        .get_mut(status)
+        .and_then(|r| r.get_mut("description"))
+    {
+        Some(Value::String(d)) if !d.contains(text) => {
+            d.push_str("; ");
+            d.push_str(text);
+        }
+        Some(_) => {}
+        None => {
+            responses.insert(status.into(), error(text));
+        }
+    }
 }
 
 /// Adds the constraints and statuses to a generated document.
@@ -274,7 +294,7 @@ pub fn constrain(doc: &mut Value) {
                     if p.get("name").and_then(Value::as_str) == Some("Idempotency-Key") {
                         p.insert(
                             "schema".into(),
-                            json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}),
+                            json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY}),
                         );
                     }
                     if p.get("in").and_then(Value::as_str) == Some("query")
@@ -286,6 +306,18 @@ pub fn constrain(doc: &mut Value) {
                 }
             }
             let has_body = op.contains_key("requestBody");
+            let idempotent = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p.get("name").and_then(Value::as_str) == Some("Idempotency-Key"))
+                });
+            let id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 continue;
             };
@@ -300,6 +332,23 @@ pub fn constrain(doc: &mut Value) {
                 responses.insert(
                     "415".into(),
                     error("The request is not sent as JSON (`unsupported_media_type`)"),
+                );
+            }
+            if idempotent {
+                let text = "`idempotency_in_flight` (the first request with this key is still \
+                            running), `idempotency_in_doubt` (booked, but its answer was lost)";
+                add(responses, "409", text);
+                add(
+                    responses,
+                    "422",
+                    "`idempotency_conflict` (the key was used for another request)",
+                );
+            }
+            if id == "expire_fund" {
+                add(
+                    responses,
+                    "422",
+                    "a rule of the ledger, when the fund kept changing while it was expired",
                 );
             }
             responses.insert(

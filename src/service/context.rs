@@ -53,23 +53,23 @@ impl Services {
         }
     }
 
-    pub(crate) fn ledger(&self) -> &Ledger {
+    pub(in crate::service) fn ledger(&self) -> &Ledger {
         &self.ledger
     }
 
-    pub(crate) fn store(&self) -> &Store {
+    pub(in crate::service) fn store(&self) -> &Store {
         &self.store
     }
 
-    pub(crate) fn links(&self) -> &LinkSecret {
+    pub(in crate::service) fn links(&self) -> &LinkSecret {
         &self.links
     }
 
-    pub(crate) fn limiter(&self) -> &LoginLimiter {
+    pub(in crate::service) fn limiter(&self) -> &LoginLimiter {
         &self.limiter
     }
 
-    pub(crate) fn in_flight(&self) -> &InFlight {
+    pub(in crate::service) fn in_flight(&self) -> &InFlight {
         &self.in_flight
     }
 

@@ -60,6 +60,8 @@ pub enum Invalid {
         /// The parser's own words (English), for developers.
         detail: String,
     },
+    /// The body is JSON, but not one object.
+    NotAnObject,
     /// The body is not JSON at all.
     MalformedJson {
         /// The parser's own words (English), for developers.
@@ -247,13 +249,6 @@ pub enum Rule {
     UnknownKey,
     /// A genuine token of a voucher we do not know.
     UnknownVoucherToken,
-    /// The request names a child that does not exist. (A thing the address names and that
-    /// does not exist is `NotFound`; one named in the body makes the request unprocessable.)
-    UnknownChild,
-    /// The request names a household that does not exist.
-    UnknownHousehold,
-    /// The request names a provider that does not exist.
-    UnknownProvider,
     /// The provider is not approved for the voucher's fund (as seen by Leergeld).
     ProviderNotApproved,
     /// The caller's own club is not approved for the voucher's fund.
@@ -343,8 +338,27 @@ pub struct Cause(Arc<anyhow::Error>);
 impl Cause {
     /// The cause with its whole chain (`a: b: c`).
     pub fn chain(&self) -> String {
-        format!("{:#}", self.0)
+        describe(self.0.chain())
     }
+}
+
+/// An error and its sources as one line (`a: b: c`), leaving out a source whose text the
+/// error before it already shows (many errors print their source in their own message).
+pub fn describe<'a>(
+    chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut out = String::new();
+    for e in chain {
+        let text = e.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// The result of a use case.
@@ -423,6 +437,7 @@ impl Invalid {
             Invalid::Body { .. } | Invalid::Text { .. } => "invalid_field",
             Invalid::Query { .. } => "invalid_query",
             Invalid::MalformedJson { .. } => "malformed_json",
+            Invalid::NotAnObject => "invalid_body",
             Invalid::UnsupportedMediaType => "unsupported_media_type",
             Invalid::BodyTooLarge => "body_too_large",
             Invalid::MethodNotAllowed => "method_not_allowed",
@@ -496,9 +511,6 @@ impl Rule {
             Rule::Token(e) => e.code(),
             Rule::UnknownKey => "unknown_key",
             Rule::UnknownVoucherToken => "unknown_voucher",
-            Rule::UnknownChild => "unknown_child",
-            Rule::UnknownHousehold => "unknown_household",
-            Rule::UnknownProvider => "unknown_provider",
             Rule::ProviderNotApproved | Rule::ClubNotApproved => "provider_not_approved",
             Rule::CategoryNotAllowed(_) | Rule::CategoryNotAllowedHere(_) => "category_not_allowed",
             Rule::CategoryNotInFund(_) => "category_not_in_fund",
@@ -541,7 +553,7 @@ impl From<Rule> for Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Locked(_) => Error::Unavailable(Unavailable::Busy {
+            e if e.is_unavailable() => Error::Unavailable(Unavailable::Busy {
                 cause: e.to_string(),
             }),
             StoreError::Unique => Error::Conflict(Conflict::Exists),
@@ -605,3 +617,79 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::money::Cents;
+    use uuid::Uuid;
+
+    /// One mapping of the ledger's answers, whoever calls: each gives one class and code.
+    #[test]
+    fn ledger_refusals_map_to_one_class_and_code() {
+        let cases: Vec<(LedgerError, &str, Option<RefusalClass>)> = vec![
+            (
+                LedgerError::Rejected(Rejection::AlreadyReversed(Uuid::nil())),
+                "already_reversed",
+                Some(RefusalClass::Conflict),
+            ),
+            (
+                LedgerError::Rejected(Rejection::AlreadyIssued(Uuid::nil())),
+                "already_issued",
+                Some(RefusalClass::Conflict),
+            ),
+            (
+                LedgerError::Rejected(Rejection::InsufficientBalance {
+                    account: Uuid::nil(),
+                    balance: Cents(0),
+                }),
+                "insufficient_balance",
+                Some(RefusalClass::Rule),
+            ),
+            (
+                LedgerError::Rejected(Rejection::Expired),
+                "voucher_expired",
+                Some(RefusalClass::Rule),
+            ),
+            (
+                LedgerError::Rejected(Rejection::Closed(Uuid::nil())),
+                "account_closed",
+                Some(RefusalClass::Rule),
+            ),
+            (
+                LedgerError::Conflict,
+                "conflict",
+                Some(RefusalClass::Conflict),
+            ),
+            (
+                LedgerError::Guard(Precondition::FundOpen),
+                "fund_expired",
+                Some(RefusalClass::Rule),
+            ),
+            (
+                LedgerError::Guard(Precondition::FundUnchanged),
+                "fund_changed",
+                Some(RefusalClass::Conflict),
+            ),
+            (
+                LedgerError::InvalidRequest(crate::core::merkle::MerkleError::InvalidRequest("x")),
+                "invalid_proof_request",
+                Some(RefusalClass::Invalid),
+            ),
+            (LedgerError::Unavailable("busy".into()), "unavailable", None),
+            (LedgerError::Corrupt("x".into()), "internal_error", None),
+        ];
+        for (l, code, class) in cases {
+            let e = Error::from(l);
+            assert_eq!(e.code(), code);
+            assert_eq!(e.refusal().map(|r| r.class), class, "{code}");
+        }
+    }
+
+    #[test]
+    fn causes_are_described_once_each() {
+        let e = anyhow::Error::new(StoreError::Io(std::io::Error::other("disk full")))
+            .context("storing the checkpoint");
+        assert_eq!(describe(e.chain()), "storing the checkpoint: disk full");
+    }
+}

@@ -58,7 +58,7 @@ pub struct FundView {
 
 /// The account of something the ledger must know (a fund, a voucher): its absence means the
 /// database and the ledger disagree, which is our fault and never reads as a zero balance.
-pub(crate) async fn ledger_account(svc: &Services, id: &Uuid) -> Result<Account> {
+pub(in crate::service) async fn ledger_account(svc: &Services, id: &Uuid) -> Result<Account> {
     svc.ledger()
         .state()
         .await
@@ -79,7 +79,7 @@ async fn external_account(svc: &Services) -> Result<Uuid> {
 }
 
 /// Loads a fund or answers 404.
-pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<FundRow> {
+pub(in crate::service) async fn get(svc: &Services, id: Uuid) -> Result<FundRow> {
     svc.store()
         .fund(id)
         .await?
@@ -95,7 +95,7 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<FundView> {
 }
 
 /// Refuses work on a fund that has ended.
-pub(crate) fn ensure_open(svc: &Services, fund: &FundRow) -> Result<()> {
+pub(in crate::service) fn ensure_open(svc: &Services, fund: &FundRow) -> Result<()> {
     if fund.expired_at.is_some() || svc.today() > fund.valid_until {
         return Err(Rule::FundExpired.into());
     }
@@ -171,7 +171,7 @@ pub async fn create(
 }
 
 /// The first entry's index of a committed command.
-pub(crate) fn first(indexes: &[u64]) -> Result<u64> {
+pub(in crate::service) fn first(indexes: &[u64]) -> Result<u64> {
     indexes
         .first()
         .copied()

@@ -70,7 +70,7 @@ fn valid_phone(p: &str) -> bool {
 }
 
 /// The page address of a link token.
-pub(crate) fn link_url(svc: &Services, token: &str) -> String {
+pub(in crate::service) fn link_url(svc: &Services, token: &str) -> String {
     match &svc.settings().public_url {
         Some(base) => format!("{}/tegoed/{token}", base.trim_end_matches('/')),
         None => format!("/tegoed/{token}"),
@@ -78,7 +78,7 @@ pub(crate) fn link_url(svc: &Services, token: &str) -> String {
 }
 
 /// The current personal link of a household (none after erasure).
-pub(crate) fn parent_link(svc: &Services, h: &HouseholdRow) -> Option<String> {
+pub(in crate::service) fn parent_link(svc: &Services, h: &HouseholdRow) -> Option<String> {
     h.erased_at
         .is_none()
         .then(|| link_url(svc, &svc.links().token(h.id, h.link_generation)))
@@ -163,7 +163,7 @@ pub async fn create(
 }
 
 /// Loads a household or answers 404.
-pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<HouseholdRow> {
+pub(in crate::service) async fn get(svc: &Services, id: Uuid) -> Result<HouseholdRow> {
     svc.store()
         .household(id)
         .await?
@@ -230,7 +230,10 @@ pub async fn renew_link(svc: &Services, actor: &Actor, id: Uuid) -> Result<Strin
 }
 
 /// The household a personal link belongs to, if the link is current.
-pub(crate) async fn by_link(svc: &Services, token: &str) -> Result<Option<HouseholdRow>> {
+pub(in crate::service) async fn by_link(
+    svc: &Services,
+    token: &str,
+) -> Result<Option<HouseholdRow>> {
     if !super::links::plausible(token) {
         return Ok(None);
     }

@@ -27,9 +27,16 @@ use crate::store::Change;
 use crate::store::idempotency::{Claim, Stored};
 
 /// What a request with a key answers, and how a repeat finds that answer again.
-pub(crate) trait Answer: Serialize + DeserializeOwned + Send + 'static {
+pub(in crate::service) trait Answer:
+    Serialize + DeserializeOwned + Send + 'static
+{
     /// True when the answer is rebuilt from what the booking created (so it is never stored).
     const REBUILT: bool = false;
+
+    /// A new id for what the booking creates (time-ordered unless an answer needs another).
+    fn new_id() -> Uuid {
+        Uuid::now_v7()
+    }
 
     /// Rebuilds the answer of the booking that created `id`; `None` when it is not (yet)
     /// booked or not yet answerable.
@@ -46,37 +53,37 @@ enum Outcome<T> {
     Refused(Refusal),
 }
 
-/// Checks an `Idempotency-Key` as sent: 1 to 255 visible ASCII characters (surrounding spaces
-/// are ignored, and one pair of surrounding quotes, as some clients add them).
-pub(crate) fn parse_key(raw: Option<&str>) -> Result<Option<String>> {
+/// Checks an `Idempotency-Key` as sent: at most 255 visible ASCII characters, not all of them
+/// quotes (surrounding spaces are ignored, and surrounding quotes, as some clients add them).
+pub(in crate::service) fn parse_key(raw: Option<&str>) -> Result<Option<String>> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     let k = raw.trim();
-    if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+    if k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Invalid::IdempotencyKey.into());
     }
-    let unquoted = k
-        .strip_prefix('"')
-        .and_then(|k| k.strip_suffix('"'))
-        .filter(|k| !k.is_empty());
-    Ok(Some(unquoted.unwrap_or(k).to_owned()))
+    let k = k.trim_matches('"');
+    if k.is_empty() {
+        return Err(Invalid::IdempotencyKey.into());
+    }
+    Ok(Some(k.to_owned()))
 }
 
 /// The key that must be there.
-pub(crate) fn required_key(raw: Option<&str>) -> Result<String> {
+pub(in crate::service) fn required_key(raw: Option<&str>) -> Result<String> {
     parse_key(raw)?.ok_or(Error::Invalid(Invalid::IdempotencyKeyMissing))
 }
 
 /// The fingerprint of a request: SHA-256 of its JSON form (ids from the address included).
-pub(crate) fn fingerprint(request: &impl Serialize) -> Result<Vec<u8>> {
+pub(in crate::service) fn fingerprint(request: &impl Serialize) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(request).map_err(Error::internal)?;
     Ok(Sha256::digest(json).to_vec())
 }
 
 /// Runs `work` once per key. `work` gets the key's row change (to commit with its booking;
 /// `None` without a key) and the id its booking must create.
-pub(crate) async fn run<T, F, Fut>(
+pub(in crate::service) async fn run<T, F, Fut>(
     svc: &Services,
     operation: &'static str,
     user: Uuid,
@@ -91,7 +98,7 @@ where
 {
     let Some(key) = key else {
         // No key: still run to the end even if the client gives up.
-        let task = tokio::spawn(work(None, Uuid::now_v7()));
+        let task = tokio::spawn(work(None, T::new_id()));
         return task.await.map_err(Error::internal)?;
     };
     let scope = format!("{operation}:{user}");
@@ -110,7 +117,7 @@ where
     let svc = svc.clone();
     let task = tokio::spawn(async move {
         let _held = held;
-        let id = Uuid::now_v7();
+        let id = T::new_id();
         let now = svc.now();
         let row = Change::InsertIdempotencyKey {
             scope: scope.clone(),
@@ -278,8 +285,9 @@ mod tests {
             parse_key(Some(" \"abc\" ")).unwrap().as_deref(),
             Some("abc")
         );
-        assert_eq!(parse_key(Some("\"")).unwrap().as_deref(), Some("\""));
-        assert_eq!(parse_key(Some("\"\"")).unwrap().as_deref(), Some("\"\""));
+        assert_eq!(parse_key(Some("\"abc")).unwrap().as_deref(), Some("abc"));
+        assert!(parse_key(Some("\"")).is_err());
+        assert!(parse_key(Some("\"\"")).is_err());
         assert!(parse_key(Some("")).is_err());
         assert!(parse_key(Some("a b")).is_err());
         assert!(parse_key(Some(&"x".repeat(256))).is_err());

@@ -9,10 +9,10 @@ type Key = (String, String);
 /// each. Only the process that writes the ledger books, so memory is the right place for
 /// "still running"; the database holds the keys of finished requests.
 #[derive(Default, Clone)]
-pub(crate) struct InFlight(Arc<Mutex<HashMap<Key, Vec<u8>>>>);
+pub(in crate::service) struct InFlight(Arc<Mutex<HashMap<Key, Vec<u8>>>>);
 
 /// Holds a key until dropped.
-pub(crate) struct Held {
+pub(in crate::service) struct Held {
     map: InFlight,
     key: Key,
 }
@@ -27,7 +27,12 @@ impl Drop for Held {
 
 impl InFlight {
     /// Claims a key; `None` when another request holds it.
-    pub(crate) fn claim(&self, scope: &str, key: &str, fingerprint: &[u8]) -> Option<Held> {
+    pub(in crate::service) fn claim(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &[u8],
+    ) -> Option<Held> {
         let k = (scope.to_owned(), key.to_owned());
         let mut m = self.0.lock().ok()?;
         if m.contains_key(&k) {
@@ -41,7 +46,7 @@ impl InFlight {
     }
 
     /// The fingerprint of the request holding a key.
-    pub(crate) fn fingerprint(&self, scope: &str, key: &str) -> Option<Vec<u8>> {
+    pub(in crate::service) fn fingerprint(&self, scope: &str, key: &str) -> Option<Vec<u8>> {
         let m = self.0.lock().ok()?;
         m.get(&(scope.to_owned(), key.to_owned())).cloned()
     }

@@ -25,7 +25,7 @@ impl<T> Input<T> {
     }
 
     /// The request, once the caller is known to be allowed.
-    pub(crate) fn read(self) -> Result<T> {
+    pub(in crate::service) fn read(self) -> Result<T> {
         self.0
     }
 }

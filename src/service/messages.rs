@@ -72,6 +72,7 @@ fn invalid(i: &Invalid) -> Text {
         Invalid::Body { issue, .. } => field(issue, "veld"),
         Invalid::Query { issue, .. } => field(issue, "zoekparameter"),
         Invalid::MalformedJson { .. } => s("Het verzoek is geen geldige JSON."),
+        Invalid::NotAnObject => s("Stuur de gegevens als één JSON-object, tussen { en }."),
         Invalid::UnsupportedMediaType => {
             s("Stuur de gegevens als JSON (Content-Type: application/json).")
         }
@@ -128,7 +129,7 @@ fn invalid(i: &Invalid) -> Text {
             s("Zo groot is het grootboek (nog) niet.")
         }
         Invalid::ProofRequest(ProofProblem::IndexOutsideSize) => {
-            s("Dit nummer valt buiten de gevraagde grootte.")
+            s("Dit volgnummer ligt buiten het gevraagde deel van het grootboek.")
         }
         Invalid::ProofRequest(ProofProblem::FromAfterTo) => {
             s("'from' mag niet groter zijn dan 'to'.")
@@ -179,13 +180,15 @@ fn conflict(c: Conflict) -> Text {
 fn token(e: &TokenError) -> &'static str {
     match e {
         TokenError::Prefix => "Dit is geen Kindpakket-code (hij begint niet met KP1:).",
-        TokenError::Length => "Deze code heeft niet de goede lengte. Scan opnieuw of typ hem over.",
+        TokenError::Length => {
+            "Deze code heeft niet de juiste lengte. Scan opnieuw of typ hem over."
+        }
         TokenError::Alphabet => {
             "Deze code bevat tekens die er niet in horen. Controleer het overtypen."
         }
         TokenError::Padding => "Deze code is niet goed overgenomen. Scan opnieuw.",
         TokenError::Format | TokenError::Categories => "Deze code heeft een onbekende vorm.",
-        TokenError::Signature => "Deze code is niet echt: de handtekening klopt niet.",
+        TokenError::Signature => "Deze code is ongeldig. Scan opnieuw of typ hem over.",
     }
 }
 
@@ -242,9 +245,6 @@ fn rule(r: &Rule) -> Text {
         Rule::Token(e) => s(token(e)),
         Rule::UnknownKey => s("Deze code is ondertekend met een sleutel die wij niet kennen."),
         Rule::UnknownVoucherToken => s("Deze voucher is bij ons niet bekend."),
-        Rule::UnknownChild => s("Dit kind bestaat niet."),
-        Rule::UnknownHousehold => s("Dit huishouden bestaat niet."),
-        Rule::UnknownProvider => s("Deze aanbieder bestaat niet."),
         Rule::ProviderNotApproved => {
             s("Deze aanbieder is niet aangesloten bij de regeling van deze voucher.")
         }

@@ -8,11 +8,12 @@
 mod actor;
 mod context;
 mod credentials;
+pub mod demo;
 pub mod error;
 pub mod funds;
 pub mod households;
-pub(crate) mod idempotency;
-pub(crate) mod in_flight;
+mod idempotency;
+mod in_flight;
 mod input;
 pub mod links;
 mod login_limit;
@@ -30,4 +31,6 @@ pub use actor::{Actor, User};
 pub use context::{Services, Settings};
 pub use error::{Error, Result};
 pub use input::Input;
-pub(crate) use text::{clean_text, optional_text, positive_amount, required_text};
+// `clean_text` is a pure check, also used to keep the API document true to it.
+pub(crate) use text::clean_text;
+pub(in crate::service) use text::{optional_text, positive_amount, required_text};

@@ -239,7 +239,7 @@ pub async fn redeem(
 /// Rebuilds the answer of a redemption or direct payment that was committed but whose answer
 /// was lost (a crash or an error after the commit): `None` when it is not booked, or no
 /// stored checkpoint covers it yet.
-pub(crate) async fn recover(svc: &Services, id: Uuid) -> Result<Option<Redeemed>> {
+pub(in crate::service) async fn recover(svc: &Services, id: Uuid) -> Result<Option<Redeemed>> {
     let Some(r) = svc.store().redemption(id).await? else {
         return Ok(None);
     };
@@ -304,11 +304,11 @@ pub async fn direct_payment(
                 .store()
                 .child(req.child_id)
                 .await?
-                .ok_or(Error::Rule(Rule::UnknownChild))?;
+                .ok_or(Error::NotFound(Missing::Child))?;
             svc.store()
                 .provider(req.provider_id)
                 .await?
-                .ok_or(Error::Rule(Rule::UnknownProvider))?;
+                .ok_or(Error::NotFound(Missing::Provider))?;
             let voucher = svc
                 .store()
                 .voucher_for_child(fund_id, &child)

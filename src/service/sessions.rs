@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::credentials::{self, DUMMY_HASH};
 use super::error::Unauthenticated;
-use super::{Actor, Error, Result, Services};
+use super::{Actor, Error, Input, Result, Services};
 use crate::core::role::Role;
 
 /// A new session.
@@ -21,14 +21,23 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A log-in: name and password.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
 /// Checks a name and password (with limits on failed attempts) and opens a session.
 /// `client` is the caller's address, when known.
 pub async fn login(
     svc: &Services,
     client: Option<IpAddr>,
-    username: &str,
-    password: &str,
+    input: Input<Credentials>,
 ) -> Result<Session> {
+    let Credentials { username, password } = input.read()?;
     let invalid = || Error::Unauthenticated(Unauthenticated::InvalidLogin);
     let username = username.trim().to_owned();
     // Control characters (NUL above all, which PostgreSQL text refuses) are never in a name.
@@ -57,7 +66,6 @@ pub async fn login(
     let phc = found
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |c| c.password_hash.clone());
-    let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || credentials::verify_password(&password, &phc))
         .await
         .map_err(Error::internal)?;

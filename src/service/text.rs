@@ -4,7 +4,7 @@ use super::error::{Error, Invalid, Result, TextProblem};
 use crate::core::money::Cents;
 
 /// Checks an amount from a request: above zero.
-pub(crate) fn positive_amount(cents: i64) -> Result<Cents> {
+pub(in crate::service) fn positive_amount(cents: i64) -> Result<Cents> {
     if cents <= 0 {
         return Err(Invalid::Amount.into());
     }
@@ -38,7 +38,11 @@ pub(crate) fn clean_text(
 }
 
 /// Like [`clean_text`] for a required field.
-pub(crate) fn required_text(field: &'static str, s: &str, max: usize) -> Result<String> {
+pub(in crate::service) fn required_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+) -> Result<String> {
     clean_text(field, s, max, true)?.ok_or(Error::Invalid(Invalid::Text {
         field,
         problem: TextProblem::Empty,
@@ -46,7 +50,7 @@ pub(crate) fn required_text(field: &'static str, s: &str, max: usize) -> Result<
 }
 
 /// Like [`clean_text`] for an optional field that may be absent.
-pub(crate) fn optional_text(
+pub(in crate::service) fn optional_text(
     field: &'static str,
     s: Option<&str>,
     max: usize,

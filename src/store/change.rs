@@ -232,11 +232,7 @@ impl Change {
             Change::ExpireFund { id, vouchers, at } => vec![guarded(
                 "UPDATE funds SET expired_at = $1 WHERE id = $2 AND expired_at IS NULL \
                  AND (SELECT COUNT(*) FROM vouchers WHERE fund_id = $2) = $3",
-                vec![
-                    V::Time(*at),
-                    V::Uuid(*id),
-                    V::I64(i64::try_from(*vouchers).unwrap_or(i64::MAX)),
-                ],
+                vec![V::Time(*at), V::Uuid(*id), V::Count(*vouchers)],
                 Precondition::FundUnchanged,
             )],
             Change::FundStillOpen { id } => vec![guarded(
@@ -261,7 +257,7 @@ impl Change {
             )],
             Change::EraseNote { entry_index } => vec![stmt(
                 "UPDATE entry_notes SET note = NULL WHERE entry_index = $1",
-                vec![V::I64(i64::try_from(*entry_index).unwrap_or(i64::MAX))],
+                vec![V::Index(*entry_index)],
             )],
             Change::InsertHousehold {
                 household: h,
@@ -291,7 +287,7 @@ impl Change {
                 vec![
                     V::Uuid(c.id),
                     V::Uuid(c.household_id),
-                    V::I64(i64::try_from(*position).unwrap_or(i64::MAX)),
+                    V::Count(*position),
                     V::OptText(c.first_name.clone()),
                     V::OptDate(c.birth_date),
                     V::Time(*at),

@@ -64,6 +64,10 @@ stored_as!(EntryIndex, i64, |v: i64| u64::try_from(v)
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     I64(i64),
+    /// A count or position, stored as `BIGINT` (refused if it does not fit).
+    Count(usize),
+    /// A ledger index, stored as `BIGINT` (refused if it does not fit).
+    Index(u64),
     Text(String),
     OptText(Option<String>),
     Bytes(Vec<u8>),
@@ -85,6 +89,10 @@ macro_rules! bind {
         for v in $args {
             q = match v {
                 Value::I64(x) => q.bind(*x),
+                Value::Count(n) => q.bind(i64::try_from(*n).map_err(|_| {
+                    $crate::store::pool::StoreError::Corrupt(format!("count {n} out of range"))
+                })?),
+                Value::Index(i) => q.bind($crate::store::pool::to_i64(*i)?),
                 Value::Text(x) => q.bind(x.clone()),
                 Value::OptText(x) => q.bind(x.clone()),
                 Value::Bytes(x) => q.bind(x.clone()),

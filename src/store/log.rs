@@ -101,6 +101,13 @@ impl Store {
             out.extend(rows.into_iter().map(EntryRow::from));
         }
         out.sort_by_key(|r| r.index);
+        if out.len() != indexes.len() {
+            return Err(StoreError::Corrupt(format!(
+                "asked for {} ledger entries, found {}",
+                indexes.len(),
+                out.len()
+            )));
+        }
         Ok(out)
     }
 

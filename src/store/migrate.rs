@@ -1,7 +1,6 @@
 //! A small migration runner: numbered SQL files per backend, embedded in the binary, applied
 //! once each in a transaction, with a checksum so that an edited migration is noticed.
 
-use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::pool::{Db, StoreError};
@@ -45,7 +44,7 @@ pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
             } else {
                 m.postgres
             };
-            let checksum = hex(&Sha256::digest(sql.as_bytes()));
+            let checksum = crate::core::hash::Hash::of(sql.as_bytes()).to_hex();
             let begin = if matches!(db, Db::Sqlite(_)) {
                 "BEGIN IMMEDIATE"
             } else {
@@ -92,10 +91,6 @@ pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
         }
         Ok(())
     })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

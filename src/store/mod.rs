@@ -4,8 +4,9 @@
 //! against whichever native pool is in use ([`with_db!`]); only schema files differ per backend
 //! (`migrations/sqlite`, `migrations/postgres`, same numbers). Rows map by column name
 //! (`sqlx::FromRow`) into types built from the core's newtypes ([`codec`]). Callers change
-//! rows only through the closed set of typed [`Change`]s: with a ledger command (run by the
-//! sequencer's [`Writer`], in the command's transaction) or on their own ([`Store::apply`]).
+//! the ledger's surrounding rows only through the closed set of typed [`Change`]s: with a
+//! ledger command (run by the sequencer's [`Writer`], in the command's transaction) or on
+//! their own ([`Store::apply`]); users and sessions have typed methods (`users.rs`).
 //!
 //! One file per table group: [`funds`], [`households`], [`providers`], [`vouchers`],
 //! [`redemptions`] (with reversals and entry notes), [`users`] (with sessions),

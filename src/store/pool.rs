@@ -42,6 +42,31 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the database cannot be reached or is too busy right now (a retry may work),
+    /// as opposed to a mistake or damage.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Locked(_) => true,
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Db(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
+                // PostgreSQL: connection exceptions (08…), shutting down or starting up
+                // (57P01–57P03), too many connections (53300); SQLite: busy or locked.
+                c.starts_with("08")
+                    || matches!(
+                        c.as_ref(),
+                        "57P01" | "57P02" | "57P03" | "53300" | "5" | "6"
+                    )
+            }),
+            _ => false,
+        }
+    }
+
     /// Maps unique violations to [`StoreError::Unique`].
     pub(crate) fn classify(e: sqlx::Error) -> Self {
         match &e {

@@ -275,8 +275,8 @@ pub struct DirectPaymentRequest {
         (status = 201, description = "Paid directly; `receipt` is a C2SP tlog-proof", body = Redeemed),
         (status = 400, description = "`invalid_amount`, `invalid_category`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "`unknown_fund` (the fund in the address)", body = ErrorBody),
-        (status = 422, description = "`unknown_child`, `unknown_provider` (ids in the body), `no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`, `idempotency_conflict`", body = ErrorBody),
+        (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_provider`", body = ErrorBody),
+        (status = 422, description = "`no_voucher`, `provider_not_approved`, `category_not_allowed`, `insufficient_balance`, `voucher_blocked`, `voucher_expired`, `idempotency_conflict`", body = ErrorBody),
     ))]
 pub async fn direct_payment(
     State(state): State<AppState>,

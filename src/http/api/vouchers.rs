@@ -32,19 +32,20 @@ pub struct IssueRequest {
 
 /// Issues a voucher with a signed KP1 token.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/vouchers", operation_id = "issue_voucher", tag = "vouchers", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Fund id")),
+    params(("id" = Uuid, Path, description = "Fund id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the voucher is issued once and the repeat gets it as issued")),
     request_body = IssueRequest,
     responses(
         (status = 201, description = "Voucher issued", body = Issued),
         (status = 400, description = "`child_id_required`, `household_id_required`, `invalid_amount`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "`unknown_fund` (the fund in the address)", body = ErrorBody),
+        (status = 404, description = "`unknown_fund`, `unknown_child`, `unknown_household`", body = ErrorBody),
         (status = 409, description = "`already_issued`", body = ErrorBody),
-        (status = 422, description = "`unknown_child`, `unknown_household` (ids in the body), `child_not_eligible`, `fund_expired`, `insufficient_fund_balance`, `personal_data_erased`", body = ErrorBody),
+        (status = 422, description = "`child_not_eligible`, `fund_expired`, `insufficient_fund_balance`, `personal_data_erased`", body = ErrorBody),
     ))]
 pub async fn issue(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    key: IdempotencyKey,
     ApiPath(fund): ApiPath<Uuid>,
     Body(input): Body<IssueRequest>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
@@ -53,7 +54,7 @@ pub async fn issue(
         household_id: req.household_id,
         amount_cents: req.amount_cents,
     });
-    let issued = vouchers::issue(&state.services, &actor, fund, input).await?;
+    let issued = vouchers::issue(&state.services, &actor, fund, key.as_deref(), input).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 

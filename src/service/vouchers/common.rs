@@ -11,7 +11,7 @@ use crate::service::{Error, Result, Services};
 use crate::store::vouchers::VoucherRow;
 
 /// Loads a voucher or answers 404.
-pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<VoucherRow> {
+pub(in crate::service) async fn get(svc: &Services, id: Uuid) -> Result<VoucherRow> {
     svc.store()
         .voucher(id)
         .await?
@@ -19,12 +19,12 @@ pub(crate) async fn get(svc: &Services, id: Uuid) -> Result<VoucherRow> {
 }
 
 /// A voucher's ledger account.
-pub(crate) async fn account(svc: &Services, id: &Uuid) -> Result<Account> {
+pub(in crate::service) async fn account(svc: &Services, id: &Uuid) -> Result<Account> {
     crate::service::funds::ledger_account(svc, id).await
 }
 
 /// Refuses work on a closed voucher.
-pub(crate) fn ensure_not_closed(acc: &Account) -> Result<()> {
+pub(in crate::service) fn ensure_not_closed(acc: &Account) -> Result<()> {
     if acc.status == AccountStatus::Closed {
         return Err(Rule::VoucherExpired.into());
     }
@@ -32,7 +32,7 @@ pub(crate) fn ensure_not_closed(acc: &Account) -> Result<()> {
 }
 
 /// Signs a token with the active voucher key.
-pub(crate) async fn sign_token(
+pub(in crate::service) async fn sign_token(
     svc: &Services,
     voucher: Uuid,
     expiry: u32,
@@ -48,6 +48,6 @@ pub(crate) async fn sign_token(
 }
 
 /// Parses a category from a request.
-pub(crate) fn parse_category(name: &str) -> Result<Category> {
+pub(in crate::service) fn parse_category(name: &str) -> Result<Category> {
     Category::parse(name.trim()).ok_or(Error::Invalid(crate::service::error::Invalid::Category))
 }

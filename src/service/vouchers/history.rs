@@ -238,7 +238,11 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
 
 /// A voucher's balance right after ledger entry `index`, replayed from its own entries (read
 /// in one query).
-pub(crate) async fn balance_after(svc: &Services, voucher: Uuid, index: u64) -> Result<Cents> {
+pub(in crate::service) async fn balance_after(
+    svc: &Services,
+    voucher: Uuid,
+    index: u64,
+) -> Result<Cents> {
     let indexes: Vec<u64> = {
         let state = svc.ledger().state().await;
         if state.account(&voucher).is_none() {

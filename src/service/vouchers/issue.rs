@@ -1,18 +1,19 @@
 //! Issuing a voucher: open its account, move the budget from the fund, sign its token.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::sign_token;
 use crate::core::accounts::Rejection;
-use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
+use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, Leg, SignedEntry, TransferKind};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::voucher::Pooling;
 use crate::ledger::{Command, Draft, LedgerError};
-use crate::service::error::{Conflict, Invalid, Rule};
+use crate::service::error::{Conflict, Invalid, Missing, Rule};
+use crate::service::idempotency::{self, Answer};
 use crate::service::{Actor, Error, Input, Result, Services, funds, households, positive_amount};
 use crate::store::Change;
 use crate::store::vouchers::VoucherRow;
@@ -39,7 +40,7 @@ pub struct IssueRequest {
 }
 
 /// A voucher as issued.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Issued {
     /// Voucher id.
     pub id: Uuid,
@@ -63,15 +64,52 @@ pub struct Issued {
     pub entry_index: u64,
 }
 
-/// Issues a voucher (staff).
+impl Answer for Issued {
+    const REBUILT: bool = true;
+
+    /// A voucher id is in its token: random, so that it tells nothing about when it was issued.
+    fn new_id() -> Uuid {
+        Uuid::new_v4()
+    }
+
+    async fn rebuild(svc: Services, id: Uuid) -> Result<Option<Self>> {
+        rebuilt(&svc, id).await
+    }
+}
+
+/// Issues a voucher (staff). With an idempotency key, a repeat issues nothing and gets the
+/// voucher as it was issued (with its current token and parent link).
 pub async fn issue(
     svc: &Services,
     actor: &Actor,
     fund_id: Uuid,
+    key: Option<&str>,
     input: Input<IssueRequest>,
 ) -> Result<Issued> {
-    actor.require(&[Role::Staff])?;
+    let user = actor.require(&[Role::Staff])?;
     let req = input.read()?;
+    let key = idempotency::parse_key(key)?;
+    let fingerprint =
+        idempotency::fingerprint(&(fund_id, req.child_id, req.household_id, req.amount_cents))?;
+    let svc2 = svc.clone();
+    idempotency::run(
+        svc,
+        "issue",
+        user.id,
+        key,
+        fingerprint,
+        move |key_row, id| async move { issue_once(&svc2, fund_id, req, id, key_row).await },
+    )
+    .await
+}
+
+async fn issue_once(
+    svc: &Services,
+    fund_id: Uuid,
+    req: IssueRequest,
+    id: Uuid,
+    key_row: Option<Change>,
+) -> Result<Issued> {
     let target = match (req.child_id, req.household_id) {
         (Some(c), None) => IssueFor::Child(c),
         (None, Some(h)) => IssueFor::Household(h),
@@ -86,7 +124,7 @@ pub async fn issue(
                 .store()
                 .child(child_id)
                 .await?
-                .ok_or(Error::Rule(Rule::UnknownChild))?;
+                .ok_or(Error::NotFound(Missing::Child))?;
             let Some(birth) = child.birth_date else {
                 return Err(Rule::ChildErased.into());
             };
@@ -99,10 +137,7 @@ pub async fn issue(
             (child.household_id, Some(child_id), 1)
         }
         (IssueFor::Household(household_id), Pooling::Household) => {
-            svc.store()
-                .household(household_id)
-                .await?
-                .ok_or(Error::Rule(Rule::UnknownHousehold))?;
+            households::get(svc, household_id).await?;
             let children = svc.store().children(household_id).await?;
             let n = children
                 .iter()
@@ -135,7 +170,6 @@ pub async fn issue(
     let expiry = period
         .token_expiry()
         .ok_or(Error::Invalid(Invalid::PeriodTooLong))?;
-    let id = Uuid::new_v4();
     let token = sign_token(svc, id, expiry, fund.categories, 0).await?;
     let row = VoucherRow {
         id,
@@ -169,13 +203,16 @@ pub async fn issue(
                     attachment: Vec::new(),
                 }),
             ],
-            changes: vec![
+            changes: [
                 Change::FundStillOpen { id: fund_id },
                 Change::InsertVoucher {
                     voucher: row,
                     at: svc.now(),
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(key_row)
+            .collect(),
         })
         .await
         .map_err(|e| match e {
@@ -202,4 +239,53 @@ pub async fn issue(
         child_id,
         entry_index,
     })
+}
+
+/// The answer of an issue, rebuilt from the voucher, its ledger account and its issue entry.
+async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
+    let Some(v) = svc.store().voucher(id).await? else {
+        return Ok(None);
+    };
+    let fund = funds::get(svc, v.fund_id).await?;
+    let household = households::get(svc, v.household_id).await?;
+    // The voucher's second entry is its issue (the first opened its account).
+    let index = svc
+        .ledger()
+        .state()
+        .await
+        .history(&id)
+        .get(1)
+        .copied()
+        .ok_or_else(|| Error::bug(format!("voucher {id} has no issue entry")))?;
+    let row = svc
+        .store()
+        .entries_at(&[index])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::bug(format!("entry {index} is missing")))?;
+    let entry = SignedEntry::decode(&row.bytes).map_err(Error::internal)?;
+    let amount = match &entry.entry.body {
+        Body::Transfer {
+            kind: TransferKind::Issue,
+            legs,
+            ..
+        } if legs.len() == 1 => legs[0].amount.0,
+        _ => {
+            return Err(Error::bug(format!(
+                "entry {index} is not voucher {id}'s issue"
+            )));
+        }
+    };
+    Ok(Some(Issued {
+        id,
+        token: v.token,
+        balance_cents: amount,
+        expires_at: fund.valid_until,
+        categories: fund.categories.names(),
+        parent_link: households::parent_link(svc, &household),
+        fund_id: v.fund_id,
+        household_id: v.household_id,
+        child_id: v.child_id,
+        entry_index: index,
+    }))
 }

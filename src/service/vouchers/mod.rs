@@ -11,10 +11,10 @@ pub mod issue;
 pub mod lifecycle;
 pub mod scan;
 
-pub(crate) use common::{account, parse_category};
-pub(crate) use history::balance_after;
+pub(in crate::service) use common::{account, parse_category};
+pub(in crate::service) use history::balance_after;
 pub use history::{HistoryItem, VoucherView, current_token, view};
 pub use issue::{IssueFor, Issued, issue};
 pub use lifecycle::{Block, Reissued, TopUp, ToppedUp, block, reissue, top_up};
-pub(crate) use scan::check_token;
+pub(in crate::service) use scan::check_token;
 pub use scan::{CheckedToken, Lookup, lookup};

@@ -34,7 +34,7 @@ pub const MAX_TOKEN_TEXT: usize = 1000;
 /// Checks a scanned or typed token against signature, key, voucher, status, generation and
 /// expiry. A token has one valid text form: exactly what was printed, in upper case, without
 /// surrounding spaces (a page that lets people type it may tidy their input before sending).
-pub(crate) async fn check_token(svc: &Services, text: &str) -> Result<CheckedToken> {
+pub(in crate::service) async fn check_token(svc: &Services, text: &str) -> Result<CheckedToken> {
     let token = VoucherToken::parse(text).map_err(Rule::Token)?;
     {
         let state = svc.ledger().state().await;

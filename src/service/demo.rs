@@ -5,13 +5,13 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use super::funds::Deposit;
+use super::households::{NewChild, NewHousehold};
+use super::providers::NewProvider;
+use super::users::{self, AddUserError, NewUser};
+use super::vouchers::issue::IssueRequest;
+use super::{Actor, Input, Services, funds, households, providers, vouchers};
 use crate::core::role::Role;
-use crate::service::funds::Deposit;
-use crate::service::households::{NewChild, NewHousehold};
-use crate::service::providers::NewProvider;
-use crate::service::users::{self, AddUserError, NewUser};
-use crate::service::vouchers::issue::IssueRequest;
-use crate::service::{Actor, Input, Services, funds, households, providers, vouchers};
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-wachtwoord";
@@ -22,7 +22,7 @@ fn date(y: i32, m: u32, d: u32) -> anyhow::Result<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| anyhow::anyhow!("bad demo date"))
 }
 
-fn err(e: crate::service::Error) -> anyhow::Error {
+fn err(e: super::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
@@ -120,7 +120,7 @@ async fn seed_data(svc: &Services) -> anyhow::Result<()> {
                 household_id: None,
                 amount_cents: None,
             };
-            vouchers::issue(svc, &system, fund.id, Input::new(req))
+            vouchers::issue(svc, &system, fund.id, None, Input::new(req))
                 .await
                 .map_err(err)?;
         }
