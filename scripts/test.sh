@@ -30,21 +30,21 @@ python3 -c 'import requests, cryptography' 2>/dev/null || {
 
 # One optimised build serves both the tests and the outside checks (the release profile keeps
 # overflow checks on, as in production).
-echo "== the shape of the code"
+echo "== the shape of the code ($(date +%T))"
 python3 scripts/check_layers.py
 
-echo "== cargo test (SQLite and PostgreSQL)"
+echo "== cargo test (SQLite and PostgreSQL) ($(date +%T))"
 cargo test --release --all-targets
 
-echo "== ledger-format vectors, checked by an independent Python implementation"
+echo "== ledger-format vectors, checked by an independent Python implementation ($(date +%T))"
 python3 tests/vectors/verify_vectors.py
 
-echo "== outside checks against the release binary"
+echo "== outside checks against the release binary ($(date +%T))"
 # `cargo test --all-targets` has just built the binary (the integration tests run it); a
 # separate `cargo build` would compile most dependencies again with other features.
 BIN=target/release/kindpakket
 [ -x "$BIN" ] || cargo build --release --bin kindpakket
 python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK" --smoke
 
-echo "== schemathesis against the served OpenAPI document, as every role"
+echo "== schemathesis against the served OpenAPI document, as every role ($(date +%T))"
 scripts/schemathesis.sh "$BIN"
