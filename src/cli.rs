@@ -81,6 +81,17 @@ pub struct ServeArgs {
     /// Public base URL, for absolute parent links (e.g. https://kindpakket.example).
     #[arg(long, env = "KINDPAKKET_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Address of a reverse proxy whose X-Forwarded-For header names the client (repeat the
+    /// flag, or separate with commas). Without it the client is always the TCP peer.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KINDPAKKET_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Most client connections open at once (further clients wait in the listen queue).
+    #[arg(long, env = "KINDPAKKET_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 /// `user` subcommands.
@@ -216,6 +227,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let ledger = open_ledger(&a.db, a.origin.clone()).await?;
     let config = HttpConfig {
         secure_cookies: a.secure_cookies,
+        trusted_proxies: a.trusted_proxies.clone(),
+        max_connections: a.max_connections,
         ..HttpConfig::default()
     };
     let settings = Settings {

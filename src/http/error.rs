@@ -114,6 +114,10 @@ impl IntoResponse for ApiError {
                 internal: false,
                 cause: cause.clone(),
             }),
+            Error::Unavailable(Unavailable::LoginBusy) => Some(LoggedCause {
+                internal: false,
+                cause: "too many log-ins at once: no turn to check a password came free".into(),
+            }),
             Error::Unavailable(Unavailable::Timeout) => Some(LoggedCause {
                 internal: false,
                 cause: "the request took longer than its deadline".into(),
@@ -453,6 +457,7 @@ mod tests {
                 503,
             ),
             (E::Unavailable(Unavailable::Timeout), "timeout", 503),
+            (E::Unavailable(Unavailable::LoginBusy), "login_busy", 503),
             (
                 E::Replayed(Refusal {
                     class: RefusalClass::Rule,
@@ -521,7 +526,9 @@ mod tests {
                 }
                 Rule::TooManyReissues | Rule::IdempotencyConflict | Rule::Ledger(_) => {}
             },
-            Error::Unavailable(Unavailable::Busy { .. } | Unavailable::Timeout) => {}
+            Error::Unavailable(
+                Unavailable::Busy { .. } | Unavailable::Timeout | Unavailable::LoginBusy,
+            ) => {}
         }
     }
 

@@ -67,17 +67,43 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
 /// The client's address, when the server knows it.
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(peer.map(|peer| {
+            client_of(peer, &parts.headers, &state.config.trusted_proxies)
+        })))
     }
+}
+
+/// The client behind `peer`: the peer itself, unless it is a trusted proxy; then the last
+/// address in `X-Forwarded-For` that is not a trusted proxy (the ones before it could have
+/// been written by the client). A header that cannot be read counts as absent.
+pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return peer;
+        };
+        for hop in text.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return peer,
+            }
+        }
+    }
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
 }
 
 /// The `Idempotency-Key` header as sent (checked by the use case; a value that is not text
@@ -379,5 +405,38 @@ mod integer_tests {
                 .unwrap_err()
                 .contains("out of range")
         );
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_a_trusted_proxy_and_only_its_last_untrusted_hop() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let trusted = [proxy];
+        // Not from the proxy: the header is the client's own invention.
+        let h = headers(&["198.51.100.1"]);
+        assert_eq!(client_of(client, &h, &trusted), client);
+        // From the proxy: the last hop it added. Earlier hops are the client's word.
+        let h = headers(&["1.2.3.4, 203.0.113.9"]);
+        assert_eq!(client_of(proxy, &h, &trusted), client);
+        let h = headers(&["1.2.3.4", "203.0.113.9, 10.0.0.1"]);
+        assert_eq!(client_of(proxy, &h, &trusted), client);
+        // Garbage, or no header at all: the proxy itself.
+        assert_eq!(client_of(proxy, &headers(&["nonsense"]), &trusted), proxy);
+        assert_eq!(client_of(proxy, &HeaderMap::new(), &trusted), proxy);
+        // Nobody trusted: always the peer.
+        assert_eq!(client_of(proxy, &headers(&["1.2.3.4"]), &[]), proxy);
     }
 }

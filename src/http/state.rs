@@ -16,6 +16,15 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Longest time a request may take.
     pub request_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client. From any other peer
+    /// the header is ignored: the client is the TCP peer.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Longest time a client may take to send a request's headers, and longest time an idle
+    /// kept-alive connection stays open (hyper starts the same timer when it waits for the next
+    /// request).
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; further clients wait in the listen queue.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -24,6 +33,9 @@ impl Default for HttpConfig {
             secure_cookies: false,
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }

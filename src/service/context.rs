@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::in_flight::InFlight;
 use super::links::LinkSecret;
-use super::login_limit::LoginLimiter;
+use super::login_limit::{Delays, LoginLimiter};
+use super::password_pool::PasswordPool;
 use crate::ledger::Ledger;
 use crate::store::Store;
 
@@ -18,6 +19,13 @@ pub struct Settings {
     pub session_ttl: chrono::Duration,
     /// Public base URL for absolute parent links (e.g. `https://kindpakket.example`).
     pub public_url: Option<String>,
+    /// How long log-ins for a name under attack wait (see [`super::login_limit`]).
+    pub login_delays: Delays,
+    /// How many passwords are checked at once (argon2id takes 19 MiB each).
+    pub password_checks_at_once: usize,
+    /// How long a log-in waits for its turn to have its password checked before it is told to
+    /// try again (503 `login_busy`).
+    pub password_check_wait: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -25,6 +33,12 @@ impl Default for Settings {
         Self {
             session_ttl: chrono::Duration::hours(12),
             public_url: None,
+            login_delays: Delays {
+                first: std::time::Duration::from_millis(500),
+                longest: std::time::Duration::from_secs(8),
+            },
+            password_checks_at_once: 4,
+            password_check_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -37,18 +51,25 @@ pub struct Services {
     links: Arc<LinkSecret>,
     settings: Arc<Settings>,
     limiter: Arc<LoginLimiter>,
+    password_checks: Arc<PasswordPool>,
     in_flight: InFlight,
 }
 
 impl Services {
     /// The use cases over a ledger (and its store), with the secret behind parent links.
     pub fn new(ledger: Ledger, links: LinkSecret, settings: Settings) -> Self {
+        let limiter = Arc::new(LoginLimiter::new(
+            std::time::Duration::from_secs(15 * 60),
+            settings.login_delays,
+        ));
+        let password_checks = Arc::new(PasswordPool::new(settings.password_checks_at_once));
         Self {
             store: ledger.store().clone(),
             ledger,
             links: Arc::new(links),
             settings: Arc::new(settings),
-            limiter: Arc::new(LoginLimiter::new(std::time::Duration::from_secs(15 * 60))),
+            limiter,
+            password_checks,
             in_flight: InFlight::default(),
         }
     }
@@ -67,6 +88,15 @@ impl Services {
 
     pub(in crate::service) fn limiter(&self) -> &LoginLimiter {
         &self.limiter
+    }
+
+    pub(in crate::service) fn password_pool(&self) -> &PasswordPool {
+        &self.password_checks
+    }
+
+    /// How many passwords have been checked since start (log-ins, for tests and metrics).
+    pub fn passwords_checked(&self) -> u64 {
+        self.password_checks.done()
     }
 
     pub(in crate::service) fn in_flight(&self) -> &InFlight {

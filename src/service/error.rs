@@ -297,6 +297,8 @@ pub enum Unavailable {
     },
     /// The request took too long; it may still have happened.
     Timeout,
+    /// Too many log-ins at once: no turn to check the password came free in time.
+    LoginBusy,
 }
 
 /// The class of a refusal kept with an idempotency key.
@@ -388,6 +390,7 @@ impl Error {
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::Unavailable(Unavailable::Busy { .. }) => "unavailable",
             Error::Unavailable(Unavailable::Timeout) => "timeout",
+            Error::Unavailable(Unavailable::LoginBusy) => "login_busy",
             Error::Replayed(r) => &r.code,
             Error::Internal(_) => "internal_error",
         }

@@ -1,59 +1,125 @@
-//! Failed log-ins counted per key (a name, an address, a name from an address), kept in memory.
+//! Log-in attempts counted per key (a name, an address, a name from an address), kept in
+//! memory. An attempt is counted when it starts, before its password is checked, so a burst of
+//! parallel guesses cannot all pass the check before any of them is recorded.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts failed logins per key (a name, an address, a name from an address) and refuses
-/// further attempts for a while once a key has too many.
+/// What happens to a key with many attempts in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Refuse further attempts once the key has this many.
+    Refuse(u32),
+    /// Never refuse, but make every attempt beyond this many wait longer (doubling up to the
+    /// limiter's longest delay): the right password still gets in, slowly.
+    SlowDown(u32),
+}
+
+/// How long attempts wait once a [`Limit::SlowDown`] key is past its free attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delays {
+    /// The first delay; each further attempt doubles it.
+    pub first: Duration,
+    /// The longest delay.
+    pub longest: Duration,
+}
+
+/// Counts log-in attempts per key within a window.
+#[derive(Debug)]
 pub struct LoginLimiter {
     window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    delays: Delays,
+    counts: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// One counted attempt. Call [`Attempt::succeeded`] when the password was right; otherwise (a
+/// wrong password, or a request that was abandoned) it stays counted as a failure.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    keys: Vec<String>,
+    /// How long to wait before checking the password.
+    pub delay: Duration,
 }
 
 impl LoginLimiter {
-    /// Counts failures per key within `window`; each check says how many a key may have.
-    pub fn new(window: Duration) -> Self {
+    /// Counts attempts per key within `window`.
+    pub fn new(window: Duration, delays: Delays) -> Self {
         Self {
             window,
-            failures: Mutex::new(HashMap::new()),
+            delays,
+            counts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Seconds to wait before trying again, if any key has reached its limit
-    /// (`(key, max_failures)` pairs).
-    pub fn retry_after(&self, keys: &[(String, u32)]) -> Option<u64> {
+    /// Counts an attempt for every key, or refuses it with the seconds to wait when a
+    /// [`Limit::Refuse`] key already has its maximum. Checking and counting happen under one
+    /// lock.
+    pub fn begin(&self, keys: &[(String, Limit)]) -> Result<Attempt<'_>, u64> {
         let now = Instant::now();
-        let map = self.failures.lock().ok()?;
-        keys.iter()
-            .filter_map(|(k, max)| map.get(k).map(|f| (f, *max)))
-            .filter(|((n, since), max)| *n >= *max && now.duration_since(*since) < self.window)
-            .map(|((_, since), _)| (self.window - now.duration_since(*since)).as_secs().max(1))
-            .max()
-    }
-
-    /// Records a failed attempt for each key.
-    pub fn failed(&self, keys: &[(String, u32)]) {
-        let now = Instant::now();
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                let window = self.window;
-                map.retain(|_, (_, since)| now.duration_since(*since) < window);
-            }
-            for (k, _) in keys {
-                let e = map.entry(k.clone()).or_insert((0, now));
-                if now.duration_since(e.1) >= self.window {
-                    *e = (0, now);
+        let window = self.window;
+        let live = |since: Instant| now.duration_since(since) < window;
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| live(*since));
+        }
+        let mut retry_after = None;
+        let mut delay = Duration::ZERO;
+        for (key, limit) in keys {
+            let Some(&(n, since)) = map.get(key).filter(|(_, since)| live(*since)) else {
+                continue;
+            };
+            match *limit {
+                Limit::Refuse(max) if n >= max => {
+                    let wait = (window - now.duration_since(since)).as_secs().max(1);
+                    retry_after = retry_after.max(Some(wait));
                 }
-                e.0 += 1;
+                Limit::SlowDown(free) if n >= free => {
+                    let doublings = (n - free).min(20);
+                    let d = self
+                        .delays
+                        .first
+                        .saturating_mul(1 << doublings)
+                        .min(self.delays.longest);
+                    delay = delay.max(d);
+                }
+                _ => {}
             }
         }
+        if let Some(wait) = retry_after {
+            return Err(wait);
+        }
+        for (key, _) in keys {
+            let e = map.entry(key.clone()).or_insert((0, now));
+            if !live(e.1) {
+                *e = (0, now);
+            }
+            e.0 = e.0.saturating_add(1);
+        }
+        Ok(Attempt {
+            limiter: self,
+            keys: keys.iter().map(|(k, _)| k.clone()).collect(),
+            delay,
+        })
     }
+}
 
-    /// Forgets the failures of one key after a successful login.
-    pub fn succeeded(&self, key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(key);
+impl Attempt<'_> {
+    /// The password was right: the attempt is not a failure. `forget` (the name from this
+    /// address) starts again from zero; the other keys lose this attempt.
+    pub fn succeeded(self, forget: &str) {
+        let mut map = self
+            .limiter
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for key in &self.keys {
+            if key == forget {
+                map.remove(key);
+            } else if let Some(e) = map.get_mut(key) {
+                e.0 = e.0.saturating_sub(1);
+            }
         }
     }
 }
@@ -62,18 +128,54 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
+    fn limiter() -> LoginLimiter {
+        LoginLimiter::new(
+            Duration::from_secs(60),
+            Delays {
+                first: Duration::from_millis(100),
+                longest: Duration::from_millis(800),
+            },
+        )
+    }
+
     #[test]
-    fn the_limiter_blocks_after_repeated_failures_and_forgets_on_success() {
-        let l = LoginLimiter::new(Duration::from_secs(60));
-        let keys = vec![("user:a@1".to_string(), 3), ("ip:1".to_string(), 10)];
-        for _ in 0..3 {
-            assert!(l.retry_after(&keys).is_none());
-            l.failed(&keys);
-        }
-        assert!(l.retry_after(&keys).is_some_and(|s| s > 50 && s <= 60));
+    fn attempts_are_counted_before_they_are_checked_and_refused_past_the_limit() {
+        let l = limiter();
+        let keys = vec![
+            ("user-ip:a@1".to_string(), Limit::Refuse(3)),
+            ("ip:1".to_string(), Limit::Refuse(10)),
+        ];
+        // Three attempts in flight at once: the fourth is refused before any has finished.
+        let started: Vec<_> = (0..3).map(|_| l.begin(&keys).unwrap()).collect();
+        let wait = l.begin(&keys).unwrap_err();
+        assert!(wait > 50 && wait <= 60, "{wait}");
         // The address alone is still under its own, higher limit.
-        assert!(l.retry_after(&[("ip:1".to_string(), 10)]).is_none());
-        l.succeeded("user:a@1");
-        assert!(l.retry_after(&keys).is_none());
+        assert!(l.begin(&[("ip:1".to_string(), Limit::Refuse(10))]).is_ok());
+        // A success forgets the name from this address.
+        let mut started = started;
+        started.pop().unwrap().succeeded("user-ip:a@1");
+        assert!(l.begin(&keys).is_ok());
+    }
+
+    #[test]
+    fn a_slowed_down_key_is_never_refused_and_waits_longer_each_time() {
+        let l = limiter();
+        let keys = vec![("user:a".to_string(), Limit::SlowDown(2))];
+        let delays: Vec<_> = (0..7).map(|_| l.begin(&keys).unwrap().delay).collect();
+        let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, vec![0, 0, 100, 200, 400, 800, 800]);
+    }
+
+    #[test]
+    fn a_success_takes_its_attempt_back_from_the_shared_keys() {
+        let l = limiter();
+        let keys = vec![
+            ("user-ip:a@1".to_string(), Limit::Refuse(5)),
+            ("user:a".to_string(), Limit::SlowDown(1)),
+        ];
+        l.begin(&keys).unwrap().succeeded("user-ip:a@1");
+        // The name's count went back to zero: no delay.
+        assert_eq!(l.begin(&keys).unwrap().delay, Duration::ZERO);
+        assert_eq!(l.begin(&keys).unwrap().delay, Duration::from_millis(100));
     }
 }

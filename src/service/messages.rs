@@ -39,6 +39,9 @@ impl Error {
             Error::Unavailable(Unavailable::Busy { .. }) => {
                 s("Het systeem is even niet bereikbaar. Probeer het over een minuut opnieuw.")
             }
+            Error::Unavailable(Unavailable::LoginBusy) => s(
+                "Er wordt nu heel vaak tegelijk ingelogd. Probeer het over een paar seconden opnieuw.",
+            ),
             Error::Unavailable(Unavailable::Timeout) => s(
                 "Dit duurde te lang. Het verzoek kan toch zijn uitgevoerd: kijk dat na voordat \
                  u het opnieuw probeert. Een betaling aan de kassa die u herhaalt met dezelfde \

@@ -18,6 +18,7 @@ mod input;
 pub mod links;
 mod login_limit;
 mod messages;
+mod password_pool;
 pub mod providers;
 pub(crate) mod qr;
 pub mod redemptions;
@@ -31,6 +32,7 @@ pub use actor::{Actor, User};
 pub use context::{Services, Settings};
 pub use error::{Error, Result};
 pub use input::Input;
+pub use login_limit::Delays;
 // `clean_text` is a pure check, also used to keep the API document true to it.
 pub(crate) use text::clean_text;
 pub(in crate::service) use text::{optional_text, positive_amount, required_text};

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 use super::credentials::{self, DUMMY_HASH};
-use super::error::Unauthenticated;
+use super::error::{Unauthenticated, Unavailable};
+use super::login_limit::Limit;
+use super::password_pool::PoolError;
 use super::{Actor, Error, Input, Result, Services};
 use crate::core::role::Role;
 
@@ -48,35 +50,43 @@ pub async fn login(
     {
         return Err(invalid());
     }
-    // Failed logins are counted three ways within 15 minutes: a name from one address (5: a
-    // forgotten password), a name from anywhere (20: guessing spread over many addresses) and
-    // an address for any name (50: guessing many names). A name is never locked for everyone
-    // by one person's typing, nor a whole club network by one volunteer's mistakes.
+    // Attempts are counted three ways within 15 minutes, before the password is checked: a
+    // name from one address (5: a forgotten password, or someone guessing from there), an
+    // address for any name (50: guessing many names) and a name from anywhere. The first two
+    // refuse further attempts for a while; the last only slows them down, doubling the wait,
+    // so guessing spread over many addresses gets slow while the right password from another
+    // address still gets in. A name is never locked for everyone by one person's guessing.
     let name = username.to_lowercase();
     let ip = client.map_or_else(|| "onbekend".to_owned(), |a| a.to_string());
     let own = format!("user-ip:{name}@{ip}");
-    let mut keys = vec![(own.clone(), 5), (format!("user:{name}"), 20)];
+    let mut keys = vec![
+        (own.clone(), Limit::Refuse(5)),
+        (format!("user:{name}"), Limit::SlowDown(10)),
+    ];
     if client.is_some() {
-        keys.push((format!("ip:{ip}"), 50));
+        keys.push((format!("ip:{ip}"), Limit::Refuse(50)));
     }
-    if let Some(retry_after) = svc.limiter().retry_after(&keys) {
-        return Err(Error::TooManyAttempts { retry_after });
+    let attempt = svc
+        .limiter()
+        .begin(&keys)
+        .map_err(|retry_after| Error::TooManyAttempts { retry_after })?;
+    if !attempt.delay.is_zero() {
+        tracing::warn!(user = %username, delay = ?attempt.delay, "log-in slowed down: many failed attempts for this name");
+        tokio::time::sleep(attempt.delay).await;
     }
     let found = svc.store().credentials(&username).await?;
     let phc = found
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |c| c.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || credentials::verify_password(&password, &phc))
-        .await
-        .map_err(Error::internal)?;
+    let ok = check_password(svc, password, phc).await?;
     let user = match (found, ok) {
         (Some(c), true) => c.user,
         _ => {
-            svc.limiter().failed(&keys);
+            tracing::info!(user = %username, client = %ip, "failed log-in");
             return Err(invalid());
         }
     };
-    svc.limiter().succeeded(&own);
+    attempt.succeeded(&own);
     let token =
         credentials::new_token().ok_or_else(|| Error::bug("no randomness for a session token"))?;
     let now = Utc::now();
@@ -94,6 +104,28 @@ pub async fn login(
         role: user.role,
         expires_at,
     })
+}
+
+/// Checks a password against a PHC string, when a turn is free: at most
+/// [`super::Settings::password_checks_at_once`] checks run at once, so a flood of log-ins
+/// cannot take the memory of one argon2id computation each.
+pub(in crate::service) async fn check_password(
+    svc: &Services,
+    password: String,
+    phc: String,
+) -> Result<bool> {
+    let ok = svc
+        .password_pool()
+        .run(svc.settings().password_check_wait, move || {
+            credentials::verify_password(&password, &phc)
+        })
+        .await
+        .map_err(|e| match e {
+            PoolError::Busy => Error::Unavailable(Unavailable::LoginBusy),
+            PoolError::Gone => Error::bug("the password threads are gone"),
+        })?;
+    metrics::counter!("kindpakket_password_checks_total").increment(1);
+    Ok(ok)
 }
 
 /// Who holds a token: the user of a current session, a parent through a current personal

@@ -210,15 +210,34 @@ impl TestApp {
     }
 
     async fn build(db: &TestDb, options: LedgerOptions) -> Self {
+        Self::configured(
+            db,
+            options,
+            kindpakket::service::Settings::default(),
+            kindpakket::http::HttpConfig::default(),
+        )
+        .await
+    }
+
+    /// An app with these settings of the use cases and of the HTTP layer.
+    pub async fn with_settings(
+        db: &TestDb,
+        settings: kindpakket::service::Settings,
+        config: kindpakket::http::HttpConfig,
+    ) -> Self {
+        Self::configured(db, LedgerOptions::default(), settings, config).await
+    }
+
+    async fn configured(
+        db: &TestDb,
+        options: LedgerOptions,
+        settings: kindpakket::service::Settings,
+        config: kindpakket::http::HttpConfig,
+    ) -> Self {
         let ledger = db.ledger_with(options).await;
         let links = kindpakket::service::links::LinkSecret::load_or_create(&db.keys()).unwrap();
-        let services = kindpakket::service::Services::new(
-            ledger.clone(),
-            links,
-            kindpakket::service::Settings::default(),
-        );
-        let state =
-            kindpakket::http::AppState::new(services, kindpakket::http::HttpConfig::default());
+        let services = kindpakket::service::Services::new(ledger.clone(), links, settings);
+        let state = kindpakket::http::AppState::new(services, config);
         let router = kindpakket::http::router(state.clone()).expect("router");
         TestApp {
             store: ledger.store().clone(),

@@ -1,0 +1,530 @@
+//! Hardening against a real attacker (issue 8): log-in limits that hold under parallel
+//! guessing, a right password that still gets in during an attack, a bounded number of
+//! password checks at once, and slow clients that cannot hold the server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+/// Settings that make an attack quick to run in a test: short delays.
+fn quick_settings() -> kindpakket::service::Settings {
+    kindpakket::service::Settings {
+        login_delays: kindpakket::service::Delays {
+            first: Duration::from_millis(50),
+            longest: Duration::from_millis(400),
+        },
+        ..kindpakket::service::Settings::default()
+    }
+}
+
+/// The app behind a reverse proxy at 10.0.0.1.
+async fn behind_proxy(db: &common::TestDb) -> common::TestApp {
+    let config = kindpakket::http::HttpConfig {
+        trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+        ..kindpakket::http::HttpConfig::default()
+    };
+    common::TestApp::with_settings(db, quick_settings(), config).await
+}
+
+/// A log-in as it arrives from `peer`, with an optional `X-Forwarded-For`.
+fn login_from(
+    peer: &str,
+    forwarded_for: Option<&str>,
+    name: &str,
+    password: &str,
+) -> axum::http::Request<axum::body::Body> {
+    let mut b =
+        axum::http::Request::post("/api/v1/login").header("content-type", "application/json");
+    if let Some(f) = forwarded_for {
+        b = b.header("x-forwarded-for", f);
+    }
+    let mut req = b
+        .body(axum::body::Body::from(
+            json!({"username": name, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let ip: IpAddr = peer.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 40_000,
+        ))));
+    req
+}
+
+/// Fifty wrong guesses sent at once for one name from one address: each is counted before its
+/// password is checked, so at most five passwords are checked; the rest are refused (429)
+/// without one. (Before, the limit was read before argon2 ran and written after it, so all
+/// fifty were checked.)
+async fn parallel_guesses_are_counted_before_any_password_is_checked(db: &common::TestDb) {
+    let app = behind_proxy(db).await;
+    app.user("beheerder", "admin", None).await;
+    let services = app.state.services.clone();
+    let before = services.passwords_checked();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let router = app.router.clone();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let req = login_from("203.0.113.5", None, "beheerder", "fout-geraden-1");
+            router.oneshot(req).await.unwrap().status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let checked = services.passwords_checked() - before;
+    assert!(
+        checked <= 5,
+        "{checked} passwords checked for 50 parallel guesses"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count() as u64,
+        checked
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count() as u64,
+        50 - checked,
+        "{statuses:?}"
+    );
+    app.close().await;
+}
+
+/// An attack on one name from many addresses (behind the proxy) slows that name down but does
+/// not lock it: the right password from another address still gets in. (Before, twenty
+/// failures for a name refused the right password for 15 minutes, from everywhere.)
+async fn the_right_password_gets_in_during_an_attack_on_the_name(db: &common::TestDb) {
+    let app = behind_proxy(db).await;
+    let password = app.user("kassa-vv", "staff", None).await;
+    for i in 0..30 {
+        let attacker = format!("198.51.100.{i}");
+        let r = app
+            .send(login_from(
+                "10.0.0.1",
+                Some(&attacker),
+                "kassa-vv",
+                "fout-geraden-1",
+            ))
+            .await;
+        assert_eq!(r.status, 401, "guess {i}: {}", r.text);
+    }
+    // The attacker's next guess waits (the delays double past ten failures).
+    let t = Instant::now();
+    let r = app
+        .send(login_from(
+            "10.0.0.1",
+            Some("198.51.100.99"),
+            "kassa-vv",
+            "nog-een-gok-1",
+        ))
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
+    // The volunteer, from the club's own address, gets in.
+    let r = app
+        .send(login_from(
+            "10.0.0.1",
+            Some("192.0.2.44"),
+            "kassa-vv",
+            &password,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.close().await;
+}
+
+/// The address of a client is the TCP peer, unless that peer is a configured proxy: then
+/// `X-Forwarded-For` names it. Clients behind the proxy do not share one limit, and a client
+/// that writes its own header does not escape its limit.
+async fn only_a_trusted_proxy_may_name_the_client(db: &common::TestDb) {
+    let app = behind_proxy(db).await;
+    let password = app.user("medewerker", "staff", None).await;
+    // Fifty failures from one client behind the proxy lock that client, not the proxy.
+    for i in 0..50 {
+        let r = app
+            .send(login_from(
+                "10.0.0.1",
+                Some("198.51.100.7"),
+                &format!("gok{i}"),
+                "fout-1",
+            ))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = app
+        .send(login_from(
+            "10.0.0.1",
+            Some("198.51.100.7"),
+            "medewerker",
+            &password,
+        ))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    let r = app
+        .send(login_from(
+            "10.0.0.1",
+            Some("192.0.2.1"),
+            "medewerker",
+            &password,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A client that is not the proxy cannot pick its address with the header.
+    for i in 0..50 {
+        let r = app
+            .send(login_from(
+                "203.0.113.77",
+                Some(&format!("192.0.2.{i}")),
+                &format!("g{i}"),
+                "fout-1",
+            ))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = app
+        .send(login_from(
+            "203.0.113.77",
+            Some("192.0.2.200"),
+            "medewerker",
+            &password,
+        ))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    app.close().await;
+}
+
+/// No more passwords are checked at once than the setting allows, and a log-in that finds no
+/// turn in time is told to come back (503 `login_busy`, Retry-After), never left to take
+/// memory.
+async fn password_checks_wait_for_a_turn_and_give_up_in_time(db: &common::TestDb) {
+    let settings = kindpakket::service::Settings {
+        password_checks_at_once: 1,
+        password_check_wait: Duration::from_millis(1),
+        ..quick_settings()
+    };
+    let config = kindpakket::http::HttpConfig {
+        trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+        ..kindpakket::http::HttpConfig::default()
+    };
+    let app = common::TestApp::with_settings(db, settings, config).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let router = app.router.clone();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let client = format!("198.51.100.{i}");
+            let req = login_from(
+                "10.0.0.1",
+                Some(&client),
+                &format!("naam{i}"),
+                "fout-geraden-1",
+            );
+            let r = router.oneshot(req).await.unwrap();
+            let retry = r.headers().contains_key("retry-after");
+            (r.status().as_u16(), retry)
+        }));
+    }
+    let mut busy = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (401, _) => {}
+            (503, true) => busy += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "with one turn and no wait, some log-ins must be told to come back"
+    );
+    app.close().await;
+}
+
+on_both_backends!(
+    parallel_guesses_are_counted_before_any_password_is_checked,
+    the_right_password_gets_in_during_an_attack_on_the_name,
+    only_a_trusted_proxy_may_name_the_client,
+    password_checks_wait_for_a_turn_and_give_up_in_time,
+);
+
+/// A server on a real socket, with short timeouts for the test.
+async fn serve_for_test(
+    db: &common::TestDb,
+    config: kindpakket::http::HttpConfig,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let ledger = db.ledger().await;
+    let links = kindpakket::service::links::LinkSecret::load_or_create(&db.keys()).unwrap();
+    let services = kindpakket::service::Services::new(ledger, links, quick_settings());
+    let state = kindpakket::http::AppState::new(services, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        kindpakket::http::serve(listener, state, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, stop, server)
+}
+
+/// One GET over a fresh connection; the status, within two seconds.
+async fn get_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf);
+        text.split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .expect("answered within 2 s")
+}
+
+/// True when the server closes `s` within `within` (end of stream or a reset).
+async fn closed_by_server(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // an answer (a 408, say) before the close
+        }
+    }
+}
+
+/// Slow clients cannot hold the server: half a request, a header trickled line by line, or a
+/// kept-alive connection left idle is closed after the header timeout, and others are served
+/// all the while. (Before, `axum::serve` ran hyper without a timer: all three stayed open.)
+async fn slow_clients_are_cut_off_and_others_are_served(db: &common::TestDb) {
+    use tokio::io::AsyncWriteExt;
+    let config = kindpakket::http::HttpConfig {
+        header_read_timeout: Duration::from_secs(1),
+        max_connections: 100,
+        ..kindpakket::http::HttpConfig::default()
+    };
+    let (addr, stop, server) = serve_for_test(db, config).await;
+    // Thirty connections that send half a request and then nothing.
+    let mut half = Vec::new();
+    for _ in 0..30 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        half.push(s);
+    }
+    // One that trickles a header line every 200 ms, for as long as the server lets it.
+    let mut trickle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    trickle
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let trickler = tokio::spawn(async move {
+        let start = Instant::now();
+        for i in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if trickle
+                .write_all(format!("X-Langzaam-{i}: ja\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return start.elapsed();
+            }
+        }
+        start.elapsed()
+    });
+    // One that makes a request, keeps the connection and goes quiet.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Meanwhile others are served, promptly.
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(get_status(addr, "/healthz").await, 200);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    for s in &mut half {
+        assert!(
+            closed_by_server(s, Duration::from_secs(3)).await,
+            "half request still open"
+        );
+    }
+    assert!(
+        closed_by_server(&mut idle, Duration::from_secs(3)).await,
+        "idle connection still open"
+    );
+    let trickled_for = trickler.await.unwrap();
+    assert!(
+        trickled_for < Duration::from_secs(4),
+        "trickled for {trickled_for:?}"
+    );
+    assert_eq!(get_status(addr, "/healthz").await, 200);
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+/// At most `max_connections` are open at once: a client beyond them waits in the listen queue
+/// and is served as soon as a slow one is cut off, never refused or lost.
+async fn connections_beyond_the_limit_wait_their_turn(db: &common::TestDb) {
+    use tokio::io::AsyncWriteExt;
+    let config = kindpakket::http::HttpConfig {
+        header_read_timeout: Duration::from_secs(1),
+        max_connections: 4,
+        ..kindpakket::http::HttpConfig::default()
+    };
+    let (addr, stop, server) = serve_for_test(db, config).await;
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    assert_eq!(get_status(addr, "/healthz").await, 200);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600),
+        "the fifth connection was served at once ({waited:?}): no limit"
+    );
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+on_both_backends!(
+    slow_clients_are_cut_off_and_others_are_served,
+    connections_beyond_the_limit_wait_their_turn,
+);
+
+/// Peak resident memory of a process, from /proc (Linux), in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib / 1024
+}
+
+/// A flood of 400 log-ins at once, each from its own address behind the proxy and for its own
+/// name (so no attempt limit stops them): the release of argon2 (19 MiB each) is capped, so
+/// the server's peak memory stays bounded, and every log-in gets an answer (401, or 503
+/// `login_busy` with Retry-After), none a dropped connection. (Before, every log-in ran
+/// argon2 at once in its own blocking thread; with only a cap, fresh memory for each check
+/// still reached 1.1 GB, as the allocator keeps it: each password thread reuses its own.)
+#[test]
+fn a_log_in_flood_keeps_memory_bounded() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kindpakket"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--trusted-proxy",
+            "127.0.0.1",
+        ])
+        .env(
+            "KINDPAKKET_DATABASE",
+            format!("sqlite://{}/kp.db", dir.path().display()),
+        )
+        .env("KINDPAKKET_KEYS", dir.path().join("keys"))
+        .env("RUST_LOG", "error")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("Kindpakket luistert") {
+            break;
+        }
+    }
+    let before = peak_rss_mib(child.id());
+    let threads: Vec<_> = (0..400)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let body = format!(r#"{{"username": "naam{i}", "password": "geraden-wachtwoord"}}"#);
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                write!(
+                    s,
+                    "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Forwarded-For: 10.{}.{}.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    i / 250,
+                    i % 250,
+                    body.len()
+                )
+                .unwrap();
+                let mut resp = String::new();
+                s.read_to_string(&mut resp).unwrap();
+                let status: u16 = resp.split(' ').nth(1).unwrap().parse().unwrap();
+                (status, resp.to_lowercase().contains("retry-after:"))
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    let mut busy = 0;
+    for t in threads {
+        match t.join().unwrap() {
+            (401, _) => refused += 1,
+            (503, true) => busy += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    let peak = peak_rss_mib(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    eprintln!(
+        "peak RSS {before} MiB before, {peak} MiB after 400 log-ins ({refused} checked, {busy} told to come back)"
+    );
+    assert_eq!(refused + busy, 400);
+    // Four checks at once take 4 × 19 MiB; the rest is the server itself.
+    assert!(
+        peak < before + 150,
+        "peak RSS {peak} MiB (before the flood: {before} MiB)"
+    );
+}
