@@ -92,6 +92,14 @@ pub struct ServeArgs {
     /// Most client connections open at once (further clients wait in the listen queue).
     #[arg(long, env = "KINDPAKKET_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Largest deposit in one booking, in cents (default € 10.000.000).
+    #[arg(long, env = "KINDPAKKET_MAX_DEPOSIT_CENTS", default_value_t = 1_000_000_000,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_deposit_cents: i64,
+    /// Largest top-up of a voucher in one booking, in cents (default € 1.000).
+    #[arg(long, env = "KINDPAKKET_MAX_TOP_UP_CENTS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_top_up_cents: i64,
 }
 
 /// `user` subcommands.
@@ -233,6 +241,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     };
     let settings = Settings {
         public_url: a.public_url.clone(),
+        max_deposit: crate::core::money::Cents(a.max_deposit_cents),
+        max_top_up: crate::core::money::Cents(a.max_top_up_cents),
         ..Settings::default()
     };
     let links = crate::service::links::LinkSecret::load_or_create(&a.db.keys)

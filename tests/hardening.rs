@@ -528,3 +528,64 @@ fn a_log_in_flood_keeps_memory_bounded() {
         "peak RSS {peak} MiB (before the flood: {before} MiB)"
     );
 }
+
+/// A deposit or top-up above the configured maximum is refused before it reaches the ledger:
+/// a deposit of 2⁶³−1 cents no longer leaves the external account at −(2⁶³−1), where every
+/// later deposit would fail. (Before, it was booked.)
+async fn deposits_and_top_ups_have_a_maximum(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let fund = w.fund.clone();
+    let deposit = |cents: i64, key: &'static str| {
+        let app = &app;
+        let fund = fund.clone();
+        let finance = w.finance.clone();
+        async move {
+            app.post_raw(
+                &format!("/api/v1/funds/{fund}/deposits"),
+                Some(&finance),
+                "application/json",
+                json!({"amount_cents": cents, "reference": "storting"}).to_string(),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let r = deposit(i64::MAX, "d1").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.code(), "amount_above_limit");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("€ 10.000.000,00"), "{}", r.text);
+    let r = deposit(1_000_000_001, "d2").await;
+    assert_eq!(r.code(), "amount_above_limit", "{}", r.text);
+    // The maximum itself is allowed, and later deposits still work.
+    let r = deposit(1_000_000_000, "d3").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = deposit(5_000, "d4").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Top-ups: at most € 1.000 at once.
+    let voucher = w.voucher_id(0);
+    let top_up = |cents: i64, key: &'static str| {
+        let app = &app;
+        let staff = w.staff.clone();
+        let voucher = voucher.clone();
+        async move {
+            app.post_raw(
+                &format!("/api/v1/vouchers/{voucher}/top-ups"),
+                Some(&staff),
+                "application/json",
+                json!({"amount_cents": cents, "reason": "extra"}).to_string(),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let r = top_up(100_001, "t1").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.code(), "amount_above_limit");
+    let r = top_up(100_000, "t2").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.audit().await;
+    app.close().await;
+}
+
+on_both_backends!(deposits_and_top_ups_have_a_maximum);

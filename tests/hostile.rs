@@ -233,7 +233,7 @@ async fn hostile_input_gets_a_4xx_with_a_code_and_the_server_stays_healthy(db: &
         check(r.status.as_u16(), &r.text, &path);
         assert_eq!(r.status, 404, "{path}: {}", r.text);
     }
-    // Deposits up to the limit of the integers: the second overflows and is refused cleanly.
+    // Deposits near the limit of the integers are above the maximum per deposit.
     let big = json!({"amount_cents": 9_223_372_036_854_775_000i64, "reference": "r"});
     let r1 = app
         .post(
@@ -255,6 +255,8 @@ async fn hostile_input_gets_a_4xx_with_a_code_and_the_server_stays_healthy(db: &
         r1.text,
         r2.text
     );
+    assert_eq!(r1.status, 422, "{}", r1.text);
+    assert_eq!(r1.code(), "amount_above_limit");
     assert_eq!(r2.status, 422, "{}", r2.text);
     assert!(sent > 200);
     assert_eq!(app.get("/healthz", None).await.status, 200);

@@ -303,6 +303,11 @@ mod tests {
             ),
             (E::Rule(Rule::NothingLeft), "insufficient_balance", 422),
             (
+                E::Rule(Rule::AmountAboveLimit { limit: Cents(100) }),
+                "amount_above_limit",
+                422,
+            ),
+            (
                 E::Rule(Rule::InsufficientFundBalance),
                 "insufficient_fund_balance",
                 422,
@@ -513,6 +518,7 @@ mod tests {
             },
             Error::Rule(r) => match r {
                 Rule::InsufficientBalance | Rule::NothingLeft | Rule::InsufficientFundBalance => {}
+                Rule::AmountAboveLimit { .. } => {}
                 Rule::VoucherBlocked | Rule::VoucherExpired | Rule::VoucherNotYetValid { .. } => {}
                 Rule::TokenSuperseded
                 | Rule::Token(_)

@@ -9,6 +9,7 @@ use super::in_flight::InFlight;
 use super::links::LinkSecret;
 use super::login_limit::{Delays, LoginLimiter};
 use super::password_pool::PasswordPool;
+use crate::core::money::Cents;
 use crate::ledger::Ledger;
 use crate::store::Store;
 
@@ -26,6 +27,11 @@ pub struct Settings {
     /// How long a log-in waits for its turn to have its password checked before it is told to
     /// try again (503 `login_busy`).
     pub password_check_wait: std::time::Duration,
+    /// Largest deposit in one booking (a typo of a few zeros must not reach the ledger, where
+    /// only a new entry can correct it).
+    pub max_deposit: Cents,
+    /// Largest top-up of one voucher in one booking.
+    pub max_top_up: Cents,
 }
 
 impl Default for Settings {
@@ -39,6 +45,9 @@ impl Default for Settings {
             },
             password_checks_at_once: 4,
             password_check_wait: std::time::Duration::from_secs(5),
+            // € 10.000.000 and € 1.000.
+            max_deposit: Cents(1_000_000_000),
+            max_top_up: Cents(100_000),
         }
     }
 }

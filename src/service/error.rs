@@ -4,6 +4,7 @@
 //! an HTTP status and body is the HTTP layer's business (`http::error`), and so is logging:
 //! an internal error carries its cause, which the HTTP layer logs once.
 
+use crate::core::money::Cents;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -232,6 +233,11 @@ pub enum Rule {
     NothingLeft,
     /// Not enough in the fund.
     InsufficientFundBalance,
+    /// A deposit or top-up above the configured maximum for one booking.
+    AmountAboveLimit {
+        /// The maximum.
+        limit: Cents,
+    },
     /// The voucher is blocked.
     VoucherBlocked,
     /// The voucher has expired or is closed.
@@ -507,6 +513,7 @@ impl Rule {
         match self {
             Rule::InsufficientBalance | Rule::NothingLeft => "insufficient_balance",
             Rule::InsufficientFundBalance => "insufficient_fund_balance",
+            Rule::AmountAboveLimit { .. } => "amount_above_limit",
             Rule::VoucherBlocked => "voucher_blocked",
             Rule::VoucherExpired => "voucher_expired",
             Rule::VoucherNotYetValid { .. } => "voucher_not_yet_valid",

@@ -220,6 +220,10 @@ pub async fn deposit(
         fingerprint,
         move |key_row, _| async move {
             let amount = positive_amount(req.amount_cents)?;
+            let limit = svc2.settings().max_deposit;
+            if amount > limit {
+                return Err(Rule::AmountAboveLimit { limit }.into());
+            }
             let reference = required_text("reference", &req.reference, 200)?;
             let fund = get(&svc2, fund_id).await?;
             if fund.expired_at.is_some() {

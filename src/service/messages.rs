@@ -231,6 +231,10 @@ fn rule(r: &Rule) -> Text {
             s("Er staat niet genoeg tegoed op deze voucher voor dit bedrag.")
         }
         Rule::NothingLeft => s("Het tegoed van deze voucher is op."),
+        Rule::AmountAboveLimit { limit } => Cow::Owned(format!(
+            "Dit bedrag is hoger dan het maximum van {limit} per boeking. Controleer het bedrag; \
+             boek een groter bedrag in delen of vraag de beheerder om een hoger maximum."
+        )),
         Rule::InsufficientFundBalance => {
             s("Er staat niet genoeg geld in de regeling. Laat eerst geld storten.")
         }

@@ -60,6 +60,10 @@ pub async fn top_up(
         move |key_row, _| async move {
             let svc = &svc2;
             let amount = positive_amount(req.amount_cents)?;
+            let limit = svc.settings().max_top_up;
+            if amount > limit {
+                return Err(Rule::AmountAboveLimit { limit }.into());
+            }
             let reason = clean_text("reason", &req.reason, 500, false)?;
             let v = get(svc, id).await?;
             let fund = funds::get(svc, v.fund_id).await?;
