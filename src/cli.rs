@@ -107,6 +107,30 @@ pub struct ServeArgs {
 pub enum UserCommand {
     /// Create a user; the password is read from stdin (or KINDPAKKET_PASSWORD).
     Add(UserAddArgs),
+    /// Disable a user: no more log-ins, and all of its sessions end at once.
+    Disable(UserNameArgs),
+    /// Set a new password (stdin or KINDPAKKET_PASSWORD); all sessions of the user end.
+    Password(UserNameArgs),
+    /// Sessions of a user.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+/// `user sessions` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every session of the user.
+    Revoke(UserNameArgs),
+}
+
+/// A user by name.
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// Login name.
+    #[arg(long, env = "KINDPAKKET_USERNAME")]
+    pub username: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// `user add` options.
@@ -182,6 +206,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Serve(a) => serve(a).await.map(|()| 0),
         Command::User(UserCommand::Add(a)) => user_add(a).await.map(|()| 0),
+        Command::User(UserCommand::Disable(a)) => user_manage(a, Manage::Disable).await.map(|()| 0),
+        Command::User(UserCommand::Password(a)) => {
+            user_manage(a, Manage::Password).await.map(|()| 0)
+        }
+        Command::User(UserCommand::Sessions(SessionsCommand::Revoke(a))) => {
+            user_manage(a, Manage::RevokeSessions).await.map(|()| 0)
+        }
         Command::Verify(a) => verify(a).await,
         Command::Export(a) => export(a).await.map(|()| 0),
         Command::Keys(KeysCommand::Rotate(a)) => rotate(a).await.map(|()| 0),
@@ -270,16 +301,7 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
             a.role
         )
     })?;
-    let password = match std::env::var("KINDPAKKET_PASSWORD") {
-        Ok(p) if !p.is_empty() => p,
-        _ => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading the password from stdin")?;
-            s.lines().next().unwrap_or("").to_owned()
-        }
-    };
+    let password = read_password()?;
     // Like every command, this creates and migrates the database and creates the keys when
     // they are missing. It does not take the ledger's writer lock, so it works while the
     // service runs.
@@ -297,6 +319,80 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
     store.close().await;
     result?;
     println!("user {} ({}) created", a.username, role);
+    Ok(())
+}
+
+/// The password for `user add` and `user password`: `KINDPAKKET_PASSWORD`, or the first line
+/// of stdin.
+fn read_password() -> anyhow::Result<String> {
+    Ok(match std::env::var("KINDPAKKET_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from stdin")?;
+            s.lines().next().unwrap_or("").to_owned()
+        }
+    })
+}
+
+/// What `user_manage` does.
+#[derive(Debug, Clone, Copy)]
+enum Manage {
+    Disable,
+    Password,
+    RevokeSessions,
+}
+
+/// What `user_manage` does, with its input.
+enum Action {
+    Disable,
+    Password(String),
+    RevokeSessions,
+}
+
+/// `user disable`, `user password`, `user sessions revoke`: the operator's use cases on the
+/// store (they work while the service runs; a disabled user's sessions stop at once).
+async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
+    let action = match what {
+        Manage::Disable => Action::Disable,
+        Manage::Password => Action::Password(read_password()?),
+        Manage::RevokeSessions => Action::RevokeSessions,
+    };
+    let store = Store::open(&a.db.database)
+        .await
+        .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
+    ensure_keys(&a.db.keys)?;
+    let operator = Actor::operator();
+    let result = async {
+        let user = users::named(&store, &operator, &a.username).await?;
+        match action {
+            Action::Disable => {
+                users::disable_in(&store, &operator, user.id).await?;
+                Ok(format!(
+                    "user {} disabled; all of its sessions ended",
+                    a.username
+                ))
+            }
+            Action::Password(p) => {
+                users::set_password_by_operator(&store, &operator, user.id, p).await?;
+                Ok(format!(
+                    "new password set for {}; all of its sessions ended",
+                    a.username
+                ))
+            }
+            Action::RevokeSessions => {
+                let n = users::revoke_sessions_in(&store, &operator, user.id).await?;
+                Ok(format!("{n} session(s) of {} ended", a.username))
+            }
+        }
+    }
+    .await;
+    store.close().await;
+    let done: String =
+        result.map_err(|e: crate::service::Error| anyhow::anyhow!("{}", e.message()))?;
+    println!("{done}");
     Ok(())
 }
 

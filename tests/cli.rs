@@ -454,7 +454,80 @@ async fn verify_opens_the_database_read_only_and_never_creates_or_migrates_it(db
     store.close().await;
 }
 
+/// `user disable`, `user password` and `user sessions revoke` act at once on a running
+/// service's users: the session of a disabled user stops working, a new password replaces the
+/// old one and ends its sessions, a revoke ends every session.
+async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let password = app.user("medewerker", "staff", None).await;
+    let login = |pw: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/login",
+                None,
+                serde_json::json!({"username": "medewerker", "password": pw}),
+            )
+            .await
+        }
+    };
+    let token = |r: common::Resp| r.json()["token"].as_str().unwrap().to_owned();
+    let works = |t: String| {
+        let app = &app;
+        async move {
+            app.get(
+                "/api/v1/households/00000000-0000-4000-8000-000000000000",
+                Some(&t),
+            )
+            .await
+            .status
+                != 401
+        }
+    };
+    let t1 = token(login(password.clone()).await);
+    assert!(works(t1.clone()).await);
+    let o = kp(
+        db,
+        &["user", "sessions", "revoke", "--username", "medewerker"],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("1 session"), "{}", out(&o));
+    assert!(!works(t1).await);
+
+    let t2 = token(login(password.clone()).await);
+    let o = kp(
+        db,
+        &["user", "password", "--username", "medewerker"],
+        Some("kort\n"),
+    );
+    assert!(!o.status.success(), "{}", out(&o));
+    assert!(
+        works(t2.clone()).await,
+        "a refused password changes nothing"
+    );
+    let o = kp(
+        db,
+        &["user", "password", "--username", "medewerker"],
+        Some("een-nieuw-wachtwoord\n"),
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(!works(t2).await);
+    assert_eq!(login(password.clone()).await.status, 401);
+    let t3 = token(login("een-nieuw-wachtwoord".into()).await);
+
+    let o = kp(db, &["user", "disable", "--username", "medewerker"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(!works(t3).await);
+    assert_eq!(login("een-nieuw-wachtwoord".into()).await.status, 401);
+    let o = kp(db, &["user", "disable", "--username", "niemand"], None);
+    assert!(!o.status.success());
+    assert!(out(&o).contains("bestaat niet"), "{}", out(&o));
+    app.close().await;
+}
+
 on_both_backends!(
+    users_are_managed_from_the_command_line,
     verify_opens_the_database_read_only_and_never_creates_or_migrates_it,
     every_command_works_from_nothing_with_flags_from_the_environment,
     serve_demo_seeds_everything_once_and_prints_a_working_token,

@@ -554,7 +554,14 @@ async fn deposits_and_top_ups_have_a_maximum(db: &common::TestDb) {
     let r = deposit(i64::MAX, "d1").await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.code(), "amount_above_limit");
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("€ 10.000.000,00"), "{}", r.text);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("€ 10.000.000,00"),
+        "{}",
+        r.text
+    );
     let r = deposit(1_000_000_001, "d2").await;
     assert_eq!(r.code(), "amount_above_limit", "{}", r.text);
     // The maximum itself is allowed, and later deposits still work.
@@ -589,3 +596,215 @@ async fn deposits_and_top_ups_have_a_maximum(db: &common::TestDb) {
 }
 
 on_both_backends!(deposits_and_top_ups_have_a_maximum);
+
+/// The id of a user by name, as the admin sees the list.
+async fn user_id(app: &common::TestApp, admin: &str, name: &str) -> String {
+    let r = app.get("/api/v1/users", Some(admin)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == name)
+        .unwrap_or_else(|| panic!("no user {name}: {}", r.text))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn login(app: &common::TestApp, name: &str, password: &str) -> common::Resp {
+    app.post(
+        "/api/v1/login",
+        None,
+        json!({"username": name, "password": password}),
+    )
+    .await
+}
+
+/// Users can be disabled, have their password reset or changed, and have their sessions ended,
+/// by whom the rules allow: an admin any user, a provider manager the own club's cashiers, a
+/// user their own password and sessions. A disabled user's sessions stop at once. (Before,
+/// only `user add` existed.)
+async fn users_are_managed_within_their_rights(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let kassa1 = user_id(&app, &w.admin, "kassa1").await;
+    let kassa2 = user_id(&app, &w.admin, "kassa2").await;
+    let muziek = user_id(&app, &w.admin, "kassa-muziek").await;
+    let staff = user_id(&app, &w.admin, "medewerker").await;
+    let admin = user_id(&app, &w.admin, "beheer").await;
+    // The manager lists only the own club's users.
+    let r = app.get("/api/v1/users", Some(&w.manager)).await;
+    let names: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, vec!["kassa1", "kassa2", "voorzitter"], "{}", r.text);
+    // Who may disable whom.
+    for (who, target, status) in [
+        (&w.cashier, &kassa2, 403),
+        (&w.staff, &kassa1, 403),
+        (&w.auditor, &kassa1, 403),
+        (&w.manager, &muziek, 404),
+        (&w.manager, &staff, 404),
+        (&w.admin, &admin, 422),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/v1/users/{target}/disable"),
+                Some(who),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), status, "{}", r.text);
+    }
+    let r = app
+        .post(&format!("/api/v1/users/{kassa1}/disable"), None, json!({}))
+        .await;
+    assert_eq!(r.status, 401);
+    // The manager disables the own cashier: its session stops at once, and it cannot log in.
+    assert_eq!(app.get("/api/v1/users", Some(&w.manager)).await.status, 200);
+    let lookup = |token: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/vouchers/lookup",
+                Some(&token),
+                json!({"token": "KP1:x"}),
+            )
+            .await
+            .status
+            .as_u16()
+        }
+    };
+    assert_ne!(lookup(w.cashier.clone()).await, 401);
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa1}/disable"),
+            Some(&w.manager),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["disabled"], true);
+    assert_eq!(lookup(w.cashier.clone()).await, 401);
+    let r = login(&app, "kassa1", "kassa1-wachtwoord-1").await;
+    assert_eq!(r.code(), "invalid_login", "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa1}/enable"),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = login(&app, "kassa1", "kassa1-wachtwoord-1").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // A reset by the manager: the cashier's sessions end, the new password works.
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa2}/password"),
+            Some(&w.manager),
+            json!({"password": "kort"}),
+        )
+        .await;
+    assert_eq!(r.code(), "invalid_password", "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/users/{muziek}/password"),
+            Some(&w.manager),
+            json!({"password": "nieuw-wachtwoord-2"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa2}/password"),
+            Some(&w.manager),
+            json!({"password": "nieuw-wachtwoord-2"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(lookup(w.cashier2.clone()).await, 401);
+    assert_eq!(
+        login(&app, "kassa2", "kassa2-wachtwoord-1").await.status,
+        401
+    );
+    let kassa2_token = login(&app, "kassa2", "nieuw-wachtwoord-2").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A user changes the own password: the current one is checked, other sessions end, this
+    // one stays.
+    let second = login(&app, "medewerker", "medewerker-wachtwoord-1")
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            "/api/v1/me/password",
+            Some(&w.staff),
+            json!({"current_password": "fout-wachtwoord", "new_password": "nog-een-wachtwoord"}),
+        )
+        .await;
+    assert_eq!(r.code(), "wrong_password", "{}", r.text);
+    let r = app.post("/api/v1/me/password", Some(&w.staff), json!({"current_password": "medewerker-wachtwoord-1", "new_password": "nog-een-wachtwoord"})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        app.get("/api/v1/users", Some(&w.staff)).await.status,
+        403,
+        "this session still works"
+    );
+    assert_eq!(
+        app.get("/api/v1/users", Some(&second)).await.status,
+        401,
+        "the other one ended"
+    );
+    assert_eq!(
+        login(&app, "medewerker", "nog-een-wachtwoord").await.status,
+        200
+    );
+
+    // Revoking sessions: a user for themself, an admin for anyone, not a cashier for others.
+    let r = app
+        .post(
+            &format!("/api/v1/users/{muziek}/sessions/revoke"),
+            Some(&kassa2_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa2}/sessions/revoke"),
+            Some(&kassa2_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        lookup(kassa2_token.clone()).await,
+        401,
+        "logged out everywhere"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/users/{muziek}/sessions/revoke"),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json()["revoked"].as_u64().unwrap() >= 1);
+    assert_eq!(lookup(w.other_cashier.clone()).await, 401);
+    app.close().await;
+}
+
+on_both_backends!(users_are_managed_within_their_rights);

@@ -256,6 +256,11 @@ mod tests {
             (E::NotFound(Missing::Provider), "unknown_provider", 404),
             (E::NotFound(Missing::Voucher), "unknown_voucher", 404),
             (E::NotFound(Missing::Redemption), "unknown_redemption", 404),
+            (E::NotFound(Missing::User), "unknown_user", 404),
+            (E::Invalid(Invalid::Password), "invalid_password", 400),
+            (E::Invalid(Invalid::Username), "invalid_username", 400),
+            (E::Rule(Rule::OwnAccount), "own_account", 422),
+            (E::Rule(Rule::WrongPassword), "wrong_password", 422),
             (E::NotFound(Missing::Path), "not_found", 404),
             (E::NotFound(Missing::Page), "not_found", 404),
             (
@@ -496,6 +501,7 @@ mod tests {
                 Invalid::ChildIdRequired | Invalid::HouseholdIdRequired | Invalid::TokenTooLong => {
                 }
                 Invalid::IdempotencyKeyMissing | Invalid::IdempotencyKey | Invalid::Range => {}
+                Invalid::Password | Invalid::Username => {}
                 Invalid::ProofRequest(_) => {}
             },
             Error::Unauthenticated(
@@ -508,6 +514,7 @@ mod tests {
             Error::NotFound(m) => match m {
                 Missing::Fund | Missing::Household | Missing::Child | Missing::Provider => {}
                 Missing::Voucher | Missing::Redemption | Missing::Path | Missing::Page => {}
+                Missing::User => {}
             },
             Error::Conflict(c) => match c {
                 Conflict::AlreadyIssued { .. }
@@ -518,7 +525,7 @@ mod tests {
             },
             Error::Rule(r) => match r {
                 Rule::InsufficientBalance | Rule::NothingLeft | Rule::InsufficientFundBalance => {}
-                Rule::AmountAboveLimit { .. } => {}
+                Rule::AmountAboveLimit { .. } | Rule::OwnAccount | Rule::WrongPassword => {}
                 Rule::VoucherBlocked | Rule::VoucherExpired | Rule::VoucherNotYetValid { .. } => {}
                 Rule::TokenSuperseded
                 | Rule::Token(_)

@@ -29,6 +29,7 @@ use super::{auth, error, ledger, ops};
         (name = "providers", description = "Providers (aanbieders)"),
         (name = "vouchers", description = "Vouchers: issue, view, QR codes, top-up, block, reissue"),
         (name = "redemptions", description = "Scanning and redeeming at a club, reversal"),
+        (name = "users", description = "Managing who can log in: disable, reset a password, end sessions"),
         (name = "ledger", description = "The public, verifiable ledger (no login)"),
         (name = "operations", description = "Health, metrics and this OpenAPI document"),
     )
@@ -74,6 +75,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::vouchers::lookup))
         .routes(routes!(endpoints::redemptions::create))
         .routes(routes!(endpoints::redemptions::reverse))
+        .routes(routes!(endpoints::users::list))
+        .routes(routes!(endpoints::users::disable))
+        .routes(routes!(endpoints::users::enable))
+        .routes(routes!(endpoints::users::reset_password))
+        .routes(routes!(endpoints::users::revoke_sessions))
+        .routes(routes!(endpoints::users::change_own_password))
         .routes(routes!(ledger::checkpoint))
         .routes(routes!(ledger::key))
         .routes(routes!(ledger::entries))

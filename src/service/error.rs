@@ -119,6 +119,10 @@ pub enum Invalid {
     HouseholdIdRequired,
     /// A scanned code is far longer than any token.
     TokenTooLong,
+    /// A password that is too short.
+    Password,
+    /// A login name that is empty, too long or holds spaces.
+    Username,
     /// The request needs an `Idempotency-Key`.
     IdempotencyKeyMissing,
     /// The `Idempotency-Key` is not 1 to 255 visible characters.
@@ -190,6 +194,8 @@ pub enum Missing {
     Voucher,
     /// No such redemption (or another club's).
     Redemption,
+    /// A user (or one that is not yours to manage).
+    User,
     /// An id in the address is not an id.
     Path,
     /// No such page or endpoint.
@@ -233,6 +239,10 @@ pub enum Rule {
     NothingLeft,
     /// Not enough in the fund.
     InsufficientFundBalance,
+    /// An admin cannot disable their own account (nobody might be left to enable it).
+    OwnAccount,
+    /// The current password given to change it is not right.
+    WrongPassword,
     /// A deposit or top-up above the configured maximum for one booking.
     AmountAboveLimit {
         /// The maximum.
@@ -467,6 +477,8 @@ impl Invalid {
             Invalid::ChildIdRequired => "child_id_required",
             Invalid::HouseholdIdRequired => "household_id_required",
             Invalid::IdempotencyKeyMissing => "idempotency_key_missing",
+            Invalid::Password => "invalid_password",
+            Invalid::Username => "invalid_username",
             Invalid::IdempotencyKey => "invalid_idempotency_key",
             Invalid::Range => "invalid_range",
             Invalid::ProofRequest(_) => "invalid_proof_request",
@@ -484,6 +496,7 @@ impl Missing {
             Missing::Provider => "unknown_provider",
             Missing::Voucher => "unknown_voucher",
             Missing::Redemption => "unknown_redemption",
+            Missing::User => "unknown_user",
             Missing::Path | Missing::Page => "not_found",
         }
     }
@@ -514,6 +527,8 @@ impl Rule {
             Rule::InsufficientBalance | Rule::NothingLeft => "insufficient_balance",
             Rule::InsufficientFundBalance => "insufficient_fund_balance",
             Rule::AmountAboveLimit { .. } => "amount_above_limit",
+            Rule::OwnAccount => "own_account",
+            Rule::WrongPassword => "wrong_password",
             Rule::VoucherBlocked => "voucher_blocked",
             Rule::VoucherExpired => "voucher_expired",
             Rule::VoucherNotYetValid { .. } => "voucher_not_yet_valid",

@@ -112,6 +112,8 @@ fn invalid(i: &Invalid) -> Text {
         Invalid::Iban => s("Dit IBAN klopt niet. Controleer de letters en cijfers."),
         Invalid::Email => s("Dit e-mailadres klopt niet."),
         Invalid::Phone => s("Dit telefoonnummer klopt niet."),
+        Invalid::Password => s("Een wachtwoord heeft minstens 10 tekens."),
+        Invalid::Username => s("Een gebruikersnaam heeft 1 tot 100 tekens, zonder spaties."),
         Invalid::Children => Cow::Owned(format!(
             "Geef 1 tot {} kinderen op.",
             super::households::MAX_CHILDREN
@@ -148,6 +150,7 @@ fn missing(m: Missing) -> Text {
         Missing::Provider => "Deze aanbieder bestaat niet.",
         Missing::Voucher => "Deze voucher bestaat niet.",
         Missing::Redemption => "Deze betaling bestaat niet.",
+        Missing::User => "Deze gebruiker bestaat niet.",
         Missing::Path => "Dit adres bestaat niet. Controleer het nummer.",
         Missing::Page => "Deze pagina of dit adres bestaat niet.",
     })
@@ -235,6 +238,8 @@ fn rule(r: &Rule) -> Text {
             "Dit bedrag is hoger dan het maximum van {limit} per boeking. Controleer het bedrag; \
              boek een groter bedrag in delen of vraag de beheerder om een hoger maximum."
         )),
+        Rule::OwnAccount => s("U kunt uw eigen account niet uitzetten."),
+        Rule::WrongPassword => s("Uw huidige wachtwoord klopt niet."),
         Rule::InsufficientFundBalance => {
             s("Er staat niet genoeg geld in de regeling. Laat eerst geld storten.")
         }

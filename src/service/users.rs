@@ -2,10 +2,12 @@
 
 use uuid::Uuid;
 
+use super::actor::User;
 use super::credentials::{self, PasswordError};
-use super::{Actor, Error, Result};
+use super::error::{Invalid, Missing, Rule, Unavailable};
+use super::{Actor, Error, Input, Result, Services};
 use crate::core::role::Role;
-use crate::store::users::NewUserRow;
+use crate::store::users::{NewUserRow, UserRow};
 use crate::store::{Store, StoreError};
 
 /// A user to add.
@@ -84,4 +86,229 @@ pub async fn add(store: &Store, actor: &Actor, new: NewUser) -> Result<Uuid, Add
         Err(StoreError::Unique) => Err(AddUserError::Taken(new.username.clone())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = credentials::MIN_PASSWORD_CHARS;
+/// Longest password accepted.
+pub const MAX_PASSWORD_CHARS: usize = 1000;
+
+/// A user as shown to those who manage users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    /// Id.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// The provider of a provider manager or cashier.
+    pub provider_id: Option<Uuid>,
+    /// True when the user cannot log in.
+    pub disabled: bool,
+}
+
+impl From<UserRow> for UserView {
+    fn from(u: UserRow) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            role: u.role,
+            provider_id: u.provider_id,
+            disabled: u.disabled_at.is_some(),
+        }
+    }
+}
+
+/// Who may manage users: an admin any user; a provider manager the cashiers of the own club.
+/// A user that is not the actor's to manage is reported as not existing.
+async fn manageable(store: &Store, actor: &Actor, id: Uuid) -> Result<(User, UserRow)> {
+    let me = actor.require(&[Role::Admin, Role::ProviderManager])?;
+    let target = store
+        .user(id)
+        .await?
+        .ok_or(Error::NotFound(Missing::User))?;
+    let mine = me.role.acts_as(Role::Admin)
+        || (target.role == Role::Cashier
+            && target.provider_id.is_some()
+            && target.provider_id == me.provider);
+    if !mine {
+        return Err(Error::NotFound(Missing::User));
+    }
+    Ok((me, target))
+}
+
+/// The users an actor manages: all for an admin, the own club's users for a provider manager.
+pub async fn list_in(store: &Store, actor: &Actor) -> Result<Vec<UserView>> {
+    let me = actor.require(&[Role::Admin, Role::ProviderManager])?;
+    let rows = if me.role.acts_as(Role::Admin) {
+        store.users(None).await?
+    } else {
+        match me.provider {
+            Some(p) => store.users(Some(p)).await?,
+            None => Vec::new(),
+        }
+    };
+    Ok(rows.into_iter().map(UserView::from).collect())
+}
+
+/// Disables a user: no more log-ins, and every session ends at once.
+pub async fn disable_in(store: &Store, actor: &Actor, id: Uuid) -> Result<UserView> {
+    let (me, target) = manageable(store, actor, id).await?;
+    if me.id == target.id {
+        return Err(Rule::OwnAccount.into());
+    }
+    let now = chrono::Utc::now();
+    if target.disabled_at.is_none() {
+        store.set_disabled(id, Some(now)).await?;
+    }
+    let ended = store.delete_sessions_of(id, None).await?;
+    tracing::info!(user = %target.username, by = %me.id, sessions = ended, "user disabled");
+    Ok(UserView {
+        disabled: true,
+        ..target.into()
+    })
+}
+
+/// Lets a disabled user log in again.
+pub async fn enable_in(store: &Store, actor: &Actor, id: Uuid) -> Result<UserView> {
+    let (me, target) = manageable(store, actor, id).await?;
+    store.set_disabled(id, None).await?;
+    tracing::info!(user = %target.username, by = %me.id, "user enabled");
+    Ok(UserView {
+        disabled: false,
+        ..target.into()
+    })
+}
+
+/// Sets a new password for someone else (a reset by an admin, or by a provider manager for a
+/// cashier of the own club); every session of that user ends.
+pub async fn reset_password(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+    input: Input<String>,
+) -> Result<()> {
+    let store = svc.store();
+    let (me, target) = manageable(store, actor, id).await?;
+    let password = input.read()?;
+    let hash = hash_in_pool(svc, password).await?;
+    store.set_password_hash(id, &hash).await?;
+    let ended = store.delete_sessions_of(id, None).await?;
+    tracing::info!(user = %target.username, by = %me.id, sessions = ended, "password reset");
+    Ok(())
+}
+
+/// A password change by its owner.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The new one (at least 10 characters).
+    pub new_password: String,
+}
+
+/// Changes the actor's own password, after checking the current one; every other session of
+/// the user ends (the one making the change, `session_token`, stays).
+pub async fn change_own_password(
+    svc: &Services,
+    actor: &Actor,
+    session_token: Option<&str>,
+    input: Input<PasswordChange>,
+) -> Result<()> {
+    let me = actor.require(&Role::ALL)?;
+    let change = input.read()?;
+    let store = svc.store();
+    let found = store
+        .credentials_of(me.id)
+        .await?
+        .ok_or(Error::NotFound(Missing::User))?;
+    if change.current_password.len() > 1000
+        || !super::sessions::check_password(svc, change.current_password, found.password_hash)
+            .await?
+    {
+        return Err(Rule::WrongPassword.into());
+    }
+    let hash = hash_in_pool(svc, change.new_password).await?;
+    store.set_password_hash(me.id, &hash).await?;
+    let keep = session_token.map(credentials::token_hash);
+    let ended = store.delete_sessions_of(me.id, keep.as_deref()).await?;
+    tracing::info!(user = %found.user.username, sessions = ended, "password changed");
+    Ok(())
+}
+
+/// Ends every session of a user (an admin; a provider manager for the own club's cashiers; or
+/// a user for themself: "log out everywhere"). How many ended.
+pub async fn revoke_sessions_in(store: &Store, actor: &Actor, id: Uuid) -> Result<u64> {
+    let me = actor.require(&Role::ALL)?;
+    if me.id != id {
+        manageable(store, actor, id).await?;
+    }
+    let ended = store.delete_sessions_of(id, None).await?;
+    tracing::info!(user = %id, by = %me.id, sessions = ended, "sessions revoked");
+    Ok(ended)
+}
+
+/// A user by login name, for the operator's commands.
+pub async fn named(store: &Store, actor: &Actor, username: &str) -> Result<UserView> {
+    actor.require(&[Role::Admin])?;
+    store
+        .user_named(username)
+        .await?
+        .map(UserView::from)
+        .ok_or(Error::NotFound(Missing::User))
+}
+
+/// Hashes a new password on the password threads (argon2 takes 19 MiB).
+async fn hash_in_pool(svc: &Services, password: String) -> Result<String> {
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count()) {
+        return Err(Error::Invalid(Invalid::Password));
+    }
+    svc.password_pool()
+        .run(svc.settings().password_check_wait, move || {
+            credentials::hash_password(&password)
+        })
+        .await
+        .map_err(|_| Error::Unavailable(Unavailable::LoginBusy))?
+        .map_err(|_| Error::bug("a password could not be hashed"))
+}
+
+/// Sets a new password from the command line (the operator), ending every session of the user.
+pub async fn set_password_by_operator(
+    store: &Store,
+    actor: &Actor,
+    id: Uuid,
+    password: String,
+) -> Result<()> {
+    manageable(store, actor, id).await?;
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count()) {
+        return Err(Error::Invalid(Invalid::Password));
+    }
+    let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&password))
+        .await
+        .map_err(Error::internal)?
+        .map_err(|_| Error::bug("a password could not be hashed"))?;
+    store.set_password_hash(id, &hash).await?;
+    store.delete_sessions_of(id, None).await?;
+    Ok(())
+}
+
+/// The users an actor manages (see [`list_in`]).
+pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<UserView>> {
+    list_in(svc.store(), actor).await
+}
+
+/// Disables a user (see [`disable_in`]).
+pub async fn disable(svc: &Services, actor: &Actor, id: Uuid) -> Result<UserView> {
+    disable_in(svc.store(), actor, id).await
+}
+
+/// Enables a user (see [`enable_in`]).
+pub async fn enable(svc: &Services, actor: &Actor, id: Uuid) -> Result<UserView> {
+    enable_in(svc.store(), actor, id).await
+}
+
+/// Ends every session of a user (see [`revoke_sessions_in`]).
+pub async fn revoke_sessions(svc: &Services, actor: &Actor, id: Uuid) -> Result<u64> {
+    revoke_sessions_in(svc.store(), actor, id).await
 }

@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_users"),
     migration!(3, "0003_vouchers"),
     migration!(4, "0004_idempotency_outcome"),
+    migration!(5, "0005_user_management"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::pool::{Store, StoreError, fetch_optional};
+use super::pool::{Store, StoreError, fetch_all, fetch_optional};
 use crate::core::role::Role;
 
 /// A stored user (without the password hash).
@@ -17,6 +17,8 @@ pub struct UserRow {
     pub role: Role,
     /// The provider a provider manager or cashier works for.
     pub provider_id: Option<Uuid>,
+    /// When the user was disabled (a disabled user cannot log in).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// A user with their password hash, for checking a log-in.
@@ -68,10 +70,10 @@ impl Store {
         Ok(id)
     }
 
-    /// A user and their password hash, by login name.
+    /// A user and their password hash, by login name; none for a disabled user.
     pub async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-        const SQL: &str =
-            "SELECT id, username, role, provider_id, password_hash FROM users WHERE username = $1";
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, password_hash FROM users \
+             WHERE username = $1 AND disabled_at IS NULL";
         Ok(fetch_optional!(
             self,
             Credentials,
@@ -103,15 +105,16 @@ impl Store {
         Ok(())
     }
 
-    /// The user of a session that has not expired.
+    /// The user of a session that has not expired, when the user is not disabled.
     pub async fn session_user(
         &self,
         token_hash: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<UserRow>, StoreError> {
-        const SQL: &str = "SELECT u.id, u.username, u.role, u.provider_id \
+        const SQL: &str = "SELECT u.id, u.username, u.role, u.provider_id, u.disabled_at \
                            FROM sessions s JOIN users u ON u.id = s.user_id \
-                           WHERE s.token_hash = $1 AND s.expires_at > $2";
+                           WHERE s.token_hash = $1 AND s.expires_at > $2 \
+                           AND u.disabled_at IS NULL";
         Ok(fetch_optional!(
             self,
             UserRow,
@@ -139,6 +142,97 @@ impl Store {
         let n = crate::with_db!(self.db(), |p| {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                 .bind(now)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n)
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+        const SQL: &str =
+            "SELECT id, username, role, provider_id, disabled_at FROM users WHERE id = $1";
+        Ok(fetch_optional!(self, UserRow, SQL, [id]))
+    }
+
+    /// A user by login name.
+    pub async fn user_named(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        const SQL: &str =
+            "SELECT id, username, role, provider_id, disabled_at FROM users WHERE username = $1";
+        Ok(fetch_optional!(self, UserRow, SQL, [username.to_owned()]))
+    }
+
+    /// A user and their password hash, by id (also when disabled).
+    pub async fn credentials_of(&self, id: Uuid) -> Result<Option<Credentials>, StoreError> {
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, password_hash \
+                           FROM users WHERE id = $1";
+        Ok(fetch_optional!(self, Credentials, SQL, [id]))
+    }
+
+    /// Every user, or those of one provider, by name.
+    pub async fn users(&self, provider: Option<Uuid>) -> Result<Vec<UserRow>, StoreError> {
+        Ok(match provider {
+            None => fetch_all!(
+                self,
+                UserRow,
+                "SELECT id, username, role, provider_id, disabled_at FROM users ORDER BY username",
+                []
+            ),
+            Some(p) => fetch_all!(
+                self,
+                UserRow,
+                "SELECT id, username, role, provider_id, disabled_at FROM users \
+                 WHERE provider_id = $1 ORDER BY username",
+                [p]
+            ),
+        })
+    }
+
+    /// Disables (`Some(when)`) or enables (`None`) a user; false when there is none.
+    pub async fn set_disabled(
+        &self,
+        id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        self.count_query();
+        let n = crate::with_db!(self.db(), |p| {
+            sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Stores a new password hash; false when there is no such user.
+    pub async fn set_password_hash(&self, id: Uuid, hash: &str) -> Result<bool, StoreError> {
+        self.count_query();
+        let n = crate::with_db!(self.db(), |p| {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash.to_owned())
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Ends every session of a user, except the one with `keep` (the caller's own); how many.
+    pub async fn delete_sessions_of(
+        &self,
+        user: Uuid,
+        keep: Option<&[u8]>,
+    ) -> Result<u64, StoreError> {
+        self.count_query();
+        let keep = keep.map(<[u8]>::to_vec).unwrap_or_default();
+        let n = crate::with_db!(self.db(), |p| {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user)
+                .bind(keep)
                 .execute(p)
                 .await?
                 .rows_affected()

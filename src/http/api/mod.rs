@@ -5,4 +5,5 @@ pub mod funds;
 pub mod households;
 pub mod providers;
 pub mod redemptions;
+pub mod users;
 pub mod vouchers;
