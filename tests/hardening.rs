@@ -808,3 +808,47 @@ async fn users_are_managed_within_their_rights(db: &common::TestDb) {
 }
 
 on_both_backends!(users_are_managed_within_their_rights);
+
+/// An auditor reads everything except what can spend money or open a family's page: no QR
+/// code (which holds the token) and no parent link. Staff and the parent link still get them.
+/// (Before, an auditor got both.)
+async fn auditors_get_no_spendable_credentials(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let v = w.voucher_id(0);
+    for path in [
+        format!("/api/v1/vouchers/{v}/qr.svg"),
+        format!("/api/v1/vouchers/{v}/qr.png"),
+    ] {
+        assert_eq!(app.get(&path, Some(&w.auditor)).await.status, 403, "{path}");
+        assert_eq!(app.get(&path, Some(&w.staff)).await.status, 200, "{path}");
+        assert_eq!(
+            app.get(&path, Some(&w.link_token())).await.status,
+            200,
+            "{path}"
+        );
+    }
+    let h = format!("/api/v1/households/{}", w.household);
+    let r = app.get(&h, Some(&w.auditor)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json()["parent_link"].is_null(), "{}", r.text);
+    assert!(!r.text.contains("KP1:"), "no token in {}", r.text);
+    let r = app.get(&h, Some(&w.staff)).await;
+    assert!(
+        r.json()["parent_link"]
+            .as_str()
+            .unwrap()
+            .contains("/tegoed/"),
+        "{}",
+        r.text
+    );
+    // The voucher itself is readable, without its token.
+    let r = app
+        .get(&format!("/api/v1/vouchers/{v}"), Some(&w.auditor))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("KP1:"), "no token in {}", r.text);
+    app.close().await;
+}
+
+on_both_backends!(auditors_get_no_spendable_credentials);

@@ -34,7 +34,7 @@ static MATRIX: &[(&str, &[&str])] = &[
     ("erase personal data", &["admin"]),
     ("issue voucher", &["admin", "staff"]),
     ("view voucher", &["admin", "staff", "auditor", "parent"]),
-    ("voucher QR code", &["admin", "staff", "auditor", "parent"]),
+    ("voucher QR code", &["admin", "staff", "parent"]),
     ("top up", &["admin", "staff", "finance"]),
     ("create provider", &["admin"]),
     (

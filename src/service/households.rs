@@ -170,14 +170,20 @@ pub(in crate::service) async fn get(svc: &Services, id: Uuid) -> Result<Househol
         .ok_or(Error::NotFound(Missing::Household))
 }
 
-/// A household with its children, vouchers and personal link (staff, auditors).
+/// A household with its children and vouchers (staff, auditors), and its personal link (staff
+/// only: an auditor reads everything except what can spend money or open a family's page).
 pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<HouseholdView> {
-    actor.require(&[Role::Staff, Role::Auditor])?;
+    let user = actor.require(&[Role::Staff, Role::Auditor])?;
     let household = get(svc, id).await?;
+    let may_open = user.role.acts_as(Role::Staff);
     let children = svc.store().children(id).await?;
     let vouchers = svc.store().household_vouchers(id).await?;
     Ok(HouseholdView {
-        parent_link: parent_link(svc, &household),
+        parent_link: if may_open {
+            parent_link(svc, &household)
+        } else {
+            None
+        },
         household,
         children,
         vouchers: Some(vouchers),

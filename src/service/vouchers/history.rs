@@ -278,7 +278,11 @@ pub(in crate::service) async fn balance_after(
     Ok(Cents(balance))
 }
 
-/// The current token of a voucher the actor may see (for the QR code).
+/// The current token of a voucher (for the QR code): staff, or the household's link. Not an
+/// auditor: a token spends money.
 pub async fn current_token(svc: &Services, actor: &Actor, id: Uuid) -> Result<String> {
+    if !matches!(actor, Actor::Parent { .. }) {
+        actor.require(&[Role::Staff])?;
+    }
     Ok(visible(svc, actor, id).await?.token)
 }
