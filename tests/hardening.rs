@@ -852,3 +852,90 @@ async fn auditors_get_no_spendable_credentials(db: &common::TestDb) {
 }
 
 on_both_backends!(auditors_get_no_spendable_credentials);
+
+/// No spendable token is stored: the database (and so a backup) holds only the id of the key
+/// that signs each voucher's token, and the token is signed again when it is needed, the very
+/// same one that was handed out (Ed25519 is deterministic). A database from before this change
+/// is scrubbed at start-up. (Before, `vouchers.token` held every token in plain text.)
+async fn tokens_are_not_stored_but_signed_again(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let stored = |sql: &'static str| {
+        let store = app.store.clone();
+        async move {
+            kindpakket::with_db!(store.db(), |p| sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap())
+        }
+    };
+    assert!(stored("SELECT COUNT(*) FROM vouchers").await >= 2);
+    assert_eq!(
+        stored("SELECT COUNT(*) FROM vouchers WHERE token <> ''").await,
+        0
+    );
+    assert_eq!(
+        stored("SELECT COUNT(*) FROM idempotency_keys WHERE response_body LIKE '%KP1:%'").await,
+        0
+    );
+    // The QR code holds the token that was handed out at issue.
+    let v = w.voucher_id(0);
+    let qr = |app: &common::TestApp, v: String, t: String| {
+        let router = app.router.clone();
+        async move {
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let req = axum::http::Request::get(format!("/api/v1/vouchers/{v}/qr.png"))
+                .header("authorization", format!("Bearer {t}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let bytes = router
+                .oneshot(req)
+                .await
+                .unwrap()
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes();
+            let img = image::load_from_memory(&bytes).unwrap().to_luma8();
+            let mut prepared = rqrr::PreparedImage::prepare(img);
+            let grids = prepared.detect_grids();
+            grids[0].decode().unwrap().1
+        }
+    };
+    assert_eq!(qr(&app, v.clone(), w.staff.clone()).await, w.token(0));
+    // After a reissue, the new token.
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{v}/reissue"),
+            Some(&w.staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let new_token = r.json()["token"].as_str().unwrap().to_owned();
+    assert_ne!(new_token, w.token(0));
+    assert_eq!(qr(&app, v.clone(), w.link_token()).await, new_token);
+    // A database from before: the token in the old column is scrubbed, and its key kept.
+    let store = app.store.clone();
+    let old = w.token(1);
+    let v1 = w.voucher_id(1);
+    kindpakket::with_db!(store.db(), |p| {
+        sqlx::query("UPDATE vouchers SET token = $1, token_key_id = NULL WHERE id = $2")
+            .bind(old.clone())
+            .bind(uuid::Uuid::parse_str(&v1).unwrap())
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    assert_eq!(store.scrub_stored_tokens().await.unwrap(), 1);
+    assert_eq!(
+        stored("SELECT COUNT(*) FROM vouchers WHERE token <> ''").await,
+        0
+    );
+    assert_eq!(qr(&app, v1, w.staff.clone()).await, old);
+    app.close().await;
+}
+
+on_both_backends!(tokens_are_not_stored_but_signed_again);

@@ -423,7 +423,7 @@ async fn leergeld_money_requests_with_an_idempotency_key_book_once(db: &common::
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(fund_balance().await, before + 10000);
 
-    // A top-up the fund cannot pay: refused, and the repeat gets the same refusal.
+    // A top-up above the maximum per booking: refused, and the repeat gets the same refusal.
     let top_ups = format!("/api/v1/vouchers/{}/top-ups", w.voucher_id(0));
     let too_much = json!({"amount_cents": 1_000_000_000, "reason": "te veel"});
     let r1 = with_key(
@@ -433,7 +433,7 @@ async fn leergeld_money_requests_with_an_idempotency_key_book_once(db: &common::
         "ophoging-1",
     )
     .await;
-    assert_eq!(r1.code(), "insufficient_fund_balance", "{}", r1.text);
+    assert_eq!(r1.code(), "amount_above_limit", "{}", r1.text);
     let r2 = with_key(top_ups.clone(), w.staff.clone(), too_much, "ophoging-1").await;
     assert_eq!((r2.status, r2.text.clone()), (r1.status, r1.text.clone()));
     let ok = json!({"amount_cents": 1000, "reason": "extra"});

@@ -279,6 +279,16 @@ impl Ledger {
     }
 
     /// The private voucher-signing key that signs new tokens, with its key id.
+    pub async fn voucher_key(&self, id: [u8; 4]) -> Option<SigningKey> {
+        let public = {
+            let state = self.state().await;
+            state.keys(KeyPurpose::Voucher).get(&id)?.public_key
+        };
+        let keys = self.inner.keys.lock().ok()?;
+        keys.find(KeyPurpose::Voucher, &public).cloned()
+    }
+
+    /// The active voucher-signing key and its id.
     pub async fn voucher_signer(&self) -> Option<([u8; 4], SigningKey)> {
         let public = {
             let state = self.state().await;

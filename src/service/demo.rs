@@ -209,7 +209,8 @@ async fn print_instructions(svc: &Services) -> anyhow::Result<()> {
     }
     if let Some(h) = svc.store().household_by_reference(FIRST_HOUSEHOLD).await? {
         if let Some(v) = svc.store().household_vouchers(h.id).await?.first() {
-            println!("Voorbeeldcode (voucher van Noor): {}", v.token);
+            let token = super::vouchers::token_of(svc, v).await?;
+            println!("Voorbeeldcode (voucher van Noor): {token}");
         }
         if let Some(link) = households::parent_link(svc, &h) {
             println!("Persoonlijke link van de ouder: {link}");

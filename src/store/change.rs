@@ -124,12 +124,12 @@ pub enum Change {
         /// When.
         at: DateTime<Utc>,
     },
-    /// A voucher's new token (reissue).
-    UpdateToken {
+    /// The key that signs a voucher's token from now on (reissue).
+    UpdateTokenKey {
         /// The voucher.
         voucher: Uuid,
-        /// The token text.
-        token: String,
+        /// The voucher key id.
+        key_id: Vec<u8>,
     },
     /// A redemption or direct payment; its entry index is the first entry of the command.
     InsertRedemption(RedemptionRow),
@@ -370,21 +370,21 @@ impl Change {
                 ],
             )],
             Change::InsertVoucher { voucher: v, at } => vec![stmt(
-                "INSERT INTO vouchers (id, fund_id, household_id, child_id, token, expires_at, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO vouchers (id, fund_id, household_id, child_id, token, token_key_id, \
+                 expires_at, created_at) VALUES ($1, $2, $3, $4, '', $5, $6, $7)",
                 vec![
                     V::Uuid(v.id),
                     V::Uuid(v.fund_id),
                     V::Uuid(v.household_id),
                     V::OptUuid(v.child_id),
-                    V::Text(v.token.clone()),
+                    V::Bytes(v.token_key_id.clone()),
                     V::I64(i64::from(v.expires_at)),
                     V::Time(*at),
                 ],
             )],
-            Change::UpdateToken { voucher, token } => vec![stmt(
-                "UPDATE vouchers SET token = $1 WHERE id = $2",
-                vec![V::Text(token.clone()), V::Uuid(*voucher)],
+            Change::UpdateTokenKey { voucher, key_id } => vec![stmt(
+                "UPDATE vouchers SET token_key_id = $1 WHERE id = $2",
+                vec![V::Bytes(key_id.clone()), V::Uuid(*voucher)],
             )],
             Change::InsertRedemption(r) => vec![stmt(
                 "INSERT INTO redemptions (id, kind, voucher_id, provider_id, fund_id, \

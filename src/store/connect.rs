@@ -42,6 +42,13 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         migrate::run(store.db()).await?;
+        let scrubbed = store.scrub_stored_tokens().await?;
+        if scrubbed > 0 {
+            tracing::info!(
+                vouchers = scrubbed,
+                "stored voucher tokens removed from the database"
+            );
+        }
         Ok(store)
     }
 

@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_vouchers"),
     migration!(4, "0004_idempotency_outcome"),
     migration!(5, "0005_user_management"),
+    migration!(6, "0006_tokens_not_stored"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

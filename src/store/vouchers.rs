@@ -16,8 +16,9 @@ pub struct VoucherRow {
     pub household_id: Uuid,
     /// Child, unless the fund pools per household.
     pub child_id: Option<Uuid>,
-    /// The current token text.
-    pub token: String,
+    /// The id of the voucher key that signs its token (the token itself is not stored; it is
+    /// signed again when needed).
+    pub token_key_id: Vec<u8>,
     /// Token expiry, Unix seconds.
     #[sqlx(try_from = "i64")]
     pub expires_at: u32,
@@ -26,7 +27,7 @@ pub struct VoucherRow {
 macro_rules! vouchers {
     ($where:literal) => {
         concat!(
-            "SELECT id, fund_id, household_id, child_id, token, expires_at FROM vouchers ",
+            "SELECT id, fund_id, household_id, child_id, token_key_id, expires_at FROM vouchers ",
             $where
         )
     };
@@ -67,5 +68,39 @@ impl Store {
             vouchers!("WHERE household_id = $1 ORDER BY created_at, id"),
             [household]
         ))
+    }
+
+    /// Empties the `token` column of vouchers from before tokens stopped being stored, keeping
+    /// only the id of the key that signed each. Runs at every start; a no-op once done.
+    pub async fn scrub_stored_tokens(&self) -> Result<u64, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Old {
+            id: Uuid,
+            token: String,
+        }
+        let old: Vec<Old> = fetch_all!(
+            self,
+            Old,
+            "SELECT id, token FROM vouchers WHERE token <> ''",
+            []
+        );
+        let mut n = 0;
+        for o in old {
+            let key_id = crate::core::token::VoucherToken::parse(&o.token)
+                .map(|t| t.key_id.to_vec())
+                .map_err(|e| {
+                    StoreError::Corrupt(format!("voucher {} has a bad stored token: {e}", o.id))
+                })?;
+            self.count_query();
+            crate::with_db!(self.db(), |p| {
+                sqlx::query("UPDATE vouchers SET token = '', token_key_id = $1 WHERE id = $2")
+                    .bind(key_id)
+                    .bind(o.id)
+                    .execute(p)
+                    .await?;
+            });
+            n += 1;
+        }
+        Ok(n)
     }
 }

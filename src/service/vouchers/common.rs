@@ -31,20 +31,41 @@ pub(in crate::service) fn ensure_not_closed(acc: &Account) -> Result<()> {
     Ok(())
 }
 
-/// Signs a token with the active voucher key.
+/// Signs a token with the active voucher key; the token and the key's id (which is stored,
+/// the token is not).
 pub(in crate::service) async fn sign_token(
     svc: &Services,
     voucher: Uuid,
     expiry: u32,
     categories: CategorySet,
     generation: u8,
-) -> Result<String> {
-    let (_, key) = svc
+) -> Result<(String, Vec<u8>)> {
+    let (id, key) = svc
         .ledger()
         .voucher_signer()
         .await
         .ok_or_else(|| Error::bug("no voucher-signing key"))?;
-    Ok(VoucherToken::sign(&key, voucher, expiry, categories, generation).encode())
+    let token = VoucherToken::sign(&key, voucher, expiry, categories, generation).encode();
+    Ok((token, id.to_vec()))
+}
+
+/// A voucher's current token, signed again from its fields: the key it was signed with, its
+/// expiry, its fund's categories and its generation on the ledger. Ed25519 signing is
+/// deterministic, so this is the very token that was handed out; none is stored.
+pub(in crate::service) async fn token_of(svc: &Services, v: &VoucherRow) -> Result<String> {
+    let key_id: [u8; 4] = v
+        .token_key_id
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::bug(format!("voucher {} has no token key", v.id)))?;
+    let key = svc
+        .ledger()
+        .voucher_key(key_id)
+        .await
+        .ok_or_else(|| Error::bug(format!("the voucher key of voucher {} is gone", v.id)))?;
+    let generation = account(svc, &v.id).await?.generation;
+    let fund = crate::service::funds::get(svc, v.fund_id).await?;
+    Ok(VoucherToken::sign(&key, v.id, v.expires_at, fund.categories, generation).encode())
 }
 
 /// Parses a category from a request.

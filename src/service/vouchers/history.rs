@@ -284,5 +284,6 @@ pub async fn current_token(svc: &Services, actor: &Actor, id: Uuid) -> Result<St
     if !matches!(actor, Actor::Parent { .. }) {
         actor.require(&[Role::Staff])?;
     }
-    Ok(visible(svc, actor, id).await?.token)
+    let v = visible(svc, actor, id).await?;
+    super::common::token_of(svc, &v).await
 }

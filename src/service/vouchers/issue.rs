@@ -170,13 +170,13 @@ async fn issue_once(
     let expiry = period
         .token_expiry()
         .ok_or(Error::Invalid(Invalid::PeriodTooLong))?;
-    let token = sign_token(svc, id, expiry, fund.categories, 0).await?;
+    let (token, token_key_id) = sign_token(svc, id, expiry, fund.categories, 0).await?;
     let row = VoucherRow {
         id,
         fund_id,
         household_id,
         child_id,
-        token: token.clone(),
+        token_key_id,
         expires_at: expiry,
     };
     let pooled = fund.pooling == Pooling::Household;
@@ -278,7 +278,7 @@ async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
     };
     Ok(Some(Issued {
         id,
-        token: v.token,
+        token: super::common::token_of(svc, &v).await?,
         balance_cents: amount,
         expires_at: fund.valid_until,
         categories: fund.categories.names(),

@@ -175,7 +175,7 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
         .generation
         .checked_add(1)
         .ok_or(Error::Rule(Rule::TooManyReissues))?;
-    let token = sign_token(svc, id, v.expires_at, fund.categories, generation).await?;
+    let (token, key_id) = sign_token(svc, id, v.expires_at, fund.categories, generation).await?;
     let appended = svc
         .ledger()
         .submit(Command {
@@ -185,9 +185,9 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
                 generation,
             })],
             changes: vec![
-                Change::UpdateToken {
+                Change::UpdateTokenKey {
                     voucher: id,
-                    token: token.clone(),
+                    key_id,
                 },
                 Change::InsertNote {
                     entry: 0,

@@ -11,7 +11,7 @@ pub mod issue;
 pub mod lifecycle;
 pub mod scan;
 
-pub(in crate::service) use common::{account, parse_category};
+pub(in crate::service) use common::{account, parse_category, token_of};
 pub(in crate::service) use history::balance_after;
 pub use history::{HistoryItem, VoucherView, current_token, view};
 pub use issue::{IssueFor, Issued, issue};
