@@ -157,6 +157,9 @@ pub enum TextProblem {
     TooLong(usize),
     /// Holds control characters.
     ControlCharacters,
+    /// Holds an invisible format character (category Cf: a bidi override, a zero-width
+    /// space, …).
+    FormatCharacters,
 }
 
 /// What is wrong with a proof request.

@@ -89,6 +89,10 @@ fn invalid(i: &Invalid) -> Text {
             TextProblem::ControlCharacters => {
                 format!("Het veld '{field}' bevat tekens die niet zijn toegestaan.")
             }
+            TextProblem::FormatCharacters => format!(
+                "Het veld '{field}' bevat onzichtbare tekens (zoals een teken dat de \
+                 leesrichting omdraait). Typ de tekst opnieuw in."
+            ),
         }),
         Invalid::Amount => s("Het bedrag moet groter zijn dan nul (in centen)."),
         Invalid::AmountPerChild => {

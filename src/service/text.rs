@@ -11,8 +11,43 @@ pub(in crate::service) fn positive_amount(cents: i64) -> Result<Cents> {
     Ok(Cents(cents))
 }
 
-/// Checks free text from a request: trimmed, at most `max` characters, no control characters;
-/// `None` when empty and not required.
+/// The format characters (Unicode general category Cf, as of Unicode 16): invisible marks such
+/// as the bidi overrides (U+202A–U+202E, U+2066–U+2069) that make "Jansen" print as
+/// "nesnaJ", zero-width spaces and joiners (U+200B–U+200D, U+2060, U+FEFF) that make two equal
+/// looking names differ, and the tag characters (U+E0000 block) that hide text. Free text
+/// reaches letters, CSV and SEPA files; none of these belongs there.
+pub(crate) const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{AD}', '\u{AD}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61C}', '\u{61C}'),
+    ('\u{6DD}', '\u{6DD}'),
+    ('\u{70F}', '\u{70F}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8E2}', '\u{8E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// True for a format character (category Cf).
+pub(crate) fn is_format(c: char) -> bool {
+    FORMAT_CHARACTERS.iter().any(|&(a, b)| (a..=b).contains(&c))
+}
+
+/// Checks free text from a request: trimmed, at most `max` characters, no control characters
+/// and no format characters (Cf); normalised to NFC (so that "é" typed as e + accent and "é"
+/// typed as one character are the same name); `None` when empty and not required.
 pub(crate) fn clean_text(
     field: &'static str,
     s: &str,
@@ -34,7 +69,11 @@ pub(crate) fn clean_text(
     if t.chars().any(char::is_control) {
         return Err(problem(TextProblem::ControlCharacters));
     }
-    Ok(Some(t.to_owned()))
+    if t.chars().any(is_format) {
+        return Err(problem(TextProblem::FormatCharacters));
+    }
+    use unicode_normalization::UnicodeNormalization as _;
+    Ok(Some(t.nfc().collect()))
 }
 
 /// Like [`clean_text`] for a required field.
@@ -58,5 +97,51 @@ pub(in crate::service) fn optional_text(
     match s {
         Some(s) => clean_text(field, s, max, false),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invisible_format_characters_are_refused_and_text_is_normalised_to_nfc() {
+        // A bidi override, zero-width characters, a soft hyphen, a tag character.
+        for bad in [
+            "Jan\u{202E}nesnaJ",
+            "Jan\u{2066}sen",
+            "Jan\u{200B}sen",
+            "Jan\u{200D}sen",
+            "Jan\u{FEFF}sen",
+            "Jan\u{AD}sen",
+            "Jan\u{E0041}sen",
+        ] {
+            assert!(
+                matches!(
+                    clean_text("naam", bad, 100, true),
+                    Err(Error::Invalid(Invalid::Text {
+                        problem: TextProblem::FormatCharacters,
+                        ..
+                    }))
+                ),
+                "{bad:?}"
+            );
+        }
+        // "José" typed as e + combining accent is stored as the one character é.
+        let decomposed = "Jose\u{301}";
+        assert_eq!(decomposed.chars().count(), 5);
+        assert_eq!(
+            clean_text("naam", decomposed, 100, true)
+                .unwrap()
+                .as_deref(),
+            Some("Jos\u{e9}")
+        );
+        assert_eq!(
+            clean_text("naam", "  Noor  ", 100, true)
+                .unwrap()
+                .as_deref(),
+            Some("Noor")
+        );
+        assert!(FORMAT_CHARACTERS.iter().all(|(a, b)| a <= b));
     }
 }
