@@ -92,6 +92,17 @@ pub struct ServeArgs {
     /// Most client connections open at once (further clients wait in the listen queue).
     #[arg(long, env = "KINDPAKKET_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Addresses that may read /metrics (repeat or separate with commas; default: this
+    /// machine, 127.0.0.1 and ::1).
+    #[arg(
+        long = "metrics-from",
+        env = "KINDPAKKET_METRICS_FROM",
+        value_delimiter = ','
+    )]
+    pub metrics_from: Vec<std::net::IpAddr>,
+    /// A bearer token that may read /metrics from anywhere.
+    #[arg(long, env = "KINDPAKKET_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
     /// Largest deposit in one booking, in cents (default € 10.000.000).
     #[arg(long, env = "KINDPAKKET_MAX_DEPOSIT_CENTS", default_value_t = 1_000_000_000,
           value_parser = clap::value_parser!(i64).range(1..))]
@@ -268,6 +279,12 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: a.secure_cookies,
         trusted_proxies: a.trusted_proxies.clone(),
         max_connections: a.max_connections,
+        metrics_from: if a.metrics_from.is_empty() {
+            HttpConfig::default().metrics_from
+        } else {
+            a.metrics_from.clone()
+        },
+        metrics_token: a.metrics_token.clone().filter(|t| !t.is_empty()),
         ..HttpConfig::default()
     };
     let settings = Settings {

@@ -939,3 +939,138 @@ async fn tokens_are_not_stored_but_signed_again(db: &common::TestDb) {
 }
 
 on_both_backends!(tokens_are_not_stored_but_signed_again);
+
+/// A GET as it arrives from `peer`, with headers.
+fn get_from(
+    path: &str,
+    peer: &str,
+    headers: &[(&str, &str)],
+) -> axum::http::Request<axum::body::Body> {
+    let mut b = axum::http::Request::get(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let mut req = b.body(axum::body::Body::empty()).unwrap();
+    let ip: IpAddr = peer.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 40_000,
+        ))));
+    req
+}
+
+/// `/metrics` answers only a configured address (default: this machine) or the metrics
+/// token; a forwarded-for header from anyone but a trusted proxy changes nothing. (Before, it
+/// was public.)
+async fn metrics_only_for_a_configured_address_or_token(db: &common::TestDb) {
+    let config = kindpakket::http::HttpConfig {
+        trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+        metrics_from: vec!["127.0.0.1".parse().unwrap(), "10.9.9.9".parse().unwrap()],
+        metrics_token: Some("geheim-meet-token".into()),
+        ..kindpakket::http::HttpConfig::default()
+    };
+    let app = common::TestApp::with_settings(db, quick_settings(), config).await;
+    let status = |req| {
+        let app = &app;
+        async move { app.send(req).await.status.as_u16() }
+    };
+    assert_eq!(status(get_from("/metrics", "127.0.0.1", &[])).await, 200);
+    assert_eq!(status(get_from("/metrics", "10.9.9.9", &[])).await, 200);
+    assert_eq!(status(get_from("/metrics", "203.0.113.4", &[])).await, 403);
+    // Pretending to be the monitoring host through the header: only a trusted proxy may.
+    assert_eq!(
+        status(get_from(
+            "/metrics",
+            "203.0.113.4",
+            &[("x-forwarded-for", "10.9.9.9")]
+        ))
+        .await,
+        403
+    );
+    assert_eq!(
+        status(get_from(
+            "/metrics",
+            "10.0.0.1",
+            &[("x-forwarded-for", "10.9.9.9")]
+        ))
+        .await,
+        200
+    );
+    // Through the proxy, an outside client is an outside client.
+    assert_eq!(
+        status(get_from(
+            "/metrics",
+            "10.0.0.1",
+            &[("x-forwarded-for", "203.0.113.4")]
+        ))
+        .await,
+        403
+    );
+    // The token works from anywhere; a wrong one does not.
+    assert_eq!(
+        status(get_from(
+            "/metrics",
+            "203.0.113.4",
+            &[("authorization", "Bearer geheim-meet-token")]
+        ))
+        .await,
+        200
+    );
+    assert_eq!(
+        status(get_from(
+            "/metrics",
+            "203.0.113.4",
+            &[("authorization", "Bearer fout")]
+        ))
+        .await,
+        403
+    );
+    app.close().await;
+}
+
+/// A club that is not approved for a voucher's fund learns nothing about the voucher when it
+/// scans it: not that it is blocked (or superseded, or expired), only that it cannot take it
+/// here. (Before, the voucher's state was told first.)
+async fn an_unapproved_club_learns_nothing_about_a_voucher(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let r = app.post("/api/v1/providers", Some(&w.admin), json!({"name": "Dansschool Grijpskerk", "kvk": "40000003", "iban": "NL91ABNA0417164300", "categories": ["cultuur"]})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let club = uuid::Uuid::parse_str(&common::id_of(&r)).unwrap();
+    let outsider = app.login_as("kassa-dans", "cashier", Some(club)).await;
+    let v = w.voucher_id(0);
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{v}/block"),
+            Some(&w.staff),
+            json!({"reason": "kwijt"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let look = |who: String| {
+        let app = &app;
+        let token = w.token(0);
+        async move {
+            app.post(
+                "/api/v1/vouchers/lookup",
+                Some(&who),
+                json!({"token": token}),
+            )
+            .await
+            .json()
+        }
+    };
+    let inside = look(w.cashier.clone()).await;
+    assert_eq!(inside["reason_code"], "voucher_blocked", "{inside}");
+    let outside = look(outsider.clone()).await;
+    assert_eq!(outside["reason_code"], "provider_not_approved", "{outside}");
+    assert!(outside["voucher_id"].is_null(), "{outside}");
+    let r = app.redeem(&w.token(0), &outsider, 100, "cultuur").await;
+    assert_eq!(r.code(), "provider_not_approved", "{}", r.text);
+    app.close().await;
+}
+
+on_both_backends!(
+    metrics_only_for_a_configured_address_or_token,
+    an_unapproved_club_learns_nothing_about_a_voucher,
+);

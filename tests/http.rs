@@ -470,7 +470,17 @@ async fn operations_endpoints_answer(db: &common::TestDb) {
     let app = common::TestApp::new(db).await;
     assert_eq!(app.get("/healthz", None).await.status, 200);
     assert_eq!(app.get("/readyz", None).await.status, 200);
-    let m = app.get("/metrics", None).await;
+    // Metrics: from this machine (or with the metrics token, see tests/hardening.rs) only.
+    assert_eq!(app.get("/metrics", None).await.status, 403);
+    let mut req = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40_000,
+        ))));
+    let m = app.send(req).await;
     assert_eq!(m.status, 200);
     assert!(
         m.text.contains("kindpakket_http_requests_total"),

@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::error::ApiError;
+use super::extract::{BearerToken, ClientAddr};
 use super::state::AppState;
 
 /// The process is up.
@@ -30,10 +32,29 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics: only for a configured address (default: this machine) or with the
+/// configured bearer token.
 #[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String)))]
-pub async fn metrics_text(State(state): State<AppState>) -> Response {
+    responses(
+        (status = 200, description = "Prometheus text format", body = String),
+        (status = 403, description = "Not from a configured address and without the metrics token (`forbidden`)", body = crate::http::error::ErrorBody),
+    ))]
+pub async fn metrics_text(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    BearerToken(token): BearerToken,
+) -> Response {
+    let by_address = client.is_some_and(|c| state.config.metrics_from.contains(&c));
+    let by_token = match (&state.config.metrics_token, token) {
+        (Some(want), Some(got)) => {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(want.as_bytes()) == Sha256::digest(got.as_bytes())
+        }
+        _ => false,
+    };
+    if !by_address && !by_token {
+        return ApiError(crate::service::Error::Forbidden).into_response();
+    }
     state.metrics.run_upkeep();
     (
         [(

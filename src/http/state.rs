@@ -25,6 +25,11 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Most connections open at once; further clients wait in the listen queue.
     pub max_connections: usize,
+    /// Clients that may read `/metrics` (by address, after `X-Forwarded-For` from a trusted
+    /// proxy is applied). Default: this machine only.
+    pub metrics_from: Vec<std::net::IpAddr>,
+    /// A bearer token that may read `/metrics` from anywhere.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -36,6 +41,11 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            metrics_from: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
+            metrics_token: None,
         }
     }
 }

@@ -206,7 +206,9 @@ pub async fn redeem(
             let amount = positive_amount(req.amount_cents)?;
             let category = parse_category(&req.category)?;
             let description = optional_text("description", req.description.as_deref(), 200)?;
-            let checked = vouchers::check_token(svc, &req.token).await?;
+            let checked =
+                vouchers::check_token(svc, &req.token, Some((provider, Rule::ProviderNotApproved)))
+                    .await?;
             if !checked.token.categories.contains(category) {
                 return Err(Rule::CategoryNotAllowed(category).into());
             }

@@ -34,7 +34,16 @@ pub const MAX_TOKEN_TEXT: usize = 1000;
 /// Checks a scanned or typed token against signature, key, voucher, status, generation and
 /// expiry. A token has one valid text form: exactly what was printed, in upper case, without
 /// surrounding spaces (a page that lets people type it may tidy their input before sending).
-pub(in crate::service) async fn check_token(svc: &Services, text: &str) -> Result<CheckedToken> {
+///
+/// With `club`, the club scanning it must be approved for the voucher's fund, and this is
+/// checked right after the signature, before anything about the voucher's state: a club
+/// outside the fund learns nothing (not whether it is blocked, superseded or expired); it gets
+/// the given refusal instead.
+pub(in crate::service) async fn check_token(
+    svc: &Services,
+    text: &str,
+    club: Option<(Uuid, Rule)>,
+) -> Result<CheckedToken> {
     let token = VoucherToken::parse(text).map_err(Rule::Token)?;
     {
         let state = svc.ledger().state().await;
@@ -51,6 +60,11 @@ pub(in crate::service) async fn check_token(svc: &Services, text: &str) -> Resul
         .await?
         .ok_or(Error::Rule(Rule::UnknownVoucherToken))?;
     let fund = funds::get(svc, voucher.fund_id).await?;
+    if let Some((provider, refusal)) = club
+        && svc.store().approval(fund.id, provider).await?.is_none()
+    {
+        return Err(refusal.into());
+    }
     let account = account(svc, &voucher.id).await?;
     if account.status == AccountStatus::Closed || fund.expired_at.is_some() {
         return Err(Rule::VoucherExpired.into());
@@ -124,7 +138,7 @@ pub async fn lookup(svc: &Services, actor: &Actor, token: Input<String>) -> Resu
     if token.len() > MAX_TOKEN_TEXT {
         return Err(Invalid::TokenTooLong.into());
     }
-    let checked = match check_token(svc, &token).await {
+    let checked = match check_token(svc, &token, Some((provider, Rule::ClubNotApproved))).await {
         Ok(c) => c,
         Err(Error::Rule(rule)) => return Ok(Lookup::invalid(rule, None)),
         Err(e) => return Err(e),
