@@ -526,7 +526,55 @@ async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
     app.close().await;
 }
 
+/// `serve --demo` refuses a database that holds real data: it would book a demo deposit on the
+/// permanent ledger and create an admin with a known password. (Before, it did both.)
+async fn demo_refuses_a_database_with_real_data(db: &common::TestDb) {
+    let o = kp(
+        db,
+        &[
+            "user",
+            "add",
+            "--username",
+            "echte-beheerder",
+            "--role",
+            "admin",
+        ],
+        Some("een-echt-wachtwoord\n"),
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let o = kp(
+        db,
+        &["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")],
+        None,
+    );
+    assert!(!o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("--demo geweigerd"), "{}", out(&o));
+    let store = db.store().await;
+    let (funds, demo_admin): (i64, i64) = kindpakket::with_db!(store.db(), |p| {
+        let f = sqlx::query_scalar("SELECT COUNT(*) FROM funds")
+            .fetch_one(p)
+            .await
+            .unwrap();
+        let u = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = 'beheerder'")
+            .fetch_one(p)
+            .await
+            .unwrap();
+        (f, u)
+    });
+    assert_eq!(
+        (funds, demo_admin),
+        (0, 0),
+        "nothing of the demo was written"
+    );
+    store.close().await;
+}
+
 on_both_backends!(
+    demo_refuses_a_database_with_real_data,
     users_are_managed_from_the_command_line,
     verify_opens_the_database_read_only_and_never_creates_or_migrates_it,
     every_command_works_from_nothing_with_flags_from_the_environment,

@@ -26,7 +26,9 @@ fn err(e: super::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-/// Seeds the demo data (once) and prints how to use it.
+/// Seeds the demo data (once) and prints how to use it. Refuses a database that holds other
+/// data: the demo books a deposit on the permanent ledger and creates an admin with a known
+/// password, which must never happen to a real one.
 pub async fn seed(svc: &Services) -> anyhow::Result<()> {
     if svc
         .store()
@@ -34,6 +36,14 @@ pub async fn seed(svc: &Services) -> anyhow::Result<()> {
         .await?
         .is_none()
     {
+        if svc.store().records().await? > 0 {
+            anyhow::bail!(
+                "--demo geweigerd: deze database bevat al echte gegevens en is geen demo. De demo \
+                 boekt een storting op het blijvende grootboek en maakt een beheerder met een \
+                 bekend wachtwoord. Gebruik een nieuwe database voor de demo (bijvoorbeeld \
+                 --database sqlite://demo.db)."
+            );
+        }
         seed_data(svc).await?;
     }
     print_instructions(svc).await

@@ -239,4 +239,19 @@ impl Store {
         });
         Ok(n)
     }
+
+    /// How many users, funds, providers and households there are in all: zero for a database
+    /// nobody has used yet.
+    pub async fn records(&self) -> Result<i64, StoreError> {
+        self.count_query();
+        let n: i64 = crate::with_db!(self.db(), |p| {
+            sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM funds) \
+                 + (SELECT COUNT(*) FROM providers) + (SELECT COUNT(*) FROM households)",
+            )
+            .fetch_one(p)
+            .await?
+        });
+        Ok(n)
+    }
 }
