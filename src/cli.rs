@@ -576,7 +576,11 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
     };
     match audit::audit(&data, trusted.as_ref()) {
         Ok(report) => {
-            println!("{}", report.summary());
+            println!(
+                "{}; {}",
+                report.summary(),
+                key_line(&report, trusted.is_some())
+            );
             Ok(0)
         }
         Err(failure) => {
@@ -584,6 +588,29 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// The ledger's current key, its fingerprint, and whether it was checked against a trusted
+/// key: without `--key` the audit trusts whatever self-signed genesis it was given, so the
+/// auditor must compare the fingerprint with one obtained another way.
+fn key_line(report: &audit::AuditReport, trusted: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let key = report
+        .state
+        .active_key(KeyPurpose::Ledger)
+        .and_then(|(_, k)| ed25519_dalek::VerifyingKey::from_bytes(&k.public_key).ok())
+        .and_then(|k| Vkey::new(&report.origin, k).ok());
+    let Some(key) = key else {
+        return "no ledger key".into();
+    };
+    let fingerprint = B64.encode(Sha256::digest(key.key.as_bytes()));
+    let check = if trusted {
+        "checked against the trusted key given with --key"
+    } else {
+        "NOT checked against a trusted key: compare this fingerprint with the one Leergeld \
+         published, or pass --key"
+    };
+    format!("ledger key {key} fingerprint SHA256:{fingerprint} ({check})")
 }
 
 async fn rotate(a: RotateArgs) -> anyhow::Result<()> {

@@ -142,6 +142,33 @@ async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::
     assert!(e.status.success(), "{}", out(&e));
     let v = kp(db, &["verify", "--export", bundle.to_str().unwrap()], None);
     assert!(v.status.success(), "{}", out(&v));
+    // Without --key the summary names the ledger's key and its fingerprint, and says that it
+    // was not checked against a trusted one.
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let newest = json["ledger_keys"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        out(&v).contains(&format!("ledger key {newest} fingerprint SHA256:")),
+        "{}",
+        out(&v)
+    );
+    assert!(
+        out(&v).contains("NOT checked against a trusted key"),
+        "{}",
+        out(&v)
+    );
+    assert_eq!(
+        out(&v).trim_end().lines().count(),
+        1,
+        "one line: {}",
+        out(&v)
+    );
     // The auditor pins the genesis key from the bundle; a stranger's key is refused.
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
     let genesis_key = json["ledger_keys"][0].as_str().unwrap().to_owned();
@@ -157,6 +184,11 @@ async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::
         None,
     );
     assert!(v.status.success(), "{}", out(&v));
+    assert!(
+        out(&v).contains("checked against the trusted key given with --key"),
+        "{}",
+        out(&v)
+    );
     let stranger = kindpakket::core::note::Vkey::new(
         json["origin"].as_str().unwrap(),
         ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
