@@ -1074,3 +1074,59 @@ on_both_backends!(
     metrics_only_for_a_configured_address_or_token,
     an_unapproved_club_learns_nothing_about_a_voucher,
 );
+
+/// On SQLite, erased personal data does not stay behind in the database file's free space or in
+/// its write-ahead log: `secure_delete` zeroes old content, and the erasure empties the WAL.
+/// The names are looked for in the raw bytes of both files. (Before, they were still there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erased_names_leave_no_trace_in_the_sqlite_files() {
+    let db = common::TestDb::new(common::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let app = common::TestApp::new(&db).await;
+    let admin = app.login_as("beheer", "admin", None).await;
+    let staff = app.login_as("medewerker", "staff", None).await;
+    let r = app
+        .post(
+            "/api/v1/households",
+            Some(&staff),
+            json!({"reference": "WISSEN-1", "parent_name": "Zwaantje Vlieghuisbergen",
+                   "email": "zwaantje@vlieghuisbergen.example",
+                   "children": [{"first_name": "Kwintijntje", "birth_date": "2015-05-05"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = common::id_of(&r);
+    let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
+    let files = || {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal"] {
+            if let Ok(b) = std::fs::read(format!("{path}{suffix}")) {
+                all.extend(b);
+            }
+        }
+        all
+    };
+    let holds =
+        |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let before = files();
+    assert!(
+        holds(&before, "Vlieghuisbergen"),
+        "the name is on disk before the erasure"
+    );
+    let r = app
+        .send(
+            axum::http::Request::delete(format!("/api/v1/households/{id}/personal-data"))
+                .header("authorization", format!("Bearer {admin}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let after = files();
+    for name in ["Vlieghuisbergen", "Kwintijntje", "zwaantje@"] {
+        assert!(!holds(&after, name), "{name} is still in the SQLite files");
+    }
+    app.close().await;
+    db.cleanup().await;
+}

@@ -212,6 +212,7 @@ pub async fn erase_personal_data(svc: &Services, actor: &Actor, id: Uuid) -> Res
         }
     }
     svc.store().apply(&changes).await?;
+    svc.store().flush_erased().await?;
     tracing::info!(household = %id, "personal data erased");
     Ok(())
 }

@@ -161,6 +161,9 @@ pub(crate) fn sqlite_options(url: &str) -> Result<(SqliteConnectOptions, PathBuf
         // A checkpoint is signed only after the commit is durable; NORMAL could lose it.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // Deleted and overwritten content is zeroed on its page, not left in free space:
+        // erased personal data must not survive in the file.
+        .pragma("secure_delete", "ON")
         .busy_timeout(Duration::from_secs(10));
     Ok((opts, PathBuf::from(path)))
 }
@@ -177,6 +180,26 @@ pub(crate) fn create_private(path: &std::path::Path) -> std::io::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+impl Store {
+    /// After erasing personal data: copies the write-ahead log into the database file and
+    /// empties it (SQLite), so the erased rows' old page images do not stay in the `-wal` file.
+    /// PostgreSQL keeps old row versions until `VACUUM` (see docs/operations.md).
+    pub async fn flush_erased(&self) -> Result<(), StoreError> {
+        if let Db::Sqlite(p) = self.db() {
+            self.count_query();
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(p)
+                .await?;
+            if busy != 0 {
+                tracing::warn!(
+                    "the WAL could not be emptied after an erasure: readers were busy; the next checkpoint will"
+                );
+            }
+        }
+        Ok(())
     }
 }
 
