@@ -191,6 +191,8 @@ pub struct ExportArgs {
 pub enum KeysCommand {
     /// Make a new key active; old public keys stay published.
     Rotate(RotateArgs),
+    /// A compromised voucher key: its tokens are refused at once.
+    Revoke(RevokeArgs),
 }
 
 /// Which key to rotate.
@@ -208,6 +210,23 @@ pub struct RotateArgs {
     /// voucher or ledger.
     #[arg(long, value_enum, env = "KINDPAKKET_PURPOSE")]
     pub purpose: PurposeArg,
+    /// For a voucher key: the last day tokens of the old key are accepted (YYYY-MM-DD;
+    /// default 90 days from today). Reissue the vouchers before then.
+    #[arg(long, env = "KINDPAKKET_ACCEPT_UNTIL")]
+    pub accept_until: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `keys revoke` options.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Only voucher keys can be revoked.
+    #[arg(long, value_enum, env = "KINDPAKKET_PURPOSE")]
+    pub purpose: PurposeArg,
+    /// The key id (8 hex digits, as `GET /api/v1/keys/voucher` lists it).
+    #[arg(long, env = "KINDPAKKET_KEY_ID")]
+    pub key_id: String,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -227,6 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(a) => verify(a).await,
         Command::Export(a) => export(a).await.map(|()| 0),
         Command::Keys(KeysCommand::Rotate(a)) => rotate(a).await.map(|()| 0),
+        Command::Keys(KeysCommand::Revoke(a)) => revoke(a).await.map(|()| 0),
     }
 }
 
@@ -238,9 +258,48 @@ async fn open_ledger(db: &DbArgs, origin: Option<String>) -> anyhow::Result<Ledg
         origin,
         ..LedgerOptions::default()
     };
-    Ledger::open(store, &db.keys, options)
+    let ledger = Ledger::open(store, &db.keys, options)
         .await
-        .context("opening the ledger")
+        .context("opening the ledger")?;
+    archive_retired_keys(&ledger, &db.keys).await?;
+    Ok(ledger)
+}
+
+/// Where retired private keys go: beside the keys directory, `<keys>-archief` (0700; files
+/// 0600). Move it offline, or delete it: nothing needs those keys any more.
+fn archive_dir(keys: &Path) -> PathBuf {
+    let name = keys
+        .file_name()
+        .map_or_else(|| "keys".into(), |n| n.to_string_lossy().into_owned());
+    keys.with_file_name(format!("{name}-archief"))
+}
+
+/// Moves the private halves of revoked voucher keys, and of rotated-out ones past their last
+/// day, out of the keys directory.
+async fn archive_retired_keys(ledger: &Ledger, keys: &Path) -> anyhow::Result<()> {
+    let today = crate::core::time::dutch_date(chrono::Utc::now());
+    let statuses = ledger.store().voucher_key_statuses().await?;
+    let publics: Vec<(String, [u8; 32])> = {
+        let state = ledger.state().await;
+        statuses
+            .iter()
+            .filter(|s| s.revoked_at.is_some() || s.accept_until.is_some_and(|d| today > d))
+            .filter_map(|s| {
+                let id: [u8; 4] = s.key_id.as_slice().try_into().ok()?;
+                let k = state.keys(KeyPurpose::Voucher).get(&id)?;
+                Some((hex(&id), k.public_key))
+            })
+            .collect()
+    };
+    for (id, public) in publics {
+        if let Some(to) = ledger
+            .archive_key(KeyPurpose::Voucher, &public, &archive_dir(keys))
+            .context("archiving a retired voucher key")?
+        {
+            tracing::info!(key = %id, to = %to.display(), "retired voucher key moved out of the keys directory");
+        }
+    }
+    Ok(())
 }
 
 /// Creates a ledger key and a voucher key in `dir` when it has none, and the link secret.
@@ -619,15 +678,103 @@ async fn rotate(a: RotateArgs) -> anyhow::Result<()> {
         PurposeArg::Ledger => KeyPurpose::Ledger,
     };
     let ledger = open_ledger(&a.db, None).await?;
+    let old = ledger.state().await.active_key(purpose).map(|(id, _)| id);
     let result = ledger.rotate(purpose).await;
-    let state = ledger.state().await;
-    let active = state.active_key(purpose).map(|(id, _)| hex(&id));
-    drop(state);
+    let active = ledger
+        .state()
+        .await
+        .active_key(purpose)
+        .map(|(id, _)| hex(&id));
+    let until = a.accept_until.unwrap_or_else(|| {
+        crate::core::time::dutch_date(chrono::Utc::now()) + chrono::Duration::days(90)
+    });
+    let recorded = match (result.is_ok(), purpose, old) {
+        (true, KeyPurpose::Voucher, Some(old)) => ledger
+            .store()
+            .accept_voucher_key_until(&old, until)
+            .await
+            .map(|()| Some((hex(&old), until))),
+        _ => Ok(None),
+    };
     ledger.close().await;
     result.context("rotating the key")?;
+    let recorded = recorded.context("recording until when the old key's tokens count")?;
     println!(
         "new {purpose} key {} is active; older public keys stay on the ledger",
         active.unwrap_or_default()
+    );
+    if let Some((old, until)) = recorded {
+        println!(
+            "tokens of voucher key {old} are accepted until {until} (inclusive); reissue those \
+             vouchers before then (POST /api/v1/vouchers/reissue with {{\"key_id\": \"{old}\"}})"
+        );
+    }
+    Ok(())
+}
+
+/// `keys revoke`: a compromised voucher key. Its tokens are refused from now on (a running
+/// service reads the revocation with every scan), its private half leaves the keys directory,
+/// and when it is the active key a new one takes over first (this needs the ledger's writer:
+/// stop the service for that case).
+async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
+    if !matches!(a.purpose, PurposeArg::Voucher) {
+        bail!("only voucher keys can be revoked; rotate the ledger key instead");
+    }
+    let id = Some(a.key_id.trim())
+        .filter(|k| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|k| u32::from_str_radix(k, 16).ok())
+        .map(u32::to_be_bytes)
+        .with_context(|| format!("--key-id {:?} is not 8 hex digits", a.key_id))?;
+    let store = Store::open(&a.db.database)
+        .await
+        .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
+    // Refused at once, even before the rest.
+    store.revoke_voucher_key(&id, chrono::Utc::now()).await?;
+    store.close().await;
+    let ledger = open_ledger(&a.db, None).await.context(
+        "the key is revoked, but its private key could not be archived or replaced: stop the \
+         service and run this command again",
+    )?;
+    let known = ledger
+        .state()
+        .await
+        .keys(KeyPurpose::Voucher)
+        .contains_key(&id);
+    let active = ledger
+        .state()
+        .await
+        .active_key(KeyPurpose::Voucher)
+        .map(|(k, _)| k);
+    let rotated = if active == Some(id) {
+        Some(ledger.rotate(KeyPurpose::Voucher).await)
+    } else {
+        None
+    };
+    let archived = archive_retired_keys(&ledger, &a.db.keys).await;
+    let open = ledger
+        .store()
+        .vouchers_signed_by(&id)
+        .await
+        .map(|v| v.len());
+    ledger.close().await;
+    if !known {
+        bail!("there is no voucher key {}", a.key_id);
+    }
+    if let Some(r) = rotated {
+        r.context("making a new voucher key active")?;
+        println!(
+            "voucher key {} was active; a new key is active now",
+            a.key_id
+        );
+    }
+    archived?;
+    println!(
+        "voucher key {} is revoked: its tokens are refused (key_revoked); its private key left \
+         the keys directory. {} voucher(s) need a new token: POST /api/v1/vouchers/reissue \
+         with {{\"key_id\": \"{}\"}} issues them and their letters.",
+        a.key_id,
+        open.unwrap_or(0),
+        a.key_id
     );
     Ok(())
 }

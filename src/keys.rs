@@ -142,6 +142,39 @@ impl KeyRing {
             .map(|k| &k.key)
     }
 
+    /// Moves the private key of a public key out of the keys directory into `archive` (created
+    /// 0700; the file keeps mode 0600), for a key that signs no more. Its public key stays on
+    /// the ledger, so what it signed still verifies. `None` when this ring does not hold it.
+    pub fn archive(
+        &mut self,
+        purpose: KeyPurpose,
+        public_key: &[u8; 32],
+        archive: &Path,
+    ) -> Result<Option<PathBuf>, KeyError> {
+        let Some(i) = self
+            .keys
+            .iter()
+            .position(|k| k.purpose == purpose && k.key.verifying_key().as_bytes() == public_key)
+        else {
+            return Ok(None);
+        };
+        create_dir(archive)?;
+        let from = self.keys[i].path.clone();
+        let name = from.file_name().map(ToOwned::to_owned).unwrap_or_default();
+        let to = archive.join(name);
+        std::fs::rename(&from, &to)
+            .or_else(|_| std::fs::copy(&from, &to).and_then(|_| std::fs::remove_file(&from)))
+            .map_err(io(&from))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&to))?;
+        }
+        self.keys.remove(i);
+        Ok(Some(to))
+    }
+
     /// The private key for a public key, if this ring has it.
     pub fn find(&self, purpose: KeyPurpose, public_key: &[u8; 32]) -> Option<&SigningKey> {
         self.keys
@@ -176,8 +209,20 @@ pub fn link_secret(dir: &Path) -> Result<[u8; 32], KeyError> {
     }
 }
 
+/// Creates a private directory (0700), or tightens an existing one to 0700: its files are
+/// private keys.
 fn create_dir(dir: &Path) -> Result<(), KeyError> {
     if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = std::fs::metadata(dir).map_err(io(dir))?;
+            if m.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(io(dir))?;
+                tracing::warn!(dir = %dir.display(), "the keys directory was readable by others; its mode is now 0700");
+            }
+        }
         return Ok(());
     }
     let mut b = std::fs::DirBuilder::new();

@@ -605,7 +605,126 @@ async fn demo_refuses_a_database_with_real_data(db: &common::TestDb) {
     store.close().await;
 }
 
+/// The voucher key files in a directory, by key id (hex).
+fn voucher_key_files(dir: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            let id = name
+                .strip_prefix("voucher-")?
+                .strip_suffix(".pem")?
+                .rsplit('-')
+                .next()?
+                .to_owned();
+            Some((id, p))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// `keys rotate` gives the old voucher key a last day and, once it has passed, its private key
+/// leaves the keys directory (archived 0600 beside it); `keys revoke` of the active key makes a
+/// new one active and archives the revoked one at once; an existing keys directory that others
+/// could read is tightened to 0700. (Before, retired private keys stayed, and there was no
+/// revoke.)
+async fn voucher_keys_are_rotated_revoked_and_archived(db: &common::TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let o = kp(
+        db,
+        &["user", "add", "--username", "beheer", "--role", "admin"],
+        Some("een-echt-wachtwoord\n"),
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let keys = db.keys();
+    let archive = keys.with_file_name(format!(
+        "{}-archief",
+        keys.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let first = voucher_key_files(&keys);
+    assert_eq!(first.len(), 1);
+    let o = kp(
+        db,
+        &[
+            "keys",
+            "rotate",
+            "--purpose",
+            "voucher",
+            "--accept-until",
+            "2020-01-01",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("accepted until 2020-01-01"), "{}", out(&o));
+    assert_eq!(mode(&keys), 0o700, "the keys directory is private again");
+    // The next start of the ledger (here: rotating the ledger key) finds the old voucher key
+    // past its last day: its private key leaves.
+    let o = kp(db, &["keys", "rotate", "--purpose", "ledger"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let now = voucher_key_files(&keys);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0].0, first[0].0);
+    let archived = voucher_key_files(&archive);
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0].0, first[0].0);
+    assert_eq!(mode(&archived[0].1), 0o600);
+    assert_eq!(mode(&archive), 0o700);
+    // Revoking the active key: a new one takes over, the revoked one leaves at once.
+    let active = now[0].0.clone();
+    let o = kp(
+        db,
+        &[
+            "keys",
+            "revoke",
+            "--purpose",
+            "voucher",
+            "--key-id",
+            &active,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("a new key is active"), "{}", out(&o));
+    let after = voucher_key_files(&keys);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after[0].0, active);
+    assert!(
+        voucher_key_files(&archive)
+            .iter()
+            .any(|(id, _)| *id == active)
+    );
+    let o = kp(
+        db,
+        &[
+            "keys",
+            "revoke",
+            "--purpose",
+            "voucher",
+            "--key-id",
+            "nonsense",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    let v = kp(db, &["verify", "--database", &db.url], None);
+    assert!(v.status.success(), "{}", out(&v));
+}
+
 on_both_backends!(
+    voucher_keys_are_rotated_revoked_and_archived,
     demo_refuses_a_database_with_real_data,
     users_are_managed_from_the_command_line,
     verify_opens_the_database_read_only_and_never_creates_or_migrates_it,

@@ -1130,3 +1130,115 @@ async fn erased_names_leave_no_trace_in_the_sqlite_files() {
     app.close().await;
     db.cleanup().await;
 }
+
+/// The key id (hex) of a token.
+fn key_of(token: &str) -> String {
+    let t = kindpakket::core::token::VoucherToken::parse(token).unwrap();
+    t.key_id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Rotate versus revoke. After a rotation, tokens of the old key keep working until the last
+/// day given, and are refused (`key_retired`) after it; Leergeld reissues them in bulk. After a
+/// revocation they are refused at once (`key_revoked`), in the running service, and the QR
+/// code asks for a reissue. (Before, every key ever known was accepted for ever.)
+async fn rotated_keys_expire_and_revoked_keys_stop_at_once(db: &common::TestDb) {
+    use kindpakket::core::entry::KeyPurpose;
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let old = key_of(&w.token(0));
+    let old_id: Vec<u8> = (0..4)
+        .map(|i| u8::from_str_radix(&old[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let look = |token: String| {
+        let app = &app;
+        let cashier = w.cashier.clone();
+        async move {
+            app.post(
+                "/api/v1/vouchers/lookup",
+                Some(&cashier),
+                json!({"token": token}),
+            )
+            .await
+            .json()
+        }
+    };
+    assert_eq!(look(w.token(0)).await["valid"], true);
+    // Rotation: the old key's tokens keep working until their last day (today included).
+    app.ledger.rotate(KeyPurpose::Voucher).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    app.store
+        .accept_voucher_key_until(&old_id, today + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(look(w.token(0)).await["valid"], true);
+    app.store
+        .accept_voucher_key_until(&old_id, today - chrono::Duration::days(2))
+        .await
+        .unwrap();
+    let r = look(w.token(0)).await;
+    assert_eq!(r["reason_code"], "key_retired", "{r}");
+    let r = app.redeem(&w.token(0), &w.cashier, 100, "sport").await;
+    assert_eq!(r.code(), "key_retired", "{}", r.text);
+    // Bulk reissue: every open voucher of the old key gets a token of the new key.
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.cashier),
+            json!({"key_id": old}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.staff),
+            json!({"key_id": "xyz"}),
+        )
+        .await;
+    assert_eq!(r.code(), "invalid_key_id", "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.staff),
+            json!({"key_id": old}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let n = r.json()["reissued"].as_u64().unwrap();
+    assert!(n >= 2, "{}", r.text);
+    let v = w.voucher_id(0);
+    let svg = app
+        .get(&format!("/api/v1/vouchers/{v}/qr.svg"), Some(&w.staff))
+        .await;
+    assert_eq!(svg.status, 200);
+    // The new token (read back through a reissue of one voucher) is of the new key and works.
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{v}/reissue"),
+            Some(&w.staff),
+            json!({}),
+        )
+        .await;
+    let fresh = r.json()["token"].as_str().unwrap().to_owned();
+    let new = key_of(&fresh);
+    assert_ne!(new, old);
+    assert_eq!(look(fresh.clone()).await["valid"], true);
+    // Revocation of the new key: refused at once, by the running service; the QR code asks
+    // for a reissue instead of showing a token that no club will take.
+    let new_id: Vec<u8> = (0..4)
+        .map(|i| u8::from_str_radix(&new[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    app.store
+        .revoke_voucher_key(&new_id, chrono::Utc::now())
+        .await
+        .unwrap();
+    let r = look(fresh).await;
+    assert_eq!(r["reason_code"], "key_revoked", "{r}");
+    let qr = app
+        .get(&format!("/api/v1/vouchers/{v}/qr.svg"), Some(&w.staff))
+        .await;
+    assert_eq!(qr.code(), "reissue_needed", "{}", qr.text);
+    app.close().await;
+}
+
+on_both_backends!(rotated_keys_expire_and_revoked_keys_stop_at_once);

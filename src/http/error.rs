@@ -258,8 +258,12 @@ mod tests {
             (E::NotFound(Missing::Redemption), "unknown_redemption", 404),
             (E::NotFound(Missing::User), "unknown_user", 404),
             (E::Invalid(Invalid::Password), "invalid_password", 400),
+            (E::Invalid(Invalid::KeyId), "invalid_key_id", 400),
             (E::Invalid(Invalid::Username), "invalid_username", 400),
             (E::Rule(Rule::OwnAccount), "own_account", 422),
+            (E::Rule(Rule::KeyRevoked), "key_revoked", 422),
+            (E::Rule(Rule::KeyRetired), "key_retired", 422),
+            (E::Conflict(Conflict::ReissueNeeded), "reissue_needed", 409),
             (E::Rule(Rule::WrongPassword), "wrong_password", 422),
             (E::NotFound(Missing::Path), "not_found", 404),
             (E::NotFound(Missing::Page), "not_found", 404),
@@ -501,7 +505,7 @@ mod tests {
                 Invalid::ChildIdRequired | Invalid::HouseholdIdRequired | Invalid::TokenTooLong => {
                 }
                 Invalid::IdempotencyKeyMissing | Invalid::IdempotencyKey | Invalid::Range => {}
-                Invalid::Password | Invalid::Username => {}
+                Invalid::Password | Invalid::Username | Invalid::KeyId => {}
                 Invalid::ProofRequest(_) => {}
             },
             Error::Unauthenticated(
@@ -522,10 +526,12 @@ mod tests {
                 | Conflict::AlreadyPaidOut => {}
                 Conflict::AlreadyBlocked | Conflict::AlreadyExpired | Conflict::ReferenceTaken => {}
                 Conflict::Exists | Conflict::Changed | Conflict::InFlight | Conflict::InDoubt => {}
+                Conflict::ReissueNeeded => {}
             },
             Error::Rule(r) => match r {
                 Rule::InsufficientBalance | Rule::NothingLeft | Rule::InsufficientFundBalance => {}
                 Rule::AmountAboveLimit { .. } | Rule::OwnAccount | Rule::WrongPassword => {}
+                Rule::KeyRevoked | Rule::KeyRetired => {}
                 Rule::VoucherBlocked | Rule::VoucherExpired | Rule::VoucherNotYetValid { .. } => {}
                 Rule::TokenSuperseded
                 | Rule::Token(_)

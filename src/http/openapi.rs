@@ -155,6 +155,12 @@ pub fn constrain(doc: &mut Value) {
         json!({"pattern": VALID_UNTIL}),
     );
     set(doc, "DepositRequest", "amount_cents", json!({"minimum": 1}));
+    set(
+        doc,
+        "BulkReissueRequest",
+        "key_id",
+        json!({"pattern": "^[\\t-\\r ]*[0-9A-Fa-f]{8}[\\t-\\r ]*$"}),
+    );
     let password = json!({"minLength": crate::service::users::MIN_PASSWORD_CHARS, "maxLength": crate::service::users::MAX_PASSWORD_CHARS});
     set(doc, "PasswordReset", "password", password.clone());
     set(doc, "OwnPasswordChange", "new_password", password);

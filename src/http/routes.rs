@@ -72,6 +72,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::vouchers::top_up))
         .routes(routes!(endpoints::vouchers::block))
         .routes(routes!(endpoints::vouchers::reissue))
+        .routes(routes!(endpoints::vouchers::reissue_all))
         .routes(routes!(endpoints::vouchers::lookup))
         .routes(routes!(endpoints::redemptions::create))
         .routes(routes!(endpoints::redemptions::reverse))

@@ -278,7 +278,7 @@ impl Ledger {
         state.ledger_vkeys()
     }
 
-    /// The private voucher-signing key that signs new tokens, with its key id.
+    /// The private half of a voucher key by id, while the keys directory holds it.
     pub async fn voucher_key(&self, id: [u8; 4]) -> Option<SigningKey> {
         let public = {
             let state = self.state().await;
@@ -286,6 +286,21 @@ impl Ledger {
         };
         let keys = self.inner.keys.lock().ok()?;
         keys.find(KeyPurpose::Voucher, &public).cloned()
+    }
+
+    /// Moves the private key of a public key out of the keys directory into `archive`.
+    pub fn archive_key(
+        &self,
+        purpose: KeyPurpose,
+        public_key: &[u8; 32],
+        archive: &std::path::Path,
+    ) -> Result<Option<std::path::PathBuf>, LedgerError> {
+        let mut keys = self
+            .inner
+            .keys
+            .lock()
+            .map_err(|_| LedgerError::Unavailable("key ring lock poisoned".into()))?;
+        Ok(keys.archive(purpose, public_key, archive)?)
     }
 
     /// The active voucher-signing key and its id.

@@ -119,6 +119,8 @@ pub enum Invalid {
     HouseholdIdRequired,
     /// A scanned code is far longer than any token.
     TokenTooLong,
+    /// A voucher key id that is not 8 hex digits.
+    KeyId,
     /// A password that is too short.
     Password,
     /// A login name that is empty, too long or holds spaces.
@@ -231,6 +233,8 @@ pub enum Conflict {
     InFlight,
     /// Booked under this key, but its answer was not kept (a crash in between).
     InDoubt,
+    /// The voucher's token can no longer be signed (its key was revoked or retired): reissue it.
+    ReissueNeeded,
 }
 
 /// Rules that refuse a well-formed request (422).
@@ -242,6 +246,10 @@ pub enum Rule {
     NothingLeft,
     /// Not enough in the fund.
     InsufficientFundBalance,
+    /// The token's voucher key was revoked (a compromise): the voucher needs a new token.
+    KeyRevoked,
+    /// The token's voucher key was rotated out and its last day has passed.
+    KeyRetired,
     /// An admin cannot disable their own account (nobody might be left to enable it).
     OwnAccount,
     /// The current password given to change it is not right.
@@ -481,6 +489,7 @@ impl Invalid {
             Invalid::HouseholdIdRequired => "household_id_required",
             Invalid::IdempotencyKeyMissing => "idempotency_key_missing",
             Invalid::Password => "invalid_password",
+            Invalid::KeyId => "invalid_key_id",
             Invalid::Username => "invalid_username",
             Invalid::IdempotencyKey => "invalid_idempotency_key",
             Invalid::Range => "invalid_range",
@@ -519,6 +528,7 @@ impl Conflict {
             Conflict::Changed => "fund_changed",
             Conflict::InFlight => "idempotency_in_flight",
             Conflict::InDoubt => "idempotency_in_doubt",
+            Conflict::ReissueNeeded => "reissue_needed",
         }
     }
 }
@@ -531,6 +541,8 @@ impl Rule {
             Rule::InsufficientFundBalance => "insufficient_fund_balance",
             Rule::AmountAboveLimit { .. } => "amount_above_limit",
             Rule::OwnAccount => "own_account",
+            Rule::KeyRevoked => "key_revoked",
+            Rule::KeyRetired => "key_retired",
             Rule::WrongPassword => "wrong_password",
             Rule::VoucherBlocked => "voucher_blocked",
             Rule::VoucherExpired => "voucher_expired",

@@ -117,6 +117,7 @@ fn invalid(i: &Invalid) -> Text {
         Invalid::Email => s("Dit e-mailadres klopt niet."),
         Invalid::Phone => s("Dit telefoonnummer klopt niet."),
         Invalid::Password => s("Een wachtwoord heeft minstens 10 tekens."),
+        Invalid::KeyId => s("Een sleutel-id bestaat uit 8 hexadecimale tekens, zoals 1a2b3c4d."),
         Invalid::Username => s("Een gebruikersnaam heeft 1 tot 100 tekens, zonder spaties."),
         Invalid::Children => Cow::Owned(format!(
             "Geef 1 tot {} kinderen op.",
@@ -179,6 +180,9 @@ fn conflict(c: Conflict) -> Text {
         Conflict::Changed => "Dit kan niet meer: de gegevens zijn intussen veranderd.",
         Conflict::InFlight => {
             "Dit verzoek wordt al verwerkt. Wacht even en probeer het dan opnieuw."
+        }
+        Conflict::ReissueNeeded => {
+            "De code van deze voucher is vervangen. Geef de voucher opnieuw uit (nieuwe brief)."
         }
         Conflict::InDoubt => {
             "Dit verzoek is geboekt, maar het antwoord is niet bewaard. Kijk het saldo na \
@@ -243,6 +247,14 @@ fn rule(r: &Rule) -> Text {
              boek een groter bedrag in delen of vraag de beheerder om een hoger maximum."
         )),
         Rule::OwnAccount => s("U kunt uw eigen account niet uitzetten."),
+        Rule::KeyRevoked => s(
+            "Deze code is ingetrokken en werkt niet meer. Vraag de ouder om contact op te nemen \
+             met Stichting Leergeld voor een nieuwe brief.",
+        ),
+        Rule::KeyRetired => s(
+            "Deze code is vervangen door een nieuwe en werkt niet meer. Vraag de ouder om de \
+             nieuwe brief van Stichting Leergeld.",
+        ),
         Rule::WrongPassword => s("Uw huidige wachtwoord klopt niet."),
         Rule::InsufficientFundBalance => {
             s("Er staat niet genoeg geld in de regeling. Laat eerst geld storten.")

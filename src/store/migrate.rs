@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_idempotency_outcome"),
     migration!(5, "0005_user_management"),
     migration!(6, "0006_tokens_not_stored"),
+    migration!(7, "0007_voucher_key_status"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

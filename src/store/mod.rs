@@ -18,6 +18,7 @@ mod connect;
 pub(crate) mod funds;
 pub(crate) mod households;
 pub(crate) mod idempotency;
+pub(crate) mod keys;
 pub(crate) mod log;
 mod migrate;
 pub(crate) mod pool;

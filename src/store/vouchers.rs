@@ -103,4 +103,14 @@ impl Store {
         }
         Ok(n)
     }
+
+    /// The vouchers whose tokens a voucher key signs.
+    pub async fn vouchers_signed_by(&self, key_id: &[u8]) -> Result<Vec<VoucherRow>, StoreError> {
+        Ok(fetch_all!(
+            self,
+            VoucherRow,
+            vouchers!("WHERE token_key_id = $1 ORDER BY created_at, id"),
+            [key_id.to_vec()]
+        ))
+    }
 }

@@ -269,3 +269,58 @@ pub async fn lookup(
         vouchers::lookup(&state.services, &actor, token).await?,
     ))
 }
+
+/// Which key's vouchers to reissue.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkReissueRequest {
+    /// The voucher key id (8 hex digits, as `GET /api/v1/keys/voucher` lists it).
+    pub key_id: String,
+}
+
+/// A reissued voucher, which needs a new letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkReissuedVoucher {
+    /// Voucher id.
+    pub id: Uuid,
+    /// Its household (for the letter).
+    pub household_id: Uuid,
+}
+
+/// What a bulk reissue did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkReissueResponse {
+    /// How many vouchers got a new token.
+    pub reissued: usize,
+    /// Closed (expired) vouchers of that key, left alone.
+    pub skipped: usize,
+    /// The vouchers that got a new token; each needs a new letter.
+    pub vouchers: Vec<BulkReissuedVoucher>,
+}
+
+/// Reissues every open voucher whose token a voucher key signs (after a rotation, or at once
+/// after a revocation): new tokens from the active key; the old printouts stop working.
+#[utoipa::path(post, path = "/api/v1/vouchers/reissue", operation_id = "reissue_vouchers_of_key", tag = "vouchers", security(("bearer" = [])),
+    request_body = BulkReissueRequest,
+    responses(
+        (status = 200, description = "Reissued", body = BulkReissueResponse),
+        (status = 400, description = "`invalid_key_id`, `invalid_field`, `malformed_json`", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "`too_many_reissues`", body = ErrorBody),
+    ))]
+pub async fn reissue_all(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Body(input): Body<BulkReissueRequest>,
+) -> Result<Json<BulkReissueResponse>, ApiError> {
+    let r = vouchers::reissue_all(&state.services, &actor, input.map(|b| b.key_id)).await?;
+    Ok(Json(BulkReissueResponse {
+        reissued: r.reissued.len(),
+        skipped: r.skipped,
+        vouchers: r
+            .reissued
+            .into_iter()
+            .map(|(id, household_id)| BulkReissuedVoucher { id, household_id })
+            .collect(),
+    }))
+}

@@ -6,7 +6,7 @@ use crate::core::accounts::Account;
 use crate::core::category::{Category, CategorySet};
 use crate::core::entry::AccountStatus;
 use crate::core::token::VoucherToken;
-use crate::service::error::{Missing, Rule};
+use crate::service::error::{Conflict, Missing, Rule};
 use crate::service::{Error, Result, Services};
 use crate::store::vouchers::VoucherRow;
 
@@ -58,11 +58,17 @@ pub(in crate::service) async fn token_of(svc: &Services, v: &VoucherRow) -> Resu
         .as_slice()
         .try_into()
         .map_err(|_| Error::bug(format!("voucher {} has no token key", v.id)))?;
-    let key = svc
-        .ledger()
-        .voucher_key(key_id)
-        .await
-        .ok_or_else(|| Error::bug(format!("the voucher key of voucher {} is gone", v.id)))?;
+    // A revoked key's tokens are refused, and a retired key's private half has left the keys
+    // directory: the voucher needs a new token (a reissue).
+    let revoked = svc
+        .store()
+        .voucher_key_status(&key_id)
+        .await?
+        .is_some_and(|s| s.revoked_at.is_some());
+    let key = match svc.ledger().voucher_key(key_id).await {
+        Some(k) if !revoked => k,
+        _ => return Err(Conflict::ReissueNeeded.into()),
+    };
     let generation = account(svc, &v.id).await?.generation;
     let fund = crate::service::funds::get(svc, v.fund_id).await?;
     Ok(VoucherToken::sign(&key, v.id, v.expires_at, fund.categories, generation).encode())

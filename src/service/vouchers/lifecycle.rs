@@ -204,3 +204,43 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
         entry_index: funds::first(&appended.indexes)?,
     })
 }
+
+/// What a bulk reissue did.
+#[derive(Debug, Clone)]
+pub struct BulkReissued {
+    /// The vouchers that got a new token (each needs a new letter), with their households.
+    pub reissued: Vec<(Uuid, Uuid)>,
+    /// Vouchers of that key that were closed (expired) and so left alone.
+    pub skipped: usize,
+}
+
+/// Reissues every open voucher whose token a voucher key signs (staff): after a rotation,
+/// before the old key's last day, or at once after a revocation. Each gets a new token
+/// generation signed by the active key; the old printouts stop working.
+pub async fn reissue_all(
+    svc: &Services,
+    actor: &Actor,
+    key_id: Input<String>,
+) -> Result<BulkReissued> {
+    actor.require(&[Role::Staff])?;
+    let key_id = key_id.read()?;
+    let id = Some(key_id.trim())
+        .filter(|k| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|k| u32::from_str_radix(k, 16).ok())
+        .map(u32::to_be_bytes)
+        .ok_or(Error::Invalid(crate::service::error::Invalid::KeyId))?;
+    let vouchers = svc.store().vouchers_signed_by(&id).await?;
+    let mut out = BulkReissued {
+        reissued: Vec::new(),
+        skipped: 0,
+    };
+    for v in vouchers {
+        match reissue(svc, actor, v.id).await {
+            Ok(_) => out.reissued.push((v.id, v.household_id)),
+            Err(Error::Rule(Rule::VoucherExpired)) => out.skipped += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    tracing::info!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), skipped = out.skipped, "vouchers reissued in bulk");
+    Ok(out)
+}

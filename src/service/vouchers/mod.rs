@@ -15,6 +15,8 @@ pub(in crate::service) use common::{account, parse_category, token_of};
 pub(in crate::service) use history::balance_after;
 pub use history::{HistoryItem, VoucherView, current_token, view};
 pub use issue::{IssueFor, Issued, issue};
-pub use lifecycle::{Block, Reissued, TopUp, ToppedUp, block, reissue, top_up};
+pub use lifecycle::{
+    Block, BulkReissued, Reissued, TopUp, ToppedUp, block, reissue, reissue_all, top_up,
+};
 pub(in crate::service) use scan::check_token;
 pub use scan::{CheckedToken, Lookup, lookup};

@@ -54,6 +54,16 @@ pub(in crate::service) async fn check_token(
             ed25519_dalek::VerifyingKey::from_bytes(&key.public_key).map_err(Error::internal)?;
         token.verify(&vk).map_err(Rule::Token)?;
     }
+    // What Leergeld decided about the key: revoked (a compromise) or rotated out and past its
+    // last day. Read each time, so a revocation counts at once, also in a running service.
+    if let Some(status) = svc.store().voucher_key_status(&token.key_id).await? {
+        if status.revoked_at.is_some() {
+            return Err(Rule::KeyRevoked.into());
+        }
+        if status.accept_until.is_some_and(|last| svc.today() > last) {
+            return Err(Rule::KeyRetired.into());
+        }
+    }
     let voucher = svc
         .store()
         .voucher(token.voucher)
