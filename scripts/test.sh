@@ -27,6 +27,11 @@ python3 -c 'import requests, cryptography' 2>/dev/null || {
   echo "installing the Python packages the outside checks need (requests, cryptography)" >&2
   python3 -m pip install --quiet requests cryptography
 }
+# pyotp: the independent TOTP implementation the two-factor tests compute their codes with.
+python3 -c 'import pyotp' 2>/dev/null || {
+  echo "installing pyotp==2.9.0 (independent TOTP codes for the two-factor tests)" >&2
+  python3 -m pip install --quiet pyotp==2.9.0
+}
 
 # One optimised build serves both the tests and the outside checks (the release profile keeps
 # overflow checks on, as in production).

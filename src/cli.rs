@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// A bearer token that may read /metrics from anywhere.
     #[arg(long, env = "KINDPAKKET_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// Admin, staff and finance must set up two-factor log-in (TOTP) before anything else.
+    #[arg(long = "require-2fa", env = "KINDPAKKET_REQUIRE_2FA")]
+    pub require_2fa: bool,
     /// Largest deposit in one booking, in cents (default € 10.000.000).
     #[arg(long, env = "KINDPAKKET_MAX_DEPOSIT_CENTS", default_value_t = 1_000_000_000,
           value_parser = clap::value_parser!(i64).range(1..))]
@@ -278,6 +281,26 @@ fn archive_dir(keys: &Path) -> PathBuf {
 /// day, out of the keys directory.
 async fn archive_retired_keys(ledger: &Ledger, keys: &Path) -> anyhow::Result<()> {
     let today = crate::core::time::dutch_date(chrono::Utc::now());
+    // Keys retired on the ledger before last days were recorded (an upgrade) get one now:
+    // 90 days from today. Before this, they were accepted for ever.
+    let known = ledger.store().voucher_key_statuses().await?;
+    let unrecorded: Vec<[u8; 4]> = {
+        let state = ledger.state().await;
+        state
+            .keys(KeyPurpose::Voucher)
+            .iter()
+            .filter(|(id, k)| {
+                k.retired_at.is_some()
+                    && !known.iter().any(|s| s.key_id.as_slice() == id.as_slice())
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    for id in unrecorded {
+        let until = today + chrono::Duration::days(90);
+        ledger.store().accept_voucher_key_until(&id, until).await?;
+        tracing::warn!(key = %hex(&id), %until, "a retired voucher key had no last day; its tokens are accepted until then");
+    }
     let statuses = ledger.store().voucher_key_statuses().await?;
     let publics: Vec<(String, [u8; 32])> = {
         let state = ledger.state().await;
@@ -350,6 +373,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         public_url: a.public_url.clone(),
         max_deposit: crate::core::money::Cents(a.max_deposit_cents),
         max_top_up: crate::core::money::Cents(a.max_top_up_cents),
+        require_two_factor: a.require_2fa,
         ..Settings::default()
     };
     let links = crate::service::links::LinkSecret::load_or_create(&a.db.keys)

@@ -1242,3 +1242,160 @@ async fn rotated_keys_expire_and_revoked_keys_stop_at_once(db: &common::TestDb) 
 }
 
 on_both_backends!(rotated_keys_expire_and_revoked_keys_stop_at_once);
+
+/// A TOTP code from an independent implementation: Python's pyotp (pinned 2.9.0; scripts/test.sh
+/// installs it), at a Unix time.
+fn pyotp_code(secret: &str, unix: i64) -> String {
+    let o = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, pyotp; print(pyotp.TOTP(sys.argv[1]).at(int(sys.argv[2])))",
+            secret,
+            &unix.to_string(),
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        o.status.success(),
+        "pyotp is needed for this test (python3 -m pip install pyotp==2.9.0): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+/// Staff two-factor log-in: enrolment shows the secret once (as an otpauth URI and a QR code),
+/// a confirmed user must send a code with the log-in, a code counts once, recovery codes work
+/// once each, and with `--require-2fa` an admin, staff member or finance officer who has not
+/// set it up can do nothing else. Codes come from pyotp. (Before, none of this existed.)
+async fn staff_log_in_with_a_second_factor(db: &common::TestDb) {
+    let settings = kindpakket::service::Settings {
+        require_two_factor: true,
+        ..quick_settings()
+    };
+    let app =
+        common::TestApp::with_settings(db, settings, kindpakket::http::HttpConfig::default()).await;
+    let password = app.user("medewerker", "staff", None).await;
+    let login = |totp: Option<String>| {
+        let app = &app;
+        let password = password.clone();
+        async move {
+            let mut body = json!({"username": "medewerker", "password": password});
+            if let Some(t) = totp {
+                body["totp"] = json!(t);
+            }
+            app.post("/api/v1/login", None, body).await
+        }
+    };
+    // Required but not set up: logged in, but only enrolment is possible.
+    let r = login(None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["two_factor_enrolment_required"], true);
+    let t = r.json()["token"].as_str().unwrap().to_owned();
+    let r = app
+        .get(
+            "/api/v1/households/00000000-0000-4000-8000-000000000000",
+            Some(&t),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.code(), "two_factor_enrolment_required");
+    // Enrolment: the secret, shown once, in an otpauth URI and a QR code.
+    let r = app.post("/api/v1/me/totp", Some(&t), json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let e = r.json();
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let uri = e["otpauth_uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Kindpakket:medewerker?secret="),
+        "{uri}"
+    );
+    assert!(uri.contains(&format!("secret={secret}&")), "{uri}");
+    assert!(
+        e["qr_svg"].as_str().unwrap().starts_with("<svg")
+            || e["qr_svg"].as_str().unwrap().contains("<svg")
+    );
+    let now = chrono::Utc::now().timestamp();
+    let r = app
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&t),
+            json!({"code": "000000"}),
+        )
+        .await;
+    if r.status != 200 {
+        assert_eq!(r.code(), "wrong_totp", "{}", r.text);
+    }
+    let r = app
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&t),
+            json!({"code": pyotp_code(&secret, now)}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let recovery: Vec<String> = r.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    // The session now works; a new log-in needs the code.
+    assert_eq!(
+        app.get(
+            "/api/v1/households/00000000-0000-4000-8000-000000000000",
+            Some(&t)
+        )
+        .await
+        .status,
+        404
+    );
+    let r = login(None).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.code(), "totp_required");
+    // The confirming code was used: the next step's code (one step of drift is allowed) works,
+    // once.
+    let next = pyotp_code(&secret, now + 30);
+    let r = login(Some(next.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["two_factor_enrolment_required"], false);
+    let r = login(Some(next)).await;
+    assert_eq!(r.code(), "invalid_login", "a code counts once: {}", r.text);
+    let r = login(Some(pyotp_code(&secret, now))).await;
+    assert_eq!(
+        r.code(),
+        "invalid_login",
+        "an older code neither: {}",
+        r.text
+    );
+    let r = login(Some(pyotp_code(&secret, now + 3600))).await;
+    assert_eq!(
+        r.code(),
+        "invalid_login",
+        "nor one far from now: {}",
+        r.text
+    );
+    // A recovery code works once.
+    let r = login(Some(recovery[0].to_uppercase())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = login(Some(recovery[0].clone())).await;
+    assert_eq!(r.code(), "invalid_login", "{}", r.text);
+    // Admins must set it up too (as staff and finance; cashiers are not asked).
+    let admin_password = app.user("beheer", "admin", None).await;
+    let r = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "beheer", "password": admin_password}),
+        )
+        .await;
+    assert_eq!(
+        r.json()["two_factor_enrolment_required"],
+        true,
+        "{}",
+        r.text
+    );
+    app.close().await;
+}
+
+on_both_backends!(staff_log_in_with_a_second_factor);

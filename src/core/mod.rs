@@ -13,4 +13,5 @@ pub mod proof;
 pub mod role;
 pub mod time;
 pub mod token;
+pub mod totp;
 pub mod voucher;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{BearerToken, Body, ClientAddr, SESSION_COOKIE};
+use super::extract::{BearerToken, Body, Caller, ClientAddr, SESSION_COOKIE};
 use super::state::AppState;
-use crate::service::sessions;
+use crate::service::{sessions, two_factor};
 
 /// Login request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -23,6 +23,10 @@ pub struct LoginRequest {
     pub username: String,
     /// Password.
     pub password: String,
+    /// The six-digit code from the authenticator app (or a recovery code), for a user who set
+    /// up two-factor log-in.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 /// A new session.
@@ -34,6 +38,9 @@ pub struct LoginResponse {
     pub role: String,
     /// When the session ends (RFC 3339).
     pub expires_at: DateTime<Utc>,
+    /// True when the user must set up two-factor log-in (`POST /api/v1/me/totp`) before
+    /// anything else.
+    pub two_factor_enrolment_required: bool,
 }
 
 /// Logs in; also sets an HttpOnly session cookie for the web pages.
@@ -41,8 +48,9 @@ pub struct LoginResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
-        (status = 401, description = "Wrong name or password (`invalid_login`)", body = ErrorBody),
+        (status = 401, description = "Wrong name, password or two-factor code (`invalid_login`), or the two-factor code is missing (`totp_required`)", body = ErrorBody),
         (status = 429, description = "Too many failed attempts (`too_many_attempts`)", body = ErrorBody),
+        (status = 503, description = "Too many log-ins at once (`login_busy`)", body = ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -52,6 +60,7 @@ pub async fn login(
     let credentials = input.map(|req| sessions::Credentials {
         username: req.username,
         password: req.password,
+        totp: req.totp,
     });
     let session = sessions::login(&state.services, addr, credentials).await?;
     let cookie = session_cookie(&state, &session.token, session.expires_at);
@@ -59,6 +68,7 @@ pub async fn login(
         token: session.token,
         role: session.role.as_str().to_owned(),
         expires_at: session.expires_at,
+        two_factor_enrolment_required: session.two_factor_enrolment_required,
     })
     .into_response();
     if let Some(c) = cookie {
@@ -101,4 +111,75 @@ pub async fn logout(
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(SET_COOKIE, clear_cookie());
     Ok(resp)
+}
+
+/// A started two-factor enrolment: the secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret in base32, to type into an authenticator app by hand.
+    pub secret: String,
+    /// The `otpauth://` URI (also in the QR code).
+    pub otpauth_uri: String,
+    /// The URI as an SVG QR code.
+    pub qr_svg: String,
+}
+
+/// A code from the authenticator app.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    /// Six digits.
+    pub code: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes, for when the phone is lost.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Starts setting up two-factor log-in for the caller: a new secret, shown once (as text, as an
+/// `otpauth://` URI and as a QR code). It counts after `POST /api/v1/me/totp/confirm`.
+#[utoipa::path(post, path = "/api/v1/me/totp", operation_id = "enrol_totp", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Enrolment started", body = TotpEnrolment),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody),
+        (status = 409, description = "Two-factor log-in is already set up (`conflict`)", body = ErrorBody),
+    ))]
+pub async fn enrol_totp(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+    let e = two_factor::enrol(&state.services, &actor).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TotpEnrolment {
+            secret: e.secret,
+            otpauth_uri: e.otpauth_uri,
+            qr_svg: e.qr_svg,
+        }),
+    ))
+}
+
+/// Confirms two-factor log-in with a code from the app; answers the recovery codes, once.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", operation_id = "confirm_totp", tag = "auth",
+    security(("bearer" = [])),
+    request_body = TotpCode,
+    responses(
+        (status = 200, description = "Two-factor log-in counts from now", body = RecoveryCodes),
+        (status = 400, description = "`invalid_field`, `malformed_json`", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody),
+        (status = 409, description = "Already set up (`conflict`)", body = ErrorBody),
+        (status = 422, description = "`wrong_totp`", body = ErrorBody),
+    ))]
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Body(input): Body<TotpCode>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let recovery_codes =
+        two_factor::confirm(&state.services, &actor, input.map(|c| c.code)).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }

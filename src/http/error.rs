@@ -61,7 +61,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Invalid(Invalid::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
         Error::Invalid(_) => StatusCode::BAD_REQUEST,
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::Forbidden | Error::TwoFactorEnrolmentRequired => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -250,6 +250,16 @@ mod tests {
                 401,
             ),
             (E::Forbidden, "forbidden", 403),
+            (
+                E::TwoFactorEnrolmentRequired,
+                "two_factor_enrolment_required",
+                403,
+            ),
+            (
+                E::Unauthenticated(Unauthenticated::TotpRequired),
+                "totp_required",
+                401,
+            ),
             (E::NotFound(Missing::Fund), "unknown_fund", 404),
             (E::NotFound(Missing::Household), "unknown_household", 404),
             (E::NotFound(Missing::Child), "unknown_child", 404),
@@ -262,6 +272,7 @@ mod tests {
             (E::Invalid(Invalid::Username), "invalid_username", 400),
             (E::Rule(Rule::OwnAccount), "own_account", 422),
             (E::Rule(Rule::KeyRevoked), "key_revoked", 422),
+            (E::Rule(Rule::WrongTotp), "wrong_totp", 422),
             (E::Rule(Rule::KeyRetired), "key_retired", 422),
             (E::Conflict(Conflict::ReissueNeeded), "reissue_needed", 409),
             (E::Rule(Rule::WrongPassword), "wrong_password", 422),
@@ -509,9 +520,12 @@ mod tests {
                 Invalid::ProofRequest(_) => {}
             },
             Error::Unauthenticated(
-                Unauthenticated::NotLoggedIn | Unauthenticated::InvalidLogin,
+                Unauthenticated::NotLoggedIn
+                | Unauthenticated::InvalidLogin
+                | Unauthenticated::TotpRequired,
             ) => {}
             Error::Forbidden
+            | Error::TwoFactorEnrolmentRequired
             | Error::TooManyAttempts { .. }
             | Error::Replayed(_)
             | Error::Internal(_) => {}
@@ -531,7 +545,7 @@ mod tests {
             Error::Rule(r) => match r {
                 Rule::InsufficientBalance | Rule::NothingLeft | Rule::InsufficientFundBalance => {}
                 Rule::AmountAboveLimit { .. } | Rule::OwnAccount | Rule::WrongPassword => {}
-                Rule::KeyRevoked | Rule::KeyRetired => {}
+                Rule::KeyRevoked | Rule::KeyRetired | Rule::WrongTotp => {}
                 Rule::VoucherBlocked | Rule::VoucherExpired | Rule::VoucherNotYetValid { .. } => {}
                 Rule::TokenSuperseded
                 | Rule::Token(_)

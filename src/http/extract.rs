@@ -75,35 +75,41 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        Ok(ClientAddr(peer.map(|peer| {
+        Ok(ClientAddr(peer.and_then(|peer| {
             client_of(peer, &parts.headers, &state.config.trusted_proxies)
         })))
     }
 }
 
-/// The client behind `peer`: the peer itself, unless it is a trusted proxy; then the last
-/// address in `X-Forwarded-For` that is not a trusted proxy (the ones before it could have
-/// been written by the client). A header that cannot be read counts as absent.
-pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+/// The client behind `peer`: the peer itself, unless it is a trusted proxy; then the hops of
+/// `X-Forwarded-For` are read from the right (the proxy appends the address it saw), skipping
+/// trusted proxies, and the first other hop is the client. Hops further left were written by
+/// the client and are never read. `None` when that hop cannot be read: an unknown client, never
+/// mistaken for the proxy (which may be this machine). IPv4 addresses written as IPv6
+/// (`::ffff:10.0.0.1`) count as IPv4.
+pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
-        return peer;
+        return Some(peer);
     }
-    let mut hops: Vec<IpAddr> = Vec::new();
+    let mut hops: Vec<&str> = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else {
-            return peer;
-        };
-        for hop in text.split(',').map(str::trim).filter(|h| !h.is_empty()) {
-            match hop.parse::<IpAddr>() {
-                Ok(ip) => hops.push(ip),
-                Err(_) => return peer,
-            }
+        let text = value.to_str().ok()?;
+        hops.extend(text.split(','));
+    }
+    for hop in hops
+        .iter()
+        .rev()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+    {
+        let ip = hop.parse::<IpAddr>().ok()?.to_canonical();
+        if !trusted.contains(&ip) {
+            return Some(ip);
         }
     }
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
+    // Only proxies: the request came from the proxy itself.
+    Some(peer)
 }
 
 /// The `Idempotency-Key` header as sent (checked by the use case; a value that is not text
@@ -427,16 +433,29 @@ mod client_tests {
         let trusted = [proxy];
         // Not from the proxy: the header is the client's own invention.
         let h = headers(&["198.51.100.1"]);
-        assert_eq!(client_of(client, &h, &trusted), client);
+        assert_eq!(client_of(client, &h, &trusted), Some(client));
         // From the proxy: the last hop it added. Earlier hops are the client's word.
         let h = headers(&["1.2.3.4, 203.0.113.9"]);
-        assert_eq!(client_of(proxy, &h, &trusted), client);
+        assert_eq!(client_of(proxy, &h, &trusted), Some(client));
         let h = headers(&["1.2.3.4", "203.0.113.9, 10.0.0.1"]);
-        assert_eq!(client_of(proxy, &h, &trusted), client);
-        // Garbage, or no header at all: the proxy itself.
-        assert_eq!(client_of(proxy, &headers(&["nonsense"]), &trusted), proxy);
-        assert_eq!(client_of(proxy, &HeaderMap::new(), &trusted), proxy);
-        // Nobody trusted: always the peer.
-        assert_eq!(client_of(proxy, &headers(&["1.2.3.4"]), &[]), proxy);
+        assert_eq!(client_of(proxy, &h, &trusted), Some(client));
+        // Garbage the client wrote in front is never read.
+        let h = headers(&["nonsense, 203.0.113.9"]);
+        assert_eq!(client_of(proxy, &h, &trusted), Some(client));
+        // A hop that cannot be read: an unknown client, never the proxy.
+        assert_eq!(client_of(proxy, &headers(&["nonsense"]), &trusted), None);
+        assert_eq!(
+            client_of(proxy, &headers(&["203.0.113.9:443"]), &trusted),
+            None
+        );
+        // No header: the proxy itself asked.
+        assert_eq!(client_of(proxy, &HeaderMap::new(), &trusted), Some(proxy));
+        // Nobody trusted: always the peer; IPv4 written as IPv6 is IPv4.
+        assert_eq!(client_of(proxy, &headers(&["1.2.3.4"]), &[]), Some(proxy));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_of(mapped, &headers(&["203.0.113.9"]), &trusted),
+            Some(client)
+        );
     }
 }

@@ -329,6 +329,9 @@ pub fn constrain(doc: &mut Value) {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
+            let needs_login = op
+                .get("security")
+                .is_some_and(|s| s.to_string().contains("bearer"));
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 continue;
             };
@@ -353,6 +356,14 @@ pub fn constrain(doc: &mut Value) {
                     responses,
                     "422",
                     "`idempotency_conflict` (the key was used for another request)",
+                );
+            }
+            if needs_login && !matches!(id.as_str(), "logout" | "enrol_totp" | "confirm_totp") {
+                add(
+                    responses,
+                    "403",
+                    "`two_factor_enrolment_required`: with `--require-2fa`, an admin, staff member \
+                     or finance officer must first set up two-factor log-in",
                 );
             }
             if id == "expire_fund" {

@@ -53,6 +53,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::enrol_totp))
+        .routes(routes!(auth::confirm_totp))
         .routes(routes!(endpoints::funds::create))
         .routes(routes!(endpoints::funds::get))
         .routes(routes!(endpoints::funds::deposit))

@@ -25,6 +25,8 @@ pub enum Actor {
     Anonymous,
     /// A logged-in user.
     User(User),
+    /// A user who must set up two-factor log-in before anything else (`--require-2fa`).
+    Enrolling(User),
     /// A parent, through the household's personal link.
     Parent {
         /// The household the link belongs to.
@@ -54,6 +56,18 @@ impl Actor {
         match self {
             Actor::User(u) if roles.iter().any(|r| u.role.acts_as(*r)) => Ok(*u),
             Actor::User(_) => Err(Error::Forbidden),
+            Actor::Enrolling(_) => Err(Error::TwoFactorEnrolmentRequired),
+            Actor::Anonymous | Actor::Parent { .. } => {
+                Err(Error::Unauthenticated(Unauthenticated::NotLoggedIn))
+            }
+        }
+    }
+
+    /// The logged-in user, also one who still has to set up two-factor log-in: for the use
+    /// cases about the user's own log-in (setting it up, changing the password).
+    pub fn require_self(&self) -> Result<User> {
+        match self {
+            Actor::User(u) | Actor::Enrolling(u) => Ok(*u),
             Actor::Anonymous | Actor::Parent { .. } => {
                 Err(Error::Unauthenticated(Unauthenticated::NotLoggedIn))
             }
@@ -77,6 +91,7 @@ impl Actor {
     pub fn user_id(&self) -> Option<Uuid> {
         match self {
             Actor::User(u) => Some(u.id),
+            Actor::Enrolling(u) => Some(u.id),
             Actor::Anonymous | Actor::Parent { .. } => None,
         }
     }

@@ -32,6 +32,8 @@ pub struct Settings {
     pub max_deposit: Cents,
     /// Largest top-up of one voucher in one booking.
     pub max_top_up: Cents,
+    /// Admin, staff and finance must set up two-factor log-in before anything else.
+    pub require_two_factor: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             // € 10.000.000 and € 1.000.
             max_deposit: Cents(1_000_000_000),
             max_top_up: Cents(100_000),
+            require_two_factor: false,
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum Error {
     Unauthenticated(Unauthenticated),
     /// Logged in, but this role or this user may not do this.
     Forbidden,
+    /// Logged in, but two-factor log-in is required for this role and not set up yet: only
+    /// setting it up (and logging out) is possible.
+    TwoFactorEnrolmentRequired,
     /// Something named in the request does not exist (for this caller).
     NotFound(Missing),
     /// The request conflicts with the current state (done before, changed meanwhile).
@@ -182,6 +185,8 @@ pub enum Unauthenticated {
     NotLoggedIn,
     /// Wrong name or password.
     InvalidLogin,
+    /// Name and password were right; the two-factor code is missing.
+    TotpRequired,
 }
 
 /// Things that do not exist (404).
@@ -254,6 +259,8 @@ pub enum Rule {
     OwnAccount,
     /// The current password given to change it is not right.
     WrongPassword,
+    /// The code from the authenticator app is not right (or was used before).
+    WrongTotp,
     /// A deposit or top-up above the configured maximum for one booking.
     AmountAboveLimit {
         /// The maximum.
@@ -411,6 +418,8 @@ impl Error {
             Error::Unauthenticated(Unauthenticated::NotLoggedIn) => "not_logged_in",
             Error::Unauthenticated(Unauthenticated::InvalidLogin) => "invalid_login",
             Error::Forbidden => "forbidden",
+            Error::TwoFactorEnrolmentRequired => "two_factor_enrolment_required",
+            Error::Unauthenticated(Unauthenticated::TotpRequired) => "totp_required",
             Error::NotFound(m) => m.code(),
             Error::Conflict(c) => c.code(),
             Error::Rule(r) => r.code(),
@@ -442,7 +451,7 @@ impl Error {
         let class = match self {
             Error::Invalid(_) => RefusalClass::Invalid,
             Error::Unauthenticated(_) => RefusalClass::Unauthenticated,
-            Error::Forbidden => RefusalClass::Forbidden,
+            Error::Forbidden | Error::TwoFactorEnrolmentRequired => RefusalClass::Forbidden,
             Error::NotFound(_) => RefusalClass::NotFound,
             Error::Conflict(_) => RefusalClass::Conflict,
             Error::Rule(_) => RefusalClass::Rule,
@@ -544,6 +553,7 @@ impl Rule {
             Rule::KeyRevoked => "key_revoked",
             Rule::KeyRetired => "key_retired",
             Rule::WrongPassword => "wrong_password",
+            Rule::WrongTotp => "wrong_totp",
             Rule::VoucherBlocked => "voucher_blocked",
             Rule::VoucherExpired => "voucher_expired",
             Rule::VoucherNotYetValid { .. } => "voucher_not_yet_valid",

@@ -29,6 +29,13 @@ impl Error {
                 s("De gebruikersnaam of het wachtwoord klopt niet.")
             }
             Error::Forbidden => s("U mag dit niet doen met uw account."),
+            Error::TwoFactorEnrolmentRequired => s(
+                "Stel eerst inloggen in twee stappen in (met een authenticator-app). Daarna kunt \
+                 u verder.",
+            ),
+            Error::Unauthenticated(Unauthenticated::TotpRequired) => {
+                s("Vul ook de code van zes cijfers uit uw authenticator-app in.")
+            }
             Error::NotFound(m) => missing(*m),
             Error::Conflict(c) => conflict(*c),
             Error::Rule(r) => rule(r),
@@ -256,6 +263,10 @@ fn rule(r: &Rule) -> Text {
              nieuwe brief van Stichting Leergeld.",
         ),
         Rule::WrongPassword => s("Uw huidige wachtwoord klopt niet."),
+        Rule::WrongTotp => s(
+            "Deze code klopt niet. Kijk of de tijd op uw telefoon goed staat en gebruik de \
+             nieuwste code uit de app.",
+        ),
         Rule::InsufficientFundBalance => {
             s("Er staat niet genoeg geld in de regeling. Laat eerst geld storten.")
         }

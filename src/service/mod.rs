@@ -25,6 +25,7 @@ pub mod redemptions;
 pub mod sessions;
 mod text;
 pub(crate) mod transparency;
+pub mod two_factor;
 pub mod users;
 pub mod vouchers;
 

@@ -10,8 +10,8 @@ pub const QUIET_ZONE: usize = 4;
 /// Why a QR code could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum QrError {
-    /// The text does not fit version 8-Q.
-    #[error("text does not fit a version 8 QR code at error correction Q")]
+    /// The text does not fit any QR code.
+    #[error("text does not fit a QR code")]
     TooLong,
     /// PNG encoding failed.
     #[error("PNG encoding failed")]
@@ -20,7 +20,10 @@ pub enum QrError {
 
 /// The module matrix (true = dark), without quiet zone, and its width.
 pub fn modules(text: &str) -> Result<(Vec<bool>, usize), QrError> {
+    // Tokens always fit 8-Q (one size for every printed letter); longer text (an otpauth URI)
+    // gets the smallest version that holds it at level M.
     let code = QrCode::with_version(text.as_bytes(), Version::Normal(8), EcLevel::Q)
+        .or_else(|_| QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M))
         .map_err(|_| QrError::TooLong)?;
     let width = code.width();
     let dark = code

@@ -21,6 +21,16 @@ pub struct Session {
     pub role: Role,
     /// When the session ends.
     pub expires_at: DateTime<Utc>,
+    /// True when the user must set up two-factor log-in before doing anything else.
+    pub two_factor_enrolment_required: bool,
+}
+
+/// True for a user who must set up two-factor log-in first: with `--require-2fa`, an admin,
+/// staff member or finance officer who has not.
+fn must_enrol(svc: &Services, user: &crate::store::users::UserRow) -> bool {
+    svc.settings().require_two_factor
+        && matches!(user.role, Role::Admin | Role::Staff | Role::Finance)
+        && user.totp_enabled_at.is_none()
 }
 
 /// A log-in: name and password.
@@ -30,6 +40,9 @@ pub struct Credentials {
     pub username: String,
     /// Password.
     pub password: String,
+    /// The code from the authenticator app (or a recovery code), for a user who set up
+    /// two-factor log-in.
+    pub totp: Option<String>,
 }
 
 /// Checks a name and password (with limits on failed attempts) and opens a session.
@@ -39,7 +52,11 @@ pub async fn login(
     client: Option<IpAddr>,
     input: Input<Credentials>,
 ) -> Result<Session> {
-    let Credentials { username, password } = input.read()?;
+    let Credentials {
+        username,
+        password,
+        totp,
+    } = input.read()?;
     let invalid = || Error::Unauthenticated(Unauthenticated::InvalidLogin);
     let username = username.trim().to_owned();
     // Control characters (NUL above all, which PostgreSQL text refuses) are never in a name.
@@ -79,13 +96,25 @@ pub async fn login(
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |c| c.password_hash.clone());
     let ok = check_password(svc, password, phc).await?;
-    let user = match (found, ok) {
-        (Some(c), true) => c.user,
+    let found = match (found, ok) {
+        (Some(c), true) => c,
         _ => {
             tracing::info!(user = %username, client = %ip, "failed log-in");
             return Err(invalid());
         }
     };
+    if found.user.totp_enabled_at.is_some() {
+        let Some(code) = totp.filter(|t| !t.trim().is_empty()) else {
+            // The password was right: not a failed attempt, but no session without the code.
+            attempt.succeeded(&own);
+            return Err(Error::Unauthenticated(Unauthenticated::TotpRequired));
+        };
+        if !super::two_factor::second_factor(svc, &found, &code).await? {
+            tracing::info!(user = %username, client = %ip, "failed log-in: wrong two-factor code");
+            return Err(invalid());
+        }
+    }
+    let user = found.user;
     attempt.succeeded(&own);
     let token =
         credentials::new_token().ok_or_else(|| Error::bug("no randomness for a session token"))?;
@@ -103,6 +132,7 @@ pub async fn login(
         token,
         role: user.role,
         expires_at,
+        two_factor_enrolment_required: must_enrol(svc, &user),
     })
 }
 
@@ -139,6 +169,13 @@ pub async fn authenticate(svc: &Services, token: Option<&str>) -> Result<Actor> 
         .session_user(&credentials::token_hash(token), Utc::now())
         .await?
     {
+        if must_enrol(svc, &user) {
+            return Ok(Actor::Enrolling(super::User {
+                id: user.id,
+                role: user.role,
+                provider: user.provider_id,
+            }));
+        }
         return Ok(Actor::user(user.id, user.role, user.provider_id));
     }
     Ok(match super::households::by_link(svc, token).await? {

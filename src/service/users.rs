@@ -170,8 +170,10 @@ pub async fn disable_in(store: &Store, actor: &Actor, id: Uuid) -> Result<UserVi
     })
 }
 
-/// Lets a disabled user log in again.
+/// Lets a disabled user log in again (an admin only: a provider manager must not undo what
+/// Leergeld decided).
 pub async fn enable_in(store: &Store, actor: &Actor, id: Uuid) -> Result<UserView> {
+    actor.require(&[Role::Admin])?;
     let (me, target) = manageable(store, actor, id).await?;
     store.set_disabled(id, None).await?;
     tracing::info!(user = %target.username, by = %me.id, "user enabled");

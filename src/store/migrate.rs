@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_user_management"),
     migration!(6, "0006_tokens_not_stored"),
     migration!(7, "0007_voucher_key_status"),
+    migration!(8, "0008_two_factor"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

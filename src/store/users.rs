@@ -19,6 +19,8 @@ pub struct UserRow {
     pub provider_id: Option<Uuid>,
     /// When the user was disabled (a disabled user cannot log in).
     pub disabled_at: Option<DateTime<Utc>>,
+    /// When the user's two-factor log-in counts (enrolled and confirmed).
+    pub totp_enabled_at: Option<DateTime<Utc>>,
 }
 
 /// A user with their password hash, for checking a log-in.
@@ -29,6 +31,10 @@ pub struct Credentials {
     pub user: UserRow,
     /// Argon2id PHC string.
     pub password_hash: String,
+    /// The TOTP secret (set at enrolment).
+    pub totp_secret: Option<Vec<u8>>,
+    /// The last TOTP step a code was accepted for.
+    pub totp_last_step: Option<i64>,
 }
 
 /// A new user.
@@ -72,7 +78,7 @@ impl Store {
 
     /// A user and their password hash, by login name; none for a disabled user.
     pub async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, password_hash FROM users \
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at, password_hash, totp_secret, totp_last_step FROM users \
              WHERE username = $1 AND disabled_at IS NULL";
         Ok(fetch_optional!(
             self,
@@ -111,7 +117,7 @@ impl Store {
         token_hash: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<UserRow>, StoreError> {
-        const SQL: &str = "SELECT u.id, u.username, u.role, u.provider_id, u.disabled_at \
+        const SQL: &str = "SELECT u.id, u.username, u.role, u.provider_id, u.disabled_at, u.totp_enabled_at \
                            FROM sessions s JOIN users u ON u.id = s.user_id \
                            WHERE s.token_hash = $1 AND s.expires_at > $2 \
                            AND u.disabled_at IS NULL";
@@ -151,21 +157,19 @@ impl Store {
 
     /// A user by id.
     pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
-        const SQL: &str =
-            "SELECT id, username, role, provider_id, disabled_at FROM users WHERE id = $1";
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at FROM users WHERE id = $1";
         Ok(fetch_optional!(self, UserRow, SQL, [id]))
     }
 
     /// A user by login name.
     pub async fn user_named(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        const SQL: &str =
-            "SELECT id, username, role, provider_id, disabled_at FROM users WHERE username = $1";
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at FROM users WHERE username = $1";
         Ok(fetch_optional!(self, UserRow, SQL, [username.to_owned()]))
     }
 
     /// A user and their password hash, by id (also when disabled).
     pub async fn credentials_of(&self, id: Uuid) -> Result<Option<Credentials>, StoreError> {
-        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, password_hash \
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at, password_hash, totp_secret, totp_last_step \
                            FROM users WHERE id = $1";
         Ok(fetch_optional!(self, Credentials, SQL, [id]))
     }
@@ -176,13 +180,13 @@ impl Store {
             None => fetch_all!(
                 self,
                 UserRow,
-                "SELECT id, username, role, provider_id, disabled_at FROM users ORDER BY username",
+                "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at FROM users ORDER BY username",
                 []
             ),
             Some(p) => fetch_all!(
                 self,
                 UserRow,
-                "SELECT id, username, role, provider_id, disabled_at FROM users \
+                "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at FROM users \
                  WHERE provider_id = $1 ORDER BY username",
                 [p]
             ),
@@ -253,5 +257,94 @@ impl Store {
             .await?
         });
         Ok(n)
+    }
+
+    /// Starts an enrolment: a new secret, not yet counting; clears an old one.
+    pub async fn set_pending_totp(&self, user: Uuid, secret: &[u8]) -> Result<(), StoreError> {
+        self.count_query();
+        crate::with_db!(self.db(), |p| {
+            sqlx::query(
+                "UPDATE users SET totp_secret = $1, totp_enabled_at = NULL, totp_last_step = NULL \
+                 WHERE id = $2",
+            )
+            .bind(secret.to_vec())
+            .bind(user)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Accepts a TOTP step for a user when it is later than the last one accepted (a code is
+    /// good once, even with two log-ins racing); true when accepted.
+    pub async fn use_totp_step(&self, user: Uuid, step: i64) -> Result<bool, StoreError> {
+        self.count_query();
+        let n = crate::with_db!(self.db(), |p| {
+            sqlx::query(
+                "UPDATE users SET totp_last_step = $1 \
+                 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            )
+            .bind(step)
+            .bind(user)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Confirms an enrolment: two-factor log-in counts from now, with new recovery codes
+    /// (their hashes) replacing any old ones.
+    pub async fn enable_totp(
+        &self,
+        user: Uuid,
+        at: DateTime<Utc>,
+        recovery_hashes: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        self.count_query();
+        crate::with_db!(self.db(), |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE users SET totp_enabled_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            for h in recovery_hashes {
+                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                    .bind(user)
+                    .bind(h.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Uses a recovery code (by its hash); true when it existed and was unused.
+    pub async fn use_recovery_code(
+        &self,
+        user: Uuid,
+        hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.count_query();
+        let n = crate::with_db!(self.db(), |p| {
+            sqlx::query(
+                "UPDATE recovery_codes SET used_at = $1 \
+                 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            )
+            .bind(at)
+            .bind(user)
+            .bind(hash.to_vec())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
     }
 }

@@ -93,7 +93,7 @@ fn private(content_type: &'static str, body: impl IntoResponse) -> Response {
     params(("id" = Uuid, Path, description = "Voucher id")),
     responses(
         (status = 200, description = "QR code of the current token", content_type = "image/svg+xml", body = String),
-        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Not allowed (`forbidden`): only staff, auditors and the parent link", body = ErrorBody), (status = 404, description = "`unknown_voucher` (also for another household's voucher when viewed through a parent link)", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Not allowed (`forbidden`): only staff and the parent link", body = ErrorBody), (status = 404, description = "`unknown_voucher` (also for another household's voucher when viewed through a parent link)", body = ErrorBody), (status = 409, description = "`reissue_needed`: the token's key was revoked or retired", body = ErrorBody),
     ))]
 pub async fn qr_svg(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub async fn qr_svg(
     params(("id" = Uuid, Path, description = "Voucher id")),
     responses(
         (status = 200, description = "QR code of the current token", content_type = "image/png", body = Vec<u8>),
-        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Not allowed (`forbidden`): only staff, auditors and the parent link", body = ErrorBody), (status = 404, description = "`unknown_voucher` (also for another household's voucher when viewed through a parent link)", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Not allowed (`forbidden`): only staff and the parent link", body = ErrorBody), (status = 404, description = "`unknown_voucher` (also for another household's voucher when viewed through a parent link)", body = ErrorBody), (status = 409, description = "`reissue_needed`: the token's key was revoked or retired", body = ErrorBody),
     ))]
 pub async fn qr_png(
     State(state): State<AppState>,

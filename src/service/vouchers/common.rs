@@ -45,6 +45,22 @@ pub(in crate::service) async fn sign_token(
         .voucher_signer()
         .await
         .ok_or_else(|| Error::bug("no voucher-signing key"))?;
+    if svc
+        .store()
+        .voucher_key_status(&id)
+        .await?
+        .is_some_and(|s| s.revoked_at.is_some())
+    {
+        // Never sign new tokens with a revoked key: `keys revoke` makes a new one active
+        // (with the service stopped).
+        return Err(Error::Unavailable(
+            crate::service::error::Unavailable::Busy {
+                cause: "the active voucher key is revoked; stop the service and run keys revoke \
+                    again (or keys rotate) to make a new key active"
+                    .into(),
+            },
+        ));
+    }
     let token = VoucherToken::sign(&key, voucher, expiry, categories, generation).encode();
     Ok((token, id.to_vec()))
 }
@@ -60,11 +76,12 @@ pub(in crate::service) async fn token_of(svc: &Services, v: &VoucherRow) -> Resu
         .map_err(|_| Error::bug(format!("voucher {} has no token key", v.id)))?;
     // A revoked key's tokens are refused, and a retired key's private half has left the keys
     // directory: the voucher needs a new token (a reissue).
+    let today = svc.today();
     let revoked = svc
         .store()
         .voucher_key_status(&key_id)
         .await?
-        .is_some_and(|s| s.revoked_at.is_some());
+        .is_some_and(|s| s.revoked_at.is_some() || s.accept_until.is_some_and(|d| today > d));
     let key = match svc.ledger().voucher_key(key_id).await {
         Some(k) if !revoked => k,
         _ => return Err(Conflict::ReissueNeeded.into()),
