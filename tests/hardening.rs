@@ -771,6 +771,24 @@ async fn users_are_managed_within_their_rights(db: &common::TestDb) {
         login(&app, "medewerker", "nog-een-wachtwoord").await.status,
         200
     );
+    // Guessing the current password with a session is limited like a log-in: five wrong
+    // tries (the right one above started the count afresh), then refused.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = app
+            .post(
+                "/api/v1/me/password",
+                Some(&w.staff),
+                json!({"current_password": "geraden-wachtwoord", "new_password": "nog-een-wachtwoord-2"}),
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(
+        statuses,
+        vec![422, 422, 422, 422, 422, 429],
+        "the sixth wrong guess is refused"
+    );
 
     // Revoking sessions: a user for themself, an admin for anyone, not a cashier for others.
     let r = app

@@ -106,6 +106,20 @@ impl LoginLimiter {
 }
 
 impl Attempt<'_> {
+    /// The password was never checked (no turn came free): the attempt does not count.
+    pub fn cancel(self) {
+        let mut map = self
+            .limiter
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for key in &self.keys {
+            if let Some(e) = map.get_mut(key) {
+                e.0 = e.0.saturating_sub(1);
+            }
+        }
+    }
+
     /// The password was right: the attempt is not a failure. `forget` (the name from this
     /// address) starts again from zero; the other keys lose this attempt.
     pub fn succeeded(self, forget: &str) {

@@ -95,7 +95,14 @@ pub async fn login(
     let phc = found
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |c| c.password_hash.clone());
-    let ok = check_password(svc, password, phc).await?;
+    let ok = match check_password(svc, password, phc).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not checked (too many log-ins at once, or a fault): not a failed attempt.
+            attempt.cancel();
+            return Err(e);
+        }
+    };
     let found = match (found, ok) {
         (Some(c), true) => c,
         _ => {

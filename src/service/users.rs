@@ -225,12 +225,30 @@ pub async fn change_own_password(
         .credentials_of(me.id)
         .await?
         .ok_or(Error::NotFound(Missing::User))?;
-    if change.current_password.len() > 1000
-        || !super::sessions::check_password(svc, change.current_password, found.password_hash)
-            .await?
-    {
+    // Guessing the current password with a stolen session is limited like a log-in: five
+    // tries per 15 minutes, counted before the check.
+    let key = format!("password-change:{}", me.id);
+    let attempt = svc
+        .limiter()
+        .begin(&[(key.clone(), super::login_limit::Limit::Refuse(5))])
+        .map_err(|retry_after| Error::TooManyAttempts { retry_after })?;
+    if change.current_password.len() > 1000 {
         return Err(Rule::WrongPassword.into());
     }
+    let right =
+        match super::sessions::check_password(svc, change.current_password, found.password_hash)
+            .await
+        {
+            Ok(right) => right,
+            Err(e) => {
+                attempt.cancel();
+                return Err(e);
+            }
+        };
+    if !right {
+        return Err(Rule::WrongPassword.into());
+    }
+    attempt.succeeded(&key);
     let hash = hash_in_pool(svc, change.new_password).await?;
     store.set_password_hash(me.id, &hash).await?;
     let keep = session_token.map(credentials::token_hash);

@@ -160,6 +160,7 @@ pub async fn revoke_sessions(
         (status = 400, description = "`invalid_password`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 422, description = "`wrong_password`", body = ErrorBody),
+        (status = 429, description = "Too many wrong current passwords (`too_many_attempts`)", body = ErrorBody),
         (status = 503, description = "`login_busy`", body = ErrorBody),
     ))]
 pub async fn change_own_password(

@@ -54,16 +54,6 @@ pub(in crate::service) async fn check_token(
             ed25519_dalek::VerifyingKey::from_bytes(&key.public_key).map_err(Error::internal)?;
         token.verify(&vk).map_err(Rule::Token)?;
     }
-    // What Leergeld decided about the key: revoked (a compromise) or rotated out and past its
-    // last day. Read each time, so a revocation counts at once, also in a running service.
-    if let Some(status) = svc.store().voucher_key_status(&token.key_id).await? {
-        if status.revoked_at.is_some() {
-            return Err(Rule::KeyRevoked.into());
-        }
-        if status.accept_until.is_some_and(|last| svc.today() > last) {
-            return Err(Rule::KeyRetired.into());
-        }
-    }
     let voucher = svc
         .store()
         .voucher(token.voucher)
@@ -74,6 +64,17 @@ pub(in crate::service) async fn check_token(
         && svc.store().approval(fund.id, provider).await?.is_none()
     {
         return Err(refusal.into());
+    }
+    // What Leergeld decided about the key (after the club check: a club outside the fund
+    // learns nothing): revoked (a compromise) or rotated out and past its
+    // last day. Read each time, so a revocation counts at once, also in a running service.
+    if let Some(status) = svc.store().voucher_key_status(&token.key_id).await? {
+        if status.revoked_at.is_some() {
+            return Err(Rule::KeyRevoked.into());
+        }
+        if status.accept_until.is_some_and(|last| svc.today() > last) {
+            return Err(Rule::KeyRetired.into());
+        }
     }
     let account = account(svc, &voucher.id).await?;
     if account.status == AccountStatus::Closed || fund.expired_at.is_some() {
