@@ -744,10 +744,7 @@ async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
     if !matches!(a.purpose, PurposeArg::Voucher) {
         bail!("only voucher keys can be revoked; rotate the ledger key instead");
     }
-    let id = Some(a.key_id.trim())
-        .filter(|k| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
-        .and_then(|k| u32::from_str_radix(k, 16).ok())
-        .map(u32::to_be_bytes)
+    let id = crate::core::token::parse_key_id(&a.key_id)
         .with_context(|| format!("--key-id {:?} is not 8 hex digits", a.key_id))?;
     let store = Store::open(&a.db.database)
         .await

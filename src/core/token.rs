@@ -77,6 +77,15 @@ pub fn voucher_key_id(key: &VerifyingKey) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
+/// A voucher key id as written for people (8 hex digits, as `GET /api/v1/keys/voucher` lists
+/// it; surrounding white space ignored).
+pub fn parse_key_id(text: &str) -> Option<[u8; 4]> {
+    Some(text.trim())
+        .filter(|k| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|k| u32::from_str_radix(k, 16).ok())
+        .map(u32::to_be_bytes)
+}
+
 /// A decoded voucher token (its signature not yet checked unless stated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VoucherToken {

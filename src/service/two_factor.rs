@@ -28,13 +28,7 @@ pub struct Enrolment {
 pub async fn enrol(svc: &Services, actor: &Actor) -> Result<Enrolment> {
     let me = actor.require_self()?;
     let store = svc.store();
-    let c = store
-        .credentials_of(me.id)
-        .await?
-        .ok_or(Error::NotFound(Missing::User))?;
-    if c.user.totp_enabled_at.is_some() {
-        return Err(Conflict::Exists.into());
-    }
+    let c = not_yet_enrolled(store, me.id).await?;
     let mut secret = [0u8; totp::SECRET_BYTES];
     getrandom::fill(&mut secret).map_err(|_| Error::bug("no randomness for a TOTP secret"))?;
     store.set_pending_totp(me.id, &secret).await?;
@@ -55,13 +49,7 @@ pub async fn confirm(svc: &Services, actor: &Actor, code: Input<String>) -> Resu
     let me = actor.require_self()?;
     let code = code.read()?;
     let store = svc.store();
-    let c = store
-        .credentials_of(me.id)
-        .await?
-        .ok_or(Error::NotFound(Missing::User))?;
-    if c.user.totp_enabled_at.is_some() {
-        return Err(Conflict::Exists.into());
-    }
+    let c = not_yet_enrolled(store, me.id).await?;
     let Some(secret) = c.totp_secret.as_deref() else {
         return Err(Rule::WrongTotp.into());
     };
@@ -79,6 +67,18 @@ pub async fn confirm(svc: &Services, actor: &Actor, code: Input<String>) -> Resu
     store.enable_totp(me.id, Utc::now(), &hashes).await?;
     tracing::info!(user = %c.user.username, "two-factor log-in set up");
     Ok(codes)
+}
+
+/// The user's credentials, while two-factor log-in is not set up yet (`409` once it is).
+async fn not_yet_enrolled(store: &crate::store::Store, user: uuid::Uuid) -> Result<Credentials> {
+    let c = store
+        .credentials_of(user)
+        .await?
+        .ok_or(Error::NotFound(Missing::User))?;
+    if c.user.totp_enabled_at.is_some() {
+        return Err(Conflict::Exists.into());
+    }
+    Ok(c)
 }
 
 /// The stored form of a recovery code: SHA-256 of its letters and digits, lower case.

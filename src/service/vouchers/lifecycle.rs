@@ -224,10 +224,7 @@ pub async fn reissue_all(
 ) -> Result<BulkReissued> {
     actor.require(&[Role::Staff])?;
     let key_id = key_id.read()?;
-    let id = Some(key_id.trim())
-        .filter(|k| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
-        .and_then(|k| u32::from_str_radix(k, 16).ok())
-        .map(u32::to_be_bytes)
+    let id = crate::core::token::parse_key_id(&key_id)
         .ok_or(Error::Invalid(crate::service::error::Invalid::KeyId))?;
     let vouchers = svc.store().vouchers_signed_by(&id).await?;
     let mut out = BulkReissued {
