@@ -92,6 +92,13 @@ pub struct ServeArgs {
     /// Most client connections open at once (further clients wait in the listen queue).
     #[arg(long, env = "KINDPAKKET_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Most connections open at once from one client address (a trusted proxy is exempt).
+    #[arg(
+        long,
+        env = "KINDPAKKET_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    pub max_connections_per_address: usize,
     /// Addresses that may read /metrics (repeat or separate with commas; default: this
     /// machine, 127.0.0.1 and ::1).
     #[arg(
@@ -125,6 +132,9 @@ pub enum UserCommand {
     Disable(UserNameArgs),
     /// Set a new password (stdin or KINDPAKKET_PASSWORD); all sessions of the user end.
     Password(UserNameArgs),
+    /// Turn off two-factor log-in for a user who lost the phone and the recovery codes; all
+    /// sessions of the user end, and the user sets it up again.
+    ResetTwoFactor(UserNameArgs),
     /// Sessions of a user.
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -242,6 +252,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::User(UserCommand::Disable(a)) => user_manage(a, Manage::Disable).await.map(|()| 0),
         Command::User(UserCommand::Password(a)) => {
             user_manage(a, Manage::Password).await.map(|()| 0)
+        }
+        Command::User(UserCommand::ResetTwoFactor(a)) => {
+            user_manage(a, Manage::ResetTwoFactor).await.map(|()| 0)
         }
         Command::User(UserCommand::Sessions(SessionsCommand::Revoke(a))) => {
             user_manage(a, Manage::RevokeSessions).await.map(|()| 0)
@@ -361,6 +374,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: a.secure_cookies,
         trusted_proxies: a.trusted_proxies.clone(),
         max_connections: a.max_connections,
+        max_connections_per_address: a.max_connections_per_address,
         metrics_from: if a.metrics_from.is_empty() {
             HttpConfig::default().metrics_from
         } else {
@@ -443,6 +457,7 @@ enum Manage {
     Disable,
     Password,
     RevokeSessions,
+    ResetTwoFactor,
 }
 
 /// What `user_manage` does, with its input.
@@ -450,6 +465,7 @@ enum Action {
     Disable,
     Password(String),
     RevokeSessions,
+    ResetTwoFactor,
 }
 
 /// `user disable`, `user password`, `user sessions revoke`: the operator's use cases on the
@@ -459,6 +475,7 @@ async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
         Manage::Disable => Action::Disable,
         Manage::Password => Action::Password(read_password()?),
         Manage::RevokeSessions => Action::RevokeSessions,
+        Manage::ResetTwoFactor => Action::ResetTwoFactor,
     };
     let store = Store::open(&a.db.database)
         .await
@@ -485,6 +502,14 @@ async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
             Action::RevokeSessions => {
                 let n = users::revoke_sessions_in(&store, &operator, user.id).await?;
                 Ok(format!("{n} session(s) of {} ended", a.username))
+            }
+            Action::ResetTwoFactor => {
+                users::reset_two_factor_in(&store, &operator, user.id).await?;
+                Ok(format!(
+                    "two-factor log-in of {} is off; all of its sessions ended; it is set up \
+                     again at the next log-in",
+                    a.username
+                ))
             }
         }
     }
@@ -736,6 +761,29 @@ async fn rotate(a: RotateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the ledger published a voucher key with this id (read from the store alone, so
+/// that it works while the service runs).
+async fn voucher_key_published(store: &Store, id: [u8; 4]) -> anyhow::Result<bool> {
+    use crate::core::entry::{Body, EntryKind, SignedEntry};
+    for row in store
+        .entries_of_kind(i64::from(EntryKind::KeyEvent.code()))
+        .await?
+    {
+        let e = SignedEntry::decode(&row.bytes)
+            .map_err(|e| anyhow::anyhow!("ledger entry {} cannot be read: {e}", row.index))?;
+        if let Body::KeyEvent {
+            purpose: KeyPurpose::Voucher,
+            key_id,
+            ..
+        } = e.entry.body
+            && key_id == id
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// `keys revoke`: a compromised voucher key. Its tokens are refused from now on (a running
 /// service reads the revocation with every scan), its private half leaves the keys directory,
 /// and when it is the active key a new one takes over first (this needs the ledger's writer:
@@ -749,6 +797,12 @@ async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
     let store = Store::open(&a.db.database)
         .await
         .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
+    // Only a voucher key the ledger published can be revoked (a typo must not leave a
+    // revocation of nothing behind).
+    if !voucher_key_published(&store, id).await? {
+        store.close().await;
+        bail!("there is no voucher key {}", a.key_id);
+    }
     // Refused at once, even before the rest.
     store.revoke_voucher_key(&id, chrono::Utc::now()).await?;
     store.close().await;

@@ -486,7 +486,7 @@ async fn verify_opens_the_database_read_only_and_never_creates_or_migrates_it(db
     store.close().await;
 }
 
-/// `user disable`, `user password` and `user sessions revoke` act at once on a running
+/// `user disable`, `user password`, `user reset-two-factor` and `user sessions revoke` act at once on a running
 /// service's users: the session of a disabled user stops working, a new password replaces the
 /// old one and ends its sessions, a revoke ends every session.
 async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
@@ -546,6 +546,40 @@ async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
     assert!(o.status.success(), "{}", out(&o));
     assert!(!works(t2).await);
     assert_eq!(login(password.clone()).await.status, 401);
+    let t3 = token(login("een-nieuw-wachtwoord".into()).await);
+
+    // `user reset-two-factor`: a staff member who lost the phone and the recovery codes logs in
+    // with the password alone again (and sets it up anew); the sessions end.
+    let r = app
+        .post("/api/v1/me/totp", Some(&t3), serde_json::json!({}))
+        .await;
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(r.json()["secret"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let step = kindpakket::core::totp::step_at(chrono::Utc::now().timestamp() as u64);
+    let code = format!("{:06}", kindpakket::core::totp::code(&secret, step));
+    let r = app
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&t3),
+            serde_json::json!({"code": code}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = login("een-nieuw-wachtwoord".into()).await;
+    assert_eq!(r.code(), "totp_required", "{}", r.text);
+    let o = kp(
+        db,
+        &["user", "reset-two-factor", "--username", "medewerker"],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("two-factor log-in of medewerker is off"),
+        "{}",
+        out(&o)
+    );
+    assert!(!works(t3).await);
     let t3 = token(login("een-nieuw-wachtwoord".into()).await);
 
     let o = kp(db, &["user", "disable", "--username", "medewerker"], None);
@@ -719,6 +753,35 @@ async fn voucher_keys_are_rotated_revoked_and_archived(db: &common::TestDb) {
         None,
     );
     assert!(!o.status.success());
+    // A well-formed id of a key the ledger never published is refused, and no revocation of
+    // it is written.
+    let o = kp(
+        db,
+        &[
+            "keys",
+            "revoke",
+            "--purpose",
+            "voucher",
+            "--key-id",
+            "0badc0de",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        out(&o).contains("there is no voucher key 0badc0de"),
+        "{}",
+        out(&o)
+    );
+    let store = kindpakket::store::Store::open(&db.url).await.unwrap();
+    let statuses = store.voucher_key_statuses().await.unwrap();
+    store.close().await;
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.key_id != [0x0b, 0xad, 0xc0, 0xde]),
+        "{statuses:?}"
+    );
     let v = kp(db, &["verify", "--database", &db.url], None);
     assert!(v.status.success(), "{}", out(&v));
 }

@@ -422,9 +422,106 @@ async fn connections_beyond_the_limit_wait_their_turn(db: &common::TestDb) {
     server.await.unwrap();
 }
 
+/// A connection from another loopback address (127.0.0.2 reaches this machine's server as a
+/// different client).
+async fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// One client address cannot take every connection: beyond `max_connections_per_address` its
+/// next connection is closed at once while another address is served, and a slot it frees is
+/// its own again. A shutdown waits for a request in progress only `shutdown_grace` long.
+/// (Before, one address could hold all 1024 slots, and a shutdown waited for ever.)
+async fn one_address_cannot_take_every_connection(db: &common::TestDb) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = kindpakket::http::HttpConfig {
+        header_read_timeout: Duration::from_secs(20),
+        max_connections: 100,
+        max_connections_per_address: 3,
+        shutdown_grace: Duration::from_secs(1),
+        ..kindpakket::http::HttpConfig::default()
+    };
+    let (addr, stop, server) = serve_for_test(db, config).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect_from([127, 0, 0, 1], addr).await;
+        s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = connect_from([127, 0, 0, 1], addr).await;
+    assert!(
+        closed_by_server(&mut fourth, Duration::from_secs(1)).await,
+        "a fourth connection from one address stayed open"
+    );
+    // Another address is served.
+    let mut other = connect_from([127, 0, 0, 2], addr).await;
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(2), other.read_to_end(&mut answer))
+        .await
+        .expect("the other address is answered")
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The first address frees a slot and may use it again.
+    drop(held.pop());
+    let mut served = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut s = connect_from([127, 0, 0, 1], addr).await;
+        if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let mut answer = Vec::new();
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut answer)).await
+            && answer.starts_with(b"HTTP/1.1 200")
+        {
+            served = true;
+            break;
+        }
+    }
+    assert!(served, "the freed slot was not given back");
+    // A request in progress (its body half sent) holds a shutdown only `shutdown_grace` long.
+    let mut busy = connect_from([127, 0, 0, 2], addr).await;
+    busy.write_all(
+        b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"username\"",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = Instant::now();
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the shutdown ends within its grace")
+        .unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    drop(busy);
+    drop(held);
+}
+
 on_both_backends!(
     slow_clients_are_cut_off_and_others_are_served,
     connections_beyond_the_limit_wait_their_turn,
+    one_address_cannot_take_every_connection,
 );
 
 /// Peak resident memory of a process, from /proc (Linux), in MiB.
@@ -827,6 +924,78 @@ async fn users_are_managed_within_their_rights(db: &common::TestDb) {
 
 on_both_backends!(users_are_managed_within_their_rights);
 
+/// A log-in whose password was checked before a reset (or before the user was disabled)
+/// opens no session when it finishes after it: the session is stored only while the user is
+/// enabled and still has the password hash that was checked. (Before, the session was stored
+/// unconditionally, so a log-in in flight outlived the reset that should have ended it.)
+async fn a_log_in_in_flight_during_a_reset_opens_no_session(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let checked = app.store.credentials("kassa2").await.unwrap().unwrap();
+    let kassa2 = user_id(&app, &w.admin, "kassa2").await;
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    // Before the reset the checked hash opens a session.
+    assert!(
+        app.store
+            .create_session(
+                &[1u8; 32],
+                checked.user.id,
+                &checked.password_hash,
+                now,
+                later
+            )
+            .await
+            .unwrap()
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa2}/password"),
+            Some(&w.admin),
+            json!({"password": "nieuw-wachtwoord-3"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // The log-in that checked the old password finishes after the reset: no session.
+    assert!(
+        !app.store
+            .create_session(
+                &[2u8; 32],
+                checked.user.id,
+                &checked.password_hash,
+                now,
+                later
+            )
+            .await
+            .unwrap()
+    );
+    // With the new password it works, until the user is disabled.
+    let fresh = app.store.credentials("kassa2").await.unwrap().unwrap();
+    assert!(
+        app.store
+            .create_session(&[3u8; 32], fresh.user.id, &fresh.password_hash, now, later)
+            .await
+            .unwrap()
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/users/{kassa2}/disable"),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert!(
+        !app.store
+            .create_session(&[4u8; 32], fresh.user.id, &fresh.password_hash, now, later)
+            .await
+            .unwrap()
+    );
+    app.close().await;
+}
+
+on_both_backends!(a_log_in_in_flight_during_a_reset_opens_no_session);
+
 /// An auditor reads everything except what can spend money or open a family's page: no QR
 /// code (which holds the token) and no parent link. Staff and the parent link still get them.
 /// (Before, an auditor got both.)
@@ -947,9 +1116,33 @@ async fn tokens_are_not_stored_but_signed_again(db: &common::TestDb) {
             .await
             .unwrap();
     });
-    assert_eq!(store.scrub_stored_tokens().await.unwrap(), 1);
+    // And an answer to an idempotent request, stored the old way, that holds a token.
+    kindpakket::with_db!(store.db(), |p| {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id, \
+             response_status, response_body, created_at) VALUES ($1, $2, $3, $4, 201, $5, $6)",
+        )
+        .bind("oud")
+        .bind("sleutel-1")
+        .bind(vec![0u8; 32])
+        .bind(uuid::Uuid::parse_str(&v1).unwrap())
+        .bind(format!("{{\"token\":\"{old}\"}}"))
+        .bind(chrono::Utc::now())
+        .execute(p)
+        .await
+        .unwrap();
+    });
+    assert_eq!(store.scrub_stored_tokens().await.unwrap(), 2);
     assert_eq!(
         stored("SELECT COUNT(*) FROM vouchers WHERE token <> ''").await,
+        0
+    );
+    assert_eq!(
+        stored(
+            "SELECT COUNT(*) FROM idempotency_keys WHERE response_body LIKE '%KP1:%' \
+             OR outcome LIKE '%KP1:%'"
+        )
+        .await,
         0
     );
     assert_eq!(qr(&app, v1, w.staff.clone()).await, old);
@@ -1261,6 +1454,116 @@ async fn rotated_keys_expire_and_revoked_keys_stop_at_once(db: &common::TestDb) 
 
 on_both_backends!(rotated_keys_expire_and_revoked_keys_stop_at_once);
 
+/// A bulk reissue that cannot finish in one request (here: a time budget of nothing, so one
+/// voucher per run) says how many are left, goes on where it stopped, and the list of every
+/// voucher reissued away from the key, with its household, is complete over all runs: no
+/// household that needs a new letter is lost. (Before, one request did all, and a timeout
+/// part-way lost the list of households that needed letters.)
+async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
+    use kindpakket::core::entry::KeyPurpose;
+    let settings = kindpakket::service::Settings {
+        bulk_reissue_budget: Duration::ZERO,
+        ..quick_settings()
+    };
+    let app =
+        common::TestApp::with_settings(db, settings, kindpakket::http::HttpConfig::default()).await;
+    let w = app.world().await;
+    let old = key_of(&w.token(0));
+    app.ledger.rotate(KeyPurpose::Voucher).await.unwrap();
+    let listed = |who: String| {
+        let app = &app;
+        let old = old.clone();
+        async move {
+            app.get(
+                &format!("/api/v1/vouchers/reissued?key_id={old}"),
+                Some(&who),
+            )
+            .await
+        }
+    };
+    assert_eq!(listed(w.cashier.clone()).await.status, 403);
+    let r = app
+        .get("/api/v1/vouchers/reissued?key_id=nothex00", Some(&w.staff))
+        .await;
+    assert_eq!(r.code(), "invalid_key_id", "{}", r.text);
+    let r = listed(w.staff.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json(), json!([]));
+
+    let mut runs = Vec::new();
+    let mut from_runs = std::collections::BTreeSet::new();
+    loop {
+        let r = app
+            .post(
+                "/api/v1/vouchers/reissue",
+                Some(&w.staff),
+                json!({"key_id": old}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let body = r.json();
+        assert_eq!(body["reissued"].as_u64().unwrap(), 1, "{body}");
+        for v in body["vouchers"].as_array().unwrap() {
+            from_runs.insert((
+                v["id"].as_str().unwrap().to_owned(),
+                v["household_id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let remaining = body["remaining"].as_u64().unwrap();
+        runs.push(remaining);
+        if remaining == 0 {
+            break;
+        }
+        assert!(runs.len() < 100, "the bulk reissue does not end: {runs:?}");
+    }
+    assert!(
+        runs.len() >= 2,
+        "one voucher per run, and more than one voucher: {runs:?}"
+    );
+    // Each run left one fewer.
+    assert!(runs.windows(2).all(|p| p[1] + 1 == p[0]), "{runs:?}");
+    // A run after the end finds nothing more to do.
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.staff),
+            json!({"key_id": old}),
+        )
+        .await;
+    assert_eq!(r.json()["reissued"], 0, "{}", r.text);
+    assert_eq!(r.json()["remaining"], 0, "{}", r.text);
+    // The list over all runs holds every voucher each run reported, with its household.
+    let r = listed(w.staff.clone()).await;
+    let listed: std::collections::BTreeSet<(String, String)> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["generation"], 1, "{v}");
+            (
+                v["id"].as_str().unwrap().to_owned(),
+                v["household_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, from_runs);
+    assert_eq!(listed.len(), runs.len());
+    assert!(listed.iter().any(|(id, _)| *id == w.voucher_id(0)));
+    // The old printouts no longer work; nothing is signed by the old key any more.
+    let r = app
+        .post(
+            "/api/v1/vouchers/lookup",
+            Some(&w.cashier),
+            json!({"token": w.token(0)}),
+        )
+        .await;
+    assert_eq!(r.json()["reason_code"], "token_superseded", "{}", r.text);
+    app.close().await;
+}
+
+on_both_backends!(bulk_reissue_goes_on_where_it_stopped);
+
 /// A TOTP code from an independent implementation: Python's pyotp (pinned 2.9.0; scripts/test.sh
 /// installs it), at a Unix time.
 fn pyotp_code(secret: &str, unix: i64) -> String {
@@ -1407,6 +1710,69 @@ async fn staff_log_in_with_a_second_factor(db: &common::TestDb) {
             json!({"username": "beheer", "password": admin_password}),
         )
         .await;
+    assert_eq!(
+        r.json()["two_factor_enrolment_required"],
+        true,
+        "{}",
+        r.text
+    );
+    // The admin sets it up, and can then turn it off for a staff member who lost the phone
+    // and the recovery codes; a staff member cannot.
+    let admin = r.json()["token"].as_str().unwrap().to_owned();
+    let r = app.post("/api/v1/me/totp", Some(&admin), json!({})).await;
+    let admin_secret = r.json()["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&admin),
+            json!({"code": pyotp_code(&admin_secret, chrono::Utc::now().timestamp())}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let medewerker = user_id(&app, &admin, "medewerker").await;
+    let beheer = user_id(&app, &admin, "beheer").await;
+    let users = app.get("/api/v1/users", Some(&admin)).await.json();
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "medewerker" && u["two_factor"] == true),
+        "{users}"
+    );
+    let staff = login(Some(recovery[1].clone())).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/users/{beheer}/totp/reset"),
+            Some(&staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/users/{medewerker}/totp/reset"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["two_factor"], false, "{}", r.text);
+    // Every session of that user ended; the password alone logs in again, to set it up anew.
+    assert_eq!(
+        app.get(
+            "/api/v1/households/00000000-0000-4000-8000-000000000000",
+            Some(&staff)
+        )
+        .await
+        .status,
+        401
+    );
+    let r = login(None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.json()["two_factor_enrolment_required"],
         true,

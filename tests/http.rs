@@ -66,13 +66,15 @@ async fn login_gives_a_bearer_token_and_a_cookie_and_logout_ends_it(db: &common:
 async fn expired_sessions_are_cleared_out_at_the_next_login(db: &common::TestDb) {
     let app = common::TestApp::new(db).await;
     let pw = app.user("oud", "staff", None).await;
-    let user = app.store.credentials("oud").await.unwrap().unwrap().user;
+    let found = app.store.credentials("oud").await.unwrap().unwrap();
+    let user = found.user;
     let now = chrono::Utc::now();
     let old = [7u8; 32];
     app.store
         .create_session(
             &old,
             user.id,
+            &found.password_hash,
             now - chrono::Duration::hours(20),
             now - chrono::Duration::hours(8),
         )

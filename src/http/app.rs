@@ -96,7 +96,9 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
 /// Connections are served by hyper-util's builder with a timer, so a client that sends its
 /// headers slowly (or only half a request) is cut off after `header_read_timeout`, as is a
 /// kept-alive connection that stays idle that long; at most `max_connections` are open at once
-/// (the next clients wait in the listen queue). Only HTTP/1.1 is spoken: the service sits behind
+/// (the next clients wait in the listen queue), and at most `max_connections_per_address` from
+/// one address other than a trusted proxy (a further one is closed at once). A shutdown waits
+/// at most `shutdown_grace` for requests in progress. Only HTTP/1.1 is spoken: the service sits behind
 /// a reverse proxy or is reached directly by phones and scripts, all of which speak it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -116,6 +118,10 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
     let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let per_address = PerAddress::new(
+        config.max_connections_per_address.max(1),
+        config.trusted_proxies.clone(),
+    );
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -136,6 +142,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(held) = per_address.take(peer.ip()) else {
+            tracing::warn!(client = %peer.ip(), "too many connections from one address: closed");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let service = hyper::service::service_fn(
@@ -153,13 +164,76 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(held);
             drop(slot);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?config.shutdown_grace, "requests still in progress at shutdown: stopping anyway");
+    }
     services.close().await;
     Ok(())
+}
+
+/// Open connections per client address, with a maximum (trusted proxies are not counted).
+#[derive(Clone)]
+struct PerAddress {
+    max: usize,
+    exempt: Arc<Vec<std::net::IpAddr>>,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One counted connection; dropping it gives the slot back.
+struct Held {
+    counts: PerAddress,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl PerAddress {
+    fn new(max: usize, exempt: Vec<std::net::IpAddr>) -> Self {
+        Self {
+            max,
+            exempt: Arc::new(exempt),
+            open: Arc::default(),
+        }
+    }
+
+    /// Counts a connection from `ip`, unless that address already has the maximum.
+    fn take(&self, ip: std::net::IpAddr) -> Option<Held> {
+        if self.exempt.contains(&ip) {
+            return Some(Held {
+                counts: self.clone(),
+                ip: None,
+            });
+        }
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Held {
+            counts: self.clone(),
+            ip: Some(ip),
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut open = self.counts.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
 }
 
 /// A future that completes on SIGTERM or Ctrl-C. The handlers are installed when this is

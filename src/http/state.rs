@@ -25,6 +25,11 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Most connections open at once; further clients wait in the listen queue.
     pub max_connections: usize,
+    /// Most connections open at once from one client address (a trusted proxy is not
+    /// limited); a further one is closed at once, so one client cannot take every slot.
+    pub max_connections_per_address: usize,
+    /// How long a shutdown waits for requests in progress before it stops anyway.
+    pub shutdown_grace: Duration,
     /// Clients that may read `/metrics` (by address, after `X-Forwarded-For` from a trusted
     /// proxy is applied). Default: this machine only.
     pub metrics_from: Vec<std::net::IpAddr>,
@@ -41,6 +46,8 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_address: 64,
+            shutdown_grace: Duration::from_secs(30),
             metrics_from: vec![
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),

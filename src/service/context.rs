@@ -34,6 +34,9 @@ pub struct Settings {
     pub max_top_up: Cents,
     /// Admin, staff and finance must set up two-factor log-in before anything else.
     pub require_two_factor: bool,
+    /// How long one bulk-reissue request works before it answers with what is left (well
+    /// inside the request deadline; the caller repeats until nothing is left).
+    pub bulk_reissue_budget: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             max_deposit: Cents(1_000_000_000),
             max_top_up: Cents(100_000),
             require_two_factor: false,
+            bulk_reissue_budget: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -30,8 +30,19 @@ pub struct Delays {
 pub struct LoginLimiter {
     window: Duration,
     delays: Delays,
-    counts: Mutex<HashMap<String, (u32, Instant)>>,
+    counts: Mutex<Counts>,
 }
+
+/// The counts, and when stale ones were last cleared out.
+#[derive(Debug)]
+struct Counts {
+    map: HashMap<String, (u32, Instant)>,
+    swept: Instant,
+}
+
+/// Above this many keys, stale ones are cleared out, at most once a second (a sweep walks the
+/// whole map under the lock; a flood of fresh names must not make every log-in walk it).
+const SWEEP_ABOVE: usize = 100_000;
 
 /// One counted attempt. Call [`Attempt::succeeded`] when the password was right; otherwise (a
 /// wrong password, or a request that was abandoned) it stays counted as a failure.
@@ -49,7 +60,10 @@ impl LoginLimiter {
         Self {
             window,
             delays,
-            counts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(Counts {
+                map: HashMap::new(),
+                swept: Instant::now(),
+            }),
         }
     }
 
@@ -60,10 +74,14 @@ impl LoginLimiter {
         let now = Instant::now();
         let window = self.window;
         let live = |since: Instant| now.duration_since(since) < window;
-        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| live(*since));
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.map.len() > SWEEP_ABOVE
+            && now.duration_since(counts.swept) >= Duration::from_secs(1)
+        {
+            counts.map.retain(|_, (_, since)| live(*since));
+            counts.swept = now;
         }
+        let map = &mut counts.map;
         let mut retry_after = None;
         let mut delay = Duration::ZERO;
         for (key, limit) in keys {
@@ -108,13 +126,13 @@ impl LoginLimiter {
 impl Attempt<'_> {
     /// The password was never checked (no turn came free): the attempt does not count.
     pub fn cancel(self) {
-        let mut map = self
+        let mut counts = self
             .limiter
             .counts
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         for key in &self.keys {
-            if let Some(e) = map.get_mut(key) {
+            if let Some(e) = counts.map.get_mut(key) {
                 e.0 = e.0.saturating_sub(1);
             }
         }
@@ -123,15 +141,15 @@ impl Attempt<'_> {
     /// The password was right: the attempt is not a failure. `forget` (the name from this
     /// address) starts again from zero; the other keys lose this attempt.
     pub fn succeeded(self, forget: &str) {
-        let mut map = self
+        let mut counts = self
             .limiter
             .counts
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         for key in &self.keys {
             if key == forget {
-                map.remove(key);
-            } else if let Some(e) = map.get_mut(key) {
+                counts.map.remove(key);
+            } else if let Some(e) = counts.map.get_mut(key) {
                 e.0 = e.0.saturating_sub(1);
             }
         }

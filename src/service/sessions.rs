@@ -74,7 +74,7 @@ pub async fn login(
     // so guessing spread over many addresses gets slow while the right password from another
     // address still gets in. A name is never locked for everyone by one person's guessing.
     let name = username.to_lowercase();
-    let ip = client.map_or_else(|| "onbekend".to_owned(), |a| a.to_string());
+    let ip = client.map_or_else(|| "onbekend".to_owned(), address_key);
     let own = format!("user-ip:{name}@{ip}");
     let mut keys = vec![
         (own.clone(), Limit::Refuse(5)),
@@ -127,9 +127,21 @@ pub async fn login(
         credentials::new_token().ok_or_else(|| Error::bug("no randomness for a session token"))?;
     let now = Utc::now();
     let expires_at = now + svc.settings().session_ttl;
-    svc.store()
-        .create_session(&credentials::token_hash(&token), user.id, now, expires_at)
+    let opened = svc
+        .store()
+        .create_session(
+            &credentials::token_hash(&token),
+            user.id,
+            &found.password_hash,
+            now,
+            expires_at,
+        )
         .await?;
+    if !opened {
+        // The password was reset or the user disabled while this log-in was being checked.
+        tracing::info!(user = %username, "log-in refused: the password changed or the user was disabled meanwhile");
+        return Err(invalid());
+    }
     // Expired sessions are never accepted; each login also clears them out of the table.
     if let Err(e) = svc.store().purge_sessions(now).await {
         tracing::warn!(error = %e, "could not purge expired sessions");
@@ -141,6 +153,22 @@ pub async fn login(
         expires_at,
         two_factor_enrolment_required: must_enrol(svc, &user),
     })
+}
+
+/// The address an attempt is counted under: an IPv4 address, or the /64 network of an IPv6
+/// address (one subscriber usually holds a whole /64, so counting single IPv6 addresses would
+/// give one guesser 2^64 fresh budgets).
+fn address_key(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 /// Checks a password against a PHC string, when a turn is free: at most
@@ -203,4 +231,23 @@ pub async fn logout(svc: &Services, token: Option<&str>) -> Result<()> {
     }
     svc.store().delete_session(&hash).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_attempts_count_per_64_network_and_ipv4_per_address() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), "2001:db8:1:2::/64");
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), "192.0.2.7");
+        assert_eq!(address_key(mapped), "192.0.2.7");
+    }
 }

@@ -54,8 +54,17 @@ pub(crate) fn clean_text(
     max: usize,
     required: bool,
 ) -> Result<Option<String>> {
+    use unicode_normalization::UnicodeNormalization as _;
     let problem = |problem| Error::Invalid(Invalid::Text { field, problem });
-    let t = s.trim();
+    // The length counts after normalisation (a decomposed "é" is one character, and the few
+    // characters that NFC expands cannot push a text past the limit). NFC joins at most four
+    // characters into one, so far longer input is refused before any work is done on it.
+    let raw = s.trim();
+    if raw.chars().count() > max.saturating_mul(8) {
+        return Err(problem(TextProblem::TooLong(max)));
+    }
+    let normal: String = raw.nfc().collect();
+    let t = normal.trim();
     if t.is_empty() {
         return if required {
             Err(problem(TextProblem::Empty))
@@ -72,8 +81,7 @@ pub(crate) fn clean_text(
     if t.chars().any(is_format) {
         return Err(problem(TextProblem::FormatCharacters));
     }
-    use unicode_normalization::UnicodeNormalization as _;
-    Ok(Some(t.nfc().collect()))
+    Ok(Some(t.to_owned()))
 }
 
 /// Like [`clean_text`] for a required field.
@@ -143,5 +151,26 @@ mod tests {
             Some("Noor")
         );
         assert!(FORMAT_CHARACTERS.iter().all(|(a, b)| a <= b));
+    }
+
+    #[test]
+    fn the_length_limit_counts_the_normalised_text() {
+        // Four decomposed "é"s fit a limit of four once composed.
+        let decomposed = "e\u{301}".repeat(4);
+        assert_eq!(
+            clean_text("naam", &decomposed, 4, true).unwrap().as_deref(),
+            Some("\u{e9}\u{e9}\u{e9}\u{e9}")
+        );
+        // U+FB2C (one character) becomes three under NFC: two of them pass a limit of five
+        // only if counted before normalisation.
+        let expanding = "\u{FB2C}\u{FB2C}";
+        assert_eq!(expanding.chars().count(), 2);
+        assert!(matches!(
+            clean_text("naam", expanding, 5, true),
+            Err(Error::Invalid(Invalid::Text {
+                problem: TextProblem::TooLong(5),
+                ..
+            }))
+        ));
     }
 }

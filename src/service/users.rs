@@ -106,6 +106,8 @@ pub struct UserView {
     pub provider_id: Option<Uuid>,
     /// True when the user cannot log in.
     pub disabled: bool,
+    /// True when the user set up two-factor log-in.
+    pub two_factor: bool,
 }
 
 impl From<UserRow> for UserView {
@@ -116,6 +118,7 @@ impl From<UserRow> for UserView {
             role: u.role,
             provider_id: u.provider_id,
             disabled: u.disabled_at.is_some(),
+            two_factor: u.totp_enabled_at.is_some(),
         }
     }
 }
@@ -267,6 +270,26 @@ pub async fn revoke_sessions_in(store: &Store, actor: &Actor, id: Uuid) -> Resul
     let ended = store.delete_sessions_of(id, None).await?;
     tracing::info!(user = %id, by = %me.id, sessions = ended, "sessions revoked");
     Ok(ended)
+}
+
+/// Turns off someone's two-factor log-in (an admin only, for a user who lost both the phone
+/// and the recovery codes; after checking who asks, outside this system): every session of
+/// that user ends, and the user sets it up again at the next log-in (required again when
+/// `--require-2fa` is on).
+pub async fn reset_two_factor_in(store: &Store, actor: &Actor, id: Uuid) -> Result<UserView> {
+    actor.require(&[Role::Admin])?;
+    let (me, target) = manageable(store, actor, id).await?;
+    store.clear_totp(id).await?;
+    tracing::warn!(user = %target.username, by = %me.id, "two-factor log-in reset");
+    Ok(UserView {
+        two_factor: false,
+        ..target.into()
+    })
+}
+
+/// Resets a user's two-factor log-in (see [`reset_two_factor_in`]).
+pub async fn reset_two_factor(svc: &Services, actor: &Actor, id: Uuid) -> Result<UserView> {
+    reset_two_factor_in(svc.store(), actor, id).await
 }
 
 /// A user by login name, for the operator's commands.

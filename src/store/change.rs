@@ -124,12 +124,21 @@ pub enum Change {
         /// When.
         at: DateTime<Utc>,
     },
-    /// The key that signs a voucher's token from now on (reissue).
+    /// The key that signs a voucher's token from now on (reissue), and the record of the
+    /// reissue: which key signed the token that stopped working.
     UpdateTokenKey {
         /// The voucher.
         voucher: Uuid,
-        /// The voucher key id.
+        /// The voucher key id from now on.
         key_id: Vec<u8>,
+        /// The key id of the token that stopped working.
+        from_key_id: Vec<u8>,
+        /// The new token generation.
+        generation: u8,
+        /// Who reissued it.
+        user: Option<Uuid>,
+        /// When.
+        at: DateTime<Utc>,
     },
     /// A redemption or direct payment; its entry index is the first entry of the command.
     InsertRedemption(RedemptionRow),
@@ -382,10 +391,30 @@ impl Change {
                     V::Time(*at),
                 ],
             )],
-            Change::UpdateTokenKey { voucher, key_id } => vec![stmt(
-                "UPDATE vouchers SET token_key_id = $1 WHERE id = $2",
-                vec![V::Bytes(key_id.clone()), V::Uuid(*voucher)],
-            )],
+            Change::UpdateTokenKey {
+                voucher,
+                key_id,
+                from_key_id,
+                generation,
+                user,
+                at,
+            } => vec![
+                stmt(
+                    "UPDATE vouchers SET token_key_id = $1 WHERE id = $2",
+                    vec![V::Bytes(key_id.clone()), V::Uuid(*voucher)],
+                ),
+                stmt(
+                    "INSERT INTO voucher_reissues (voucher_id, generation, from_key_id, user_id, at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    vec![
+                        V::Uuid(*voucher),
+                        V::I64(i64::from(*generation)),
+                        V::Bytes(from_key_id.clone()),
+                        V::OptUuid(*user),
+                        V::Time(*at),
+                    ],
+                ),
+            ],
             Change::InsertRedemption(r) => vec![stmt(
                 "INSERT INTO redemptions (id, kind, voucher_id, provider_id, fund_id, \
                  amount_cents, category, description, user_id, entry_index, created_at) \

@@ -78,6 +78,19 @@ impl Store {
         Ok(rows.into_iter().map(EntryRow::from).collect())
     }
 
+    /// The entry rows of one kind (its code in the ledger format), in order. A full scan: for
+    /// the command line, not for requests.
+    pub async fn entries_of_kind(&self, kind: i64) -> Result<Vec<EntryRow>, StoreError> {
+        let rows = fetch_all!(
+            self,
+            Entry,
+            "SELECT idx, entry_id, CAST(kind AS BIGINT) AS kind, entry FROM ledger_entries \
+             WHERE kind = $1 ORDER BY idx",
+            [kind]
+        );
+        Ok(rows.into_iter().map(EntryRow::from).collect())
+    }
+
     /// The entry rows at the given indexes (one query per 500), in index order.
     pub async fn entries_at(&self, indexes: &[u64]) -> Result<Vec<EntryRow>, StoreError> {
         let mut out = Vec::with_capacity(indexes.len());

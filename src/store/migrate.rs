@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_tokens_not_stored"),
     migration!(7, "0007_voucher_key_status"),
     migration!(8, "0008_two_factor"),
+    migration!(9, "0009_voucher_reissues"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -88,27 +88,33 @@ impl Store {
         ))
     }
 
-    /// Stores a session by the hash of its token.
+    /// Stores a session by the hash of its token, only while the user is enabled and still has
+    /// the password hash that was checked: a log-in in flight while the password is reset or
+    /// the user disabled opens no session. Returns whether it was stored.
     pub async fn create_session(
         &self,
         token_hash: &[u8],
         user_id: Uuid,
+        password_hash: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-                           VALUES ($1, $2, $3, $4)";
+                           SELECT $1, id, $3, $4 FROM users \
+                           WHERE id = $2 AND password_hash = $5 AND disabled_at IS NULL";
         self.count_query();
-        crate::with_db!(self.db(), |p| {
+        let done = crate::with_db!(self.db(), |p| {
             sqlx::query(SQL)
                 .bind(token_hash.to_vec())
                 .bind(user_id)
                 .bind(now)
                 .bind(expires_at)
+                .bind(password_hash)
                 .execute(p)
-                .await?;
+                .await?
+                .rows_affected()
         });
-        Ok(())
+        Ok(done == 1)
     }
 
     /// The user of a session that has not expired, when the user is not disabled.
@@ -320,6 +326,31 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Turns two-factor log-in off for a user (an admin's reset after a lost phone): the secret
+    /// and the recovery codes go, and every session ends, in one transaction.
+    pub async fn clear_totp(&self, user: Uuid) -> Result<(), StoreError> {
+        self.count_query();
+        crate::with_db!(self.db(), |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL WHERE id = $1",
+            )
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(())

@@ -24,6 +24,20 @@ pub struct VoucherRow {
     pub expires_at: u32,
 }
 
+/// A reissue of a voucher: the token of one key stopped working and a new generation replaced it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReissueRow {
+    /// The voucher.
+    pub voucher_id: Uuid,
+    /// Its household (who needs the new letter).
+    pub household_id: Uuid,
+    /// The new token generation.
+    #[sqlx(try_from = "i64")]
+    pub generation: u8,
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 macro_rules! vouchers {
     ($where:literal) => {
         concat!(
@@ -101,7 +115,33 @@ impl Store {
             });
             n += 1;
         }
-        Ok(n)
+        // Answers to idempotent requests stored by older versions could hold a token (an
+        // issue's answer): forget them. A replay of an issue rebuilds its answer from the
+        // voucher; any other such replay is answered as in doubt.
+        self.count_query();
+        let answers = crate::with_db!(self.db(), |p| {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = NULL, response_body = NULL, \
+                 outcome = NULL WHERE response_body LIKE '%KP1:%' OR outcome LIKE '%KP1:%'",
+            )
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n + answers)
+    }
+
+    /// Every reissue away from a voucher key (the vouchers whose token of that key stopped
+    /// working), oldest first.
+    pub async fn reissued_from_key(&self, key_id: &[u8]) -> Result<Vec<ReissueRow>, StoreError> {
+        Ok(fetch_all!(
+            self,
+            ReissueRow,
+            "SELECT r.voucher_id, v.household_id, r.generation, r.at FROM voucher_reissues r \
+             JOIN vouchers v ON v.id = r.voucher_id WHERE r.from_key_id = $1 \
+             ORDER BY r.at, r.voucher_id",
+            [key_id.to_vec()]
+        ))
     }
 
     /// The vouchers whose tokens a voucher key signs.

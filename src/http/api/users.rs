@@ -25,6 +25,8 @@ pub struct UserResponse {
     pub provider_id: Option<Uuid>,
     /// True when the user cannot log in.
     pub disabled: bool,
+    /// True when the user set up two-factor log-in.
+    pub two_factor: bool,
 }
 
 fn response(u: UserView) -> UserResponse {
@@ -34,6 +36,7 @@ fn response(u: UserView) -> UserResponse {
         username: u.username,
         provider_id: u.provider_id,
         disabled: u.disabled,
+        two_factor: u.two_factor,
     }
 }
 
@@ -92,6 +95,24 @@ pub async fn disable(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let u = users::disable(&state.services, &actor, id).await?;
+    Ok(Json(response(u)))
+}
+
+/// Turns off a user's two-factor log-in (an admin, for a user who lost the phone and the
+/// recovery codes): every session of that user ends; the user sets it up again.
+#[utoipa::path(post, path = "/api/v1/users/{id}/totp/reset", operation_id = "reset_two_factor", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Two-factor log-in is off for this user", body = UserResponse),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "`unknown_user`", body = ErrorBody),
+    ))]
+pub async fn reset_two_factor(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let u = users::reset_two_factor(&state.services, &actor, id).await?;
     Ok(Json(response(u)))
 }
 

@@ -6,14 +6,16 @@ use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey, integer, optional_integer};
+use crate::http::extract::{
+    ApiPath, ApiQuery, Body, Caller, IdempotencyKey, integer, optional_integer,
+};
 use crate::http::state::AppState;
 use crate::service::vouchers::{self, Block, Issued, Lookup, TopUp, ToppedUp, VoucherView};
-use crate::service::{Error, qr};
+use crate::service::{Error, Input, qr};
 
 /// What to issue: `child_id` for funds per child, `household_id` for pooled funds.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -287,23 +289,28 @@ pub struct BulkReissuedVoucher {
     pub household_id: Uuid,
 }
 
-/// What a bulk reissue did.
+/// What one bulk-reissue run did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkReissueResponse {
-    /// How many vouchers got a new token.
+    /// How many vouchers got a new token in this run.
     pub reissued: usize,
     /// Closed (expired) vouchers of that key, left alone.
     pub skipped: usize,
-    /// The vouchers that got a new token; each needs a new letter.
+    /// Open vouchers of that key this run did not reach (its time was up): post again until
+    /// this is 0. `GET /api/v1/vouchers/reissued?key_id=` lists the vouchers of every run.
+    pub remaining: usize,
+    /// The vouchers that got a new token in this run; each needs a new letter.
     pub vouchers: Vec<BulkReissuedVoucher>,
 }
 
 /// Reissues every open voucher whose token a voucher key signs (after a rotation, or at once
-/// after a revocation): new tokens from the active key; the old printouts stop working.
+/// after a revocation): new tokens from the active key; the old printouts stop working. One
+/// call works for at most about ten seconds and says how many are `remaining`; call again
+/// until none are.
 #[utoipa::path(post, path = "/api/v1/vouchers/reissue", operation_id = "reissue_vouchers_of_key", tag = "vouchers", security(("bearer" = [])),
     request_body = BulkReissueRequest,
     responses(
-        (status = 200, description = "Reissued", body = BulkReissueResponse),
+        (status = 200, description = "Reissued (all, or as many as fitted in this run: see `remaining`)", body = BulkReissueResponse),
         (status = 400, description = "`invalid_key_id`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 422, description = "`too_many_reissues`", body = ErrorBody),
@@ -317,10 +324,59 @@ pub async fn reissue_all(
     Ok(Json(BulkReissueResponse {
         reissued: r.reissued.len(),
         skipped: r.skipped,
+        remaining: r.remaining,
         vouchers: r
             .reissued
             .into_iter()
             .map(|(id, household_id)| BulkReissuedVoucher { id, household_id })
             .collect(),
     }))
+}
+
+/// Which key's reissued vouchers to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReissuedQuery {
+    /// The voucher key id (8 hex digits).
+    pub key_id: String,
+}
+
+/// A voucher whose token of that key was replaced.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReissuedVoucherView {
+    /// Voucher id.
+    pub id: Uuid,
+    /// Its household (who needs the new letter).
+    pub household_id: Uuid,
+    /// The generation of its new token.
+    pub generation: u8,
+    /// When it was reissued.
+    pub reissued_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every voucher reissued away from a voucher key, over all bulk runs and single reissues,
+/// oldest first: the households that need a new letter.
+#[utoipa::path(get, path = "/api/v1/vouchers/reissued", operation_id = "list_vouchers_reissued_from_key", tag = "vouchers", security(("bearer" = [])),
+    params(ReissuedQuery),
+    responses(
+        (status = 200, description = "The reissued vouchers", body = Vec<ReissuedVoucherView>),
+        (status = 400, description = "`invalid_key_id`, `invalid_query`", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
+    ))]
+pub async fn reissued(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<ReissuedQuery>,
+) -> Result<Json<Vec<ReissuedVoucherView>>, ApiError> {
+    let list = vouchers::reissued_from_key(&state.services, &actor, Input::new(q.key_id)).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|r| ReissuedVoucherView {
+                id: r.id,
+                household_id: r.household_id,
+                generation: r.generation,
+                reissued_at: r.at,
+            })
+            .collect(),
+    ))
 }

@@ -188,6 +188,10 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
                 Change::UpdateTokenKey {
                     voucher: id,
                     key_id,
+                    from_key_id: v.token_key_id,
+                    generation,
+                    user: Some(user.id),
+                    at: svc.now(),
                 },
                 Change::InsertNote {
                     entry: 0,
@@ -205,39 +209,97 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
     })
 }
 
-/// What a bulk reissue did.
+/// What one bulk-reissue run did.
 #[derive(Debug, Clone)]
 pub struct BulkReissued {
-    /// The vouchers that got a new token (each needs a new letter), with their households.
+    /// The vouchers that got a new token in this run (each needs a new letter), with their
+    /// households.
     pub reissued: Vec<(Uuid, Uuid)>,
     /// Vouchers of that key that were closed (expired) and so left alone.
     pub skipped: usize,
+    /// Open vouchers of that key not reached in this run (its time was up): run it again.
+    pub remaining: usize,
 }
 
 /// Reissues every open voucher whose token a voucher key signs (staff): after a rotation,
 /// before the old key's last day, or at once after a revocation. Each gets a new token
-/// generation signed by the active key; the old printouts stop working.
+/// generation signed by the active key; the old printouts stop working. One run works for at
+/// most [`Settings::bulk_reissue_budget`](crate::service::Settings) (at least one voucher) and
+/// says how many are left; running it again goes on where it stopped, and
+/// [`reissued_from_key`] lists every voucher reissued away from the key over all runs, so no
+/// household that needs a new letter is lost when a run stops part-way.
 pub async fn reissue_all(
     svc: &Services,
     actor: &Actor,
     key_id: Input<String>,
 ) -> Result<BulkReissued> {
     actor.require(&[Role::Staff])?;
-    let key_id = key_id.read()?;
-    let id = crate::core::token::parse_key_id(&key_id)
-        .ok_or(Error::Invalid(crate::service::error::Invalid::KeyId))?;
+    let id = key_id_of(key_id)?;
+    let started = std::time::Instant::now();
+    let budget = svc.settings().bulk_reissue_budget;
     let vouchers = svc.store().vouchers_signed_by(&id).await?;
+    let total = vouchers.len();
     let mut out = BulkReissued {
         reissued: Vec::new(),
         skipped: 0,
+        remaining: 0,
     };
-    for v in vouchers {
+    for (done, v) in vouchers.into_iter().enumerate() {
+        if done > 0 && started.elapsed() >= budget {
+            out.remaining = total - done;
+            break;
+        }
         match reissue(svc, actor, v.id).await {
             Ok(_) => out.reissued.push((v.id, v.household_id)),
             Err(Error::Rule(Rule::VoucherExpired)) => out.skipped += 1,
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), error = %e, "bulk reissue stopped");
+                return Err(e);
+            }
         }
     }
-    tracing::info!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), skipped = out.skipped, "vouchers reissued in bulk");
+    tracing::info!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), skipped = out.skipped, remaining = out.remaining, "vouchers reissued in bulk");
     Ok(out)
+}
+
+/// A voucher reissued away from a key: its old letter no longer works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReissuedVoucher {
+    /// The voucher.
+    pub id: Uuid,
+    /// Its household (who needs the new letter).
+    pub household_id: Uuid,
+    /// The generation of its new token.
+    pub generation: u8,
+    /// When it was reissued.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every voucher reissued away from a voucher key, by any run of the bulk reissue or one by
+/// one (staff): the households that need a new letter.
+pub async fn reissued_from_key(
+    svc: &Services,
+    actor: &Actor,
+    key_id: Input<String>,
+) -> Result<Vec<ReissuedVoucher>> {
+    actor.require(&[Role::Staff])?;
+    let id = key_id_of(key_id)?;
+    Ok(svc
+        .store()
+        .reissued_from_key(&id)
+        .await?
+        .into_iter()
+        .map(|r| ReissuedVoucher {
+            id: r.voucher_id,
+            household_id: r.household_id,
+            generation: r.generation,
+            at: r.at,
+        })
+        .collect())
+}
+
+fn key_id_of(key_id: Input<String>) -> Result<[u8; 4]> {
+    let key_id = key_id.read()?;
+    crate::core::token::parse_key_id(&key_id)
+        .ok_or(Error::Invalid(crate::service::error::Invalid::KeyId))
 }

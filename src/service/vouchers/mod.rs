@@ -16,7 +16,8 @@ pub(in crate::service) use history::balance_after;
 pub use history::{HistoryItem, VoucherView, current_token, view};
 pub use issue::{IssueFor, Issued, issue};
 pub use lifecycle::{
-    Block, BulkReissued, Reissued, TopUp, ToppedUp, block, reissue, reissue_all, top_up,
+    Block, BulkReissued, Reissued, ReissuedVoucher, TopUp, ToppedUp, block, reissue, reissue_all,
+    reissued_from_key, top_up,
 };
 pub(in crate::service) use scan::check_token;
 pub use scan::{CheckedToken, Lookup, lookup};
