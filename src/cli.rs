@@ -130,6 +130,8 @@ pub enum UserCommand {
     Add(UserAddArgs),
     /// Disable a user: no more log-ins, and all of its sessions end at once.
     Disable(UserNameArgs),
+    /// Let a disabled user log in again.
+    Enable(UserNameArgs),
     /// Set a new password (stdin or KINDPAKKET_PASSWORD); all sessions of the user end.
     Password(UserNameArgs),
     /// Turn off two-factor log-in for a user who lost the phone and the recovery codes; all
@@ -250,6 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(a) => serve(a).await.map(|()| 0),
         Command::User(UserCommand::Add(a)) => user_add(a).await.map(|()| 0),
         Command::User(UserCommand::Disable(a)) => user_manage(a, Manage::Disable).await.map(|()| 0),
+        Command::User(UserCommand::Enable(a)) => user_manage(a, Manage::Enable).await.map(|()| 0),
         Command::User(UserCommand::Password(a)) => {
             user_manage(a, Manage::Password).await.map(|()| 0)
         }
@@ -455,6 +458,7 @@ fn read_password() -> anyhow::Result<String> {
 #[derive(Debug, Clone, Copy)]
 enum Manage {
     Disable,
+    Enable,
     Password,
     RevokeSessions,
     ResetTwoFactor,
@@ -463,6 +467,7 @@ enum Manage {
 /// What `user_manage` does, with its input.
 enum Action {
     Disable,
+    Enable,
     Password(String),
     RevokeSessions,
     ResetTwoFactor,
@@ -473,6 +478,7 @@ enum Action {
 async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
     let action = match what {
         Manage::Disable => Action::Disable,
+        Manage::Enable => Action::Enable,
         Manage::Password => Action::Password(read_password()?),
         Manage::RevokeSessions => Action::RevokeSessions,
         Manage::ResetTwoFactor => Action::ResetTwoFactor,
@@ -491,6 +497,10 @@ async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
                     "user {} disabled; all of its sessions ended",
                     a.username
                 ))
+            }
+            Action::Enable => {
+                users::enable_in(&store, &operator, user.id).await?;
+                Ok(format!("user {} may log in again", a.username))
             }
             Action::Password(p) => {
                 users::set_password_by_operator(&store, &operator, user.id, p).await?;
@@ -698,17 +708,12 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// The ledger's current key, its fingerprint, and whether it was checked against a trusted
+/// The ledger's genesis key, its fingerprint, and whether it was checked against a trusted
 /// key: without `--key` the audit trusts whatever self-signed genesis it was given, so the
 /// auditor must compare the fingerprint with one obtained another way.
 fn key_line(report: &audit::AuditReport, trusted: bool) -> String {
     use sha2::{Digest, Sha256};
-    let key = report
-        .state
-        .active_key(KeyPurpose::Ledger)
-        .and_then(|(_, k)| ed25519_dalek::VerifyingKey::from_bytes(&k.public_key).ok())
-        .and_then(|k| Vkey::new(&report.origin, k).ok());
-    let Some(key) = key else {
+    let Some(key) = audit::genesis_vkey(&report.state, &report.origin) else {
         return "no ledger key".into();
     };
     let fingerprint = B64.encode(Sha256::digest(key.key.as_bytes()));
@@ -718,7 +723,7 @@ fn key_line(report: &audit::AuditReport, trusted: bool) -> String {
         "NOT checked against a trusted key: compare this fingerprint with the one Leergeld \
          published, or pass --key"
     };
-    format!("ledger key {key} fingerprint SHA256:{fingerprint} ({check})")
+    format!("genesis ledger key {key} fingerprint SHA256:{fingerprint} ({check})")
 }
 
 async fn rotate(a: RotateArgs) -> anyhow::Result<()> {
@@ -726,6 +731,12 @@ async fn rotate(a: RotateArgs) -> anyhow::Result<()> {
         PurposeArg::Voucher => KeyPurpose::Voucher,
         PurposeArg::Ledger => KeyPurpose::Ledger,
     };
+    if a.accept_until.is_some() && purpose == KeyPurpose::Ledger {
+        bail!(
+            "--accept-until is for voucher keys: a ledger key's old entries and checkpoints stay \
+             verifiable for ever"
+        );
+    }
     let ledger = open_ledger(&a.db, None).await?;
     let old = ledger.state().await.active_key(purpose).map(|(id, _)| id);
     let result = ledger.rotate(purpose).await;
@@ -753,18 +764,28 @@ async fn rotate(a: RotateArgs) -> anyhow::Result<()> {
         active.unwrap_or_default()
     );
     if let Some((old, until)) = recorded {
-        println!(
-            "tokens of voucher key {old} are accepted until {until} (inclusive); reissue those \
-             vouchers before then (POST /api/v1/vouchers/reissue with {{\"key_id\": \"{old}\"}})"
-        );
+        if until < crate::core::time::dutch_date(chrono::Utc::now()) {
+            println!(
+                "--accept-until {until} lies in the past: tokens of voucher key {old} are refused \
+                 from now on (key_retired); reissue those vouchers now (POST \
+                 /api/v1/vouchers/reissue with {{\"key_id\": \"{old}\"}})"
+            );
+        } else {
+            println!(
+                "tokens of voucher key {old} are accepted until {until} (inclusive); reissue \
+                 those vouchers before then (POST /api/v1/vouchers/reissue with \
+                 {{\"key_id\": \"{old}\"}})"
+            );
+        }
     }
     Ok(())
 }
 
-/// Whether the ledger published a voucher key with this id (read from the store alone, so
-/// that it works while the service runs).
-async fn voucher_key_published(store: &Store, id: [u8; 4]) -> anyhow::Result<bool> {
-    use crate::core::entry::{Body, EntryKind, SignedEntry};
+/// Whether the ledger published a voucher key with this id, and if so whether the ledger
+/// retired it since (read from the store alone, so that it works while the service runs).
+async fn voucher_key_published(store: &Store, id: [u8; 4]) -> anyhow::Result<Option<bool>> {
+    use crate::core::entry::{Body, EntryKind, KeyAction, SignedEntry};
+    let mut found = None;
     for row in store
         .entries_of_kind(i64::from(EntryKind::KeyEvent.code()))
         .await?
@@ -772,16 +793,17 @@ async fn voucher_key_published(store: &Store, id: [u8; 4]) -> anyhow::Result<boo
         let e = SignedEntry::decode(&row.bytes)
             .map_err(|e| anyhow::anyhow!("ledger entry {} cannot be read: {e}", row.index))?;
         if let Body::KeyEvent {
+            action,
             purpose: KeyPurpose::Voucher,
             key_id,
             ..
         } = e.entry.body
             && key_id == id
         {
-            return Ok(true);
+            found = Some(action == KeyAction::Retired || found == Some(true));
         }
     }
-    Ok(false)
+    Ok(found)
 }
 
 /// `keys revoke`: a compromised voucher key. Its tokens are refused from now on (a running
@@ -799,58 +821,72 @@ async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening database {}", redact(&a.db.database)))?;
     // Only a voucher key the ledger published can be revoked (a typo must not leave a
     // revocation of nothing behind).
-    if !voucher_key_published(&store, id).await? {
+    let published = voucher_key_published(&store, id).await;
+    let Some(retired_on_ledger) = published? else {
         store.close().await;
         bail!("there is no voucher key {}", a.key_id);
-    }
-    // Refused at once, even before the rest.
-    store.revoke_voucher_key(&id, chrono::Utc::now()).await?;
-    store.close().await;
-    let ledger = open_ledger(&a.db, None).await.context(
-        "the key is revoked, but its private key could not be archived or replaced: stop the \
-         service and run this command again",
-    )?;
-    let known = ledger
-        .state()
-        .await
-        .keys(KeyPurpose::Voucher)
-        .contains_key(&id);
-    let active = ledger
-        .state()
-        .await
-        .active_key(KeyPurpose::Voucher)
-        .map(|(k, _)| k);
-    let rotated = if active == Some(id) {
-        Some(ledger.rotate(KeyPurpose::Voucher).await)
-    } else {
-        None
     };
-    let archived = archive_retired_keys(&ledger, &a.db.keys).await;
-    let open = ledger
-        .store()
-        .vouchers_signed_by(&id)
-        .await
-        .map(|v| v.len());
-    ledger.close().await;
-    if !known {
-        bail!("there is no voucher key {}", a.key_id);
-    }
-    if let Some(r) = rotated {
-        r.context("making a new voucher key active")?;
+    if !retired_on_ledger {
+        // The active key: a new one must take over first, which needs the ledger's writer.
+        // Nothing is written unless that is possible (a revoked active key would leave the
+        // running service unable to issue anything).
+        store.close().await;
+        let ledger = open_ledger(&a.db, None).await.context(
+            "voucher key is the active one: revoking it makes a new key active, which needs the \
+             service stopped. Nothing was changed; stop the service and run this again",
+        )?;
+        let result = async {
+            ledger
+                .store()
+                .revoke_voucher_key(&id, chrono::Utc::now())
+                .await?;
+            ledger
+                .rotate(KeyPurpose::Voucher)
+                .await
+                .context("making a new voucher key active")?;
+            archive_retired_keys(&ledger, &a.db.keys).await?;
+            let open = ledger.store().vouchers_signed_by(&id).await?.len();
+            anyhow::Ok(open)
+        }
+        .await;
+        ledger.close().await;
+        let open = result?;
         println!(
             "voucher key {} was active; a new key is active now",
             a.key_id
         );
+        println!(
+            "voucher key {} is revoked: its tokens are refused (key_revoked); its private key \
+             left the keys directory. {open} voucher(s) need a new token: POST \
+             /api/v1/vouchers/reissue with {{\"key_id\": \"{}\"}} issues them.",
+            a.key_id, a.key_id
+        );
+        return Ok(());
     }
-    archived?;
+    // An old key: refused at once, also by a running service (it reads the revocation with
+    // every scan).
+    store.revoke_voucher_key(&id, chrono::Utc::now()).await?;
+    let open = store.vouchers_signed_by(&id).await.map(|v| v.len());
+    store.close().await;
     println!(
-        "voucher key {} is revoked: its tokens are refused (key_revoked); its private key left \
-         the keys directory. {} voucher(s) need a new token: POST /api/v1/vouchers/reissue \
-         with {{\"key_id\": \"{}\"}} issues them and their letters.",
+        "voucher key {} is revoked: its tokens are refused (key_revoked). {} voucher(s) need a \
+         new token: POST /api/v1/vouchers/reissue with {{\"key_id\": \"{}\"}} issues them.",
         a.key_id,
         open.unwrap_or(0),
         a.key_id
     );
+    // Its private half leaves the keys directory now if the ledger can be opened here, or
+    // at the next start of the service.
+    match open_ledger(&a.db, None).await {
+        Ok(ledger) => {
+            ledger.close().await;
+            println!("its private key left the keys directory");
+        }
+        Err(_) => println!(
+            "its private key leaves the keys directory at the next start of the service (it \
+             is running now)"
+        ),
+    }
     Ok(())
 }
 

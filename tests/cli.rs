@@ -142,19 +142,12 @@ async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::
     assert!(e.status.success(), "{}", out(&e));
     let v = kp(db, &["verify", "--export", bundle.to_str().unwrap()], None);
     assert!(v.status.success(), "{}", out(&v));
-    // Without --key the summary names the ledger's key and its fingerprint, and says that it
-    // was not checked against a trusted one.
+    // Without --key the summary names the ledger's genesis key (the trust anchor) and its
+    // fingerprint, and says that it was not checked against a trusted one.
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
-    let newest = json["ledger_keys"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = json["ledger_keys"][0].as_str().unwrap().to_owned();
     assert!(
-        out(&v).contains(&format!("ledger key {newest} fingerprint SHA256:")),
+        out(&v).contains(&format!("genesis ledger key {first} fingerprint SHA256:")),
         "{}",
         out(&v)
     );
@@ -207,6 +200,29 @@ async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::
         None,
     );
     assert_eq!(v.status.code(), Some(1), "{}", out(&v));
+    // The newer (rotated-in) ledger key is no trust anchor: only the genesis key is.
+    let newest = json["ledger_keys"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(newest, genesis_key);
+    let v = kp(
+        db,
+        &[
+            "verify",
+            "--export",
+            bundle.to_str().unwrap(),
+            "--key",
+            &newest,
+        ],
+        None,
+    );
+    assert_eq!(v.status.code(), Some(1), "{}", out(&v));
+    assert!(out(&v).contains("not the genesis key"), "{}", out(&v));
     // One changed byte in the bundle names the entry.
     let mut tampered = json.clone();
     let e3 = tampered["entries"][3].as_str().unwrap().to_owned();
@@ -586,6 +602,9 @@ async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
     assert!(o.status.success(), "{}", out(&o));
     assert!(!works(t3).await);
     assert_eq!(login("een-nieuw-wachtwoord".into()).await.status, 401);
+    let o = kp(db, &["user", "enable", "--username", "medewerker"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(login("een-nieuw-wachtwoord".into()).await.status, 200);
     let o = kp(db, &["user", "disable", "--username", "niemand"], None);
     assert!(!o.status.success());
     assert!(out(&o).contains("bestaat niet"), "{}", out(&o));
@@ -702,7 +721,11 @@ async fn voucher_keys_are_rotated_revoked_and_archived(db: &common::TestDb) {
         None,
     );
     assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("accepted until 2020-01-01"), "{}", out(&o));
+    assert!(
+        out(&o).contains("--accept-until 2020-01-01 lies in the past"),
+        "{}",
+        out(&o)
+    );
     assert_eq!(mode(&keys), 0o700, "the keys directory is private again");
     // The next start of the ledger (here: rotating the ledger key) finds the old voucher key
     // past its last day: its private key leaves.
@@ -786,8 +809,64 @@ async fn voucher_keys_are_rotated_revoked_and_archived(db: &common::TestDb) {
     assert!(v.status.success(), "{}", out(&v));
 }
 
+/// `keys revoke` while the service runs: an old key is revoked at once (its private half
+/// leaves at the next start), the active key is refused and nothing is written (a revoked
+/// active key would leave the running service unable to issue). (Before, the active key's
+/// revocation was written and the command then failed, leaving the service answering 503.)
+async fn keys_revoke_while_the_service_runs(db: &common::TestDb) {
+    use kindpakket::core::entry::KeyPurpose;
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let hex = |id: [u8; 4]| id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let old = app
+        .ledger
+        .state()
+        .await
+        .active_key(KeyPurpose::Voucher)
+        .unwrap()
+        .0;
+    app.ledger.rotate(KeyPurpose::Voucher).await.unwrap();
+    let active = app
+        .ledger
+        .state()
+        .await
+        .active_key(KeyPurpose::Voucher)
+        .unwrap()
+        .0;
+    let revoke = |id: String| {
+        kp(
+            db,
+            &["keys", "revoke", "--purpose", "voucher", "--key-id", &id],
+            None,
+        )
+    };
+    let o = revoke(hex(active));
+    assert!(!o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("Nothing was changed"), "{}", out(&o));
+    assert!(
+        app.store
+            .voucher_key_status(&active)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let o = revoke(hex(old));
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("next start"), "{}", out(&o));
+    let r = app
+        .post(
+            "/api/v1/vouchers/lookup",
+            Some(&w.cashier),
+            serde_json::json!({"token": w.token(0)}),
+        )
+        .await;
+    assert_eq!(r.json()["reason_code"], "key_revoked", "{}", r.text);
+    app.close().await;
+}
+
 on_both_backends!(
     voucher_keys_are_rotated_revoked_and_archived,
+    keys_revoke_while_the_service_runs,
     demo_refuses_a_database_with_real_data,
     users_are_managed_from_the_command_line,
     verify_opens_the_database_read_only_and_never_creates_or_migrates_it,

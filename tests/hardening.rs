@@ -1445,6 +1445,40 @@ async fn rotated_keys_expire_and_revoked_keys_stop_at_once(db: &common::TestDb) 
         .unwrap();
     let r = look(fresh).await;
     assert_eq!(r["reason_code"], "key_revoked", "{r}");
+    // Anyone sees which keys' tokens are still accepted; revoking again keeps the first time.
+    let first_revoked = app
+        .store
+        .voucher_key_status(&new_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at;
+    app.store
+        .revoke_voucher_key(&new_id, chrono::Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.store
+            .voucher_key_status(&new_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        first_revoked
+    );
+    let keys = app.get("/api/v1/keys/voucher", None).await.json();
+    let by_id = |id: &str| {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key_id"] == id)
+            .unwrap_or_else(|| panic!("no key {id}: {keys}"))
+            .clone()
+    };
+    assert_eq!(by_id(&new)["status"], "revoked", "{keys}");
+    assert!(by_id(&new)["revoked_at"].is_string(), "{keys}");
+    assert_eq!(by_id(&old)["status"], "retired", "{keys}");
+    assert!(by_id(&old)["accepted_until"].is_string(), "{keys}");
     let qr = app
         .get(&format!("/api/v1/vouchers/{v}/qr.svg"), Some(&w.staff))
         .await;
@@ -1469,6 +1503,34 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         common::TestApp::with_settings(db, settings, kindpakket::http::HttpConfig::default()).await;
     let w = app.world().await;
     let old = key_of(&w.token(0));
+    // The active key is never reissued in bulk: that would only void every letter.
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.staff),
+            json!({"key_id": old}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.code(), "key_still_active", "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.staff),
+            json!({"key_id": "deadbeef"}),
+        )
+        .await;
+    assert_eq!(r.code(), "unknown_key", "{}", r.text);
+    // A voucher Leergeld blocked stays blocked through a bulk reissue.
+    let blocked = w.voucher_id(1);
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{blocked}/block"),
+            Some(&w.staff),
+            json!({"reason": "misbruik gemeld"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
     app.ledger.rotate(KeyPurpose::Voucher).await.unwrap();
     let listed = |who: String| {
         let app = &app;
@@ -1503,6 +1565,7 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         assert_eq!(r.status, 200, "{}", r.text);
         let body = r.json();
         assert_eq!(body["reissued"].as_u64().unwrap(), 1, "{body}");
+        assert_eq!(body["failed"], json!([]), "{body}");
         for v in body["vouchers"].as_array().unwrap() {
             from_runs.insert((
                 v["id"].as_str().unwrap().to_owned(),
@@ -1559,6 +1622,11 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         )
         .await;
     assert_eq!(r.json()["reason_code"], "token_superseded", "{}", r.text);
+    assert!(listed.iter().any(|(id, _)| *id == blocked));
+    let r = app
+        .get(&format!("/api/v1/vouchers/{blocked}"), Some(&w.staff))
+        .await;
+    assert_eq!(r.json()["status"], "blocked", "{}", r.text);
     app.close().await;
 }
 
@@ -1783,3 +1851,156 @@ async fn staff_log_in_with_a_second_factor(db: &common::TestDb) {
 }
 
 on_both_backends!(staff_log_in_with_a_second_factor);
+
+/// A log-in with a second factor as it arrives through the proxy from `client`.
+fn totp_login_from(
+    client: &str,
+    password: &str,
+    code: &str,
+) -> axum::http::Request<axum::body::Body> {
+    let mut req = axum::http::Request::post("/api/v1/login")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", client)
+        .body(axum::body::Body::from(
+            json!({"username": "medewerker", "password": password, "totp": code}).to_string(),
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [10, 0, 0, 1],
+            40_000,
+        ))));
+    req
+}
+
+/// Someone who has the password cannot guess the second factor, not even from many addresses
+/// at once: every code is counted per user before it is checked; after 10 wrong ones in a row
+/// even the right app code is refused (`two_factor_locked`) and only a recovery code works,
+/// which starts the count again; after 20 nothing works until an admin resets it. Asking
+/// without a code does not wipe the count. Two confirmations racing: the second changes
+/// nothing; a confirmation ends the sessions opened with the password alone. (Before, wrong
+/// codes only fed the per-address log-in limits, and a request without a code cleared them.)
+async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
+    let app = behind_proxy(db).await;
+    let password = app.user("medewerker", "staff", None).await;
+    let plain = |client: &str| login_from("10.0.0.1", Some(client), "medewerker", &password);
+    let first = app.send(plain("192.0.2.1")).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = app.send(plain("192.0.2.2")).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = app
+        .post("/api/v1/me/totp", Some(&t), json!({}))
+        .await
+        .json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let r = app
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&t),
+            json!({"code": pyotp_code(&secret, now)}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let recovery: Vec<String> = r.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    // A second confirmation changes nothing (the recovery codes stay).
+    let r = app
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&t),
+            json!({"code": pyotp_code(&secret, now + 30)}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    // The session opened with the password alone ended; the confirming one stays.
+    let probe = "/api/v1/households/00000000-0000-4000-8000-000000000000";
+    assert_eq!(app.get(probe, Some(&first)).await.status, 401);
+    assert_eq!(app.get(probe, Some(&t)).await.status, 404);
+
+    // Ten wrong codes, each from its own address, five of them at once.
+    let wrong = |i: u32| {
+        let c = pyotp_code(&secret, now);
+        // A six-digit code that is not the right one now (nor one step either side).
+        let mut n: u32 = c.parse().unwrap();
+        loop {
+            n = (n + 7919 * (i + 1)) % 1_000_000;
+            let s = format!("{n:06}");
+            if (-1..=1).all(|d| pyotp_code(&secret, now + 30 * d) != s) {
+                return s;
+            }
+        }
+    };
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let router = app.router.clone();
+        let req = totp_login_from(&format!("198.51.100.{i}"), &password, &wrong(i));
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let r = router.oneshot(req).await.unwrap();
+            let body = http_body_util::BodyExt::collect(r.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            String::from_utf8_lossy(&body).into_owned()
+        }));
+    }
+    for t in tasks {
+        let text = t.await.unwrap();
+        assert!(text.contains("\"invalid_login\""), "{text}");
+    }
+    for i in 5..10 {
+        // Asking without a code in between does not wipe the count.
+        let r = app.send(plain(&format!("203.0.113.{i}"))).await;
+        assert_eq!(r.code(), "totp_required", "{}", r.text);
+        let r = app
+            .send(totp_login_from(
+                &format!("198.51.100.{i}"),
+                &password,
+                &wrong(i),
+            ))
+            .await;
+        assert_eq!(r.code(), "invalid_login", "{}", r.text);
+    }
+    // The right code from a fresh address is refused now.
+    let right = pyotp_code(&secret, chrono::Utc::now().timestamp());
+    let r = app
+        .send(totp_login_from("198.51.100.200", &password, &right))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.code(), "two_factor_locked", "{}", r.text);
+    assert!(r.text.contains("herstelcodes"), "{}", r.text);
+    // A recovery code still works and starts the count again.
+    let r = app
+        .send(totp_login_from("198.51.100.201", &password, &recovery[0]))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Twenty wrong ones in a row (recovery-shaped): then nothing works, not even a recovery code.
+    for i in 0..20 {
+        let r = app
+            .send(totp_login_from(
+                &format!("192.0.2.{}", 100 + i),
+                &password,
+                "aaaa-bbbb",
+            ))
+            .await;
+        assert_eq!(r.code(), "invalid_login", "{i}: {}", r.text);
+    }
+    let r = app
+        .send(totp_login_from("192.0.2.250", &password, &recovery[1]))
+        .await;
+    assert_eq!(r.code(), "two_factor_locked", "{}", r.text);
+    app.close().await;
+}
+
+on_both_backends!(second_factor_guessing_is_stopped);

@@ -130,6 +130,16 @@ struct SigCheck {
     key: VerifyingKey,
 }
 
+/// The genesis ledger key (added by entry 0) as a verifier key.
+pub fn genesis_vkey(state: &LedgerState, origin: &str) -> Option<Vkey> {
+    state
+        .keys(KeyPurpose::Ledger)
+        .values()
+        .find(|k| k.added_at == 0)
+        .and_then(|k| VerifyingKey::from_bytes(&k.public_key).ok())
+        .and_then(|vk| Vkey::new(origin, vk).ok())
+}
+
 /// Runs the whole audit. `trusted` is the auditor's own copy of a ledger verifier key; when
 /// given, the ledger's key history must contain it.
 pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, AuditFailure> {
@@ -183,11 +193,16 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
         })
         .collect();
     let ledger_vkeys: Vec<Vkey> = ledger_keys.iter().map(|(v, _, _)| v.clone()).collect();
+    // The trusted key must be the genesis key: every later ledger key was added by an entry
+    // signed with the key then in office, so trust flows from the genesis key down the chain.
+    // A later key alone proves nothing: a forger could list the real key in a ledger of their
+    // own, added by an entry they signed themselves.
     if let Some(t) = trusted
-        && !ledger_vkeys.contains(t)
+        && genesis_vkey(&state, &origin).as_ref() != Some(t)
     {
         return Err(AuditFailure::Ledger(format!(
-            "the trusted key {t} is not a ledger key of this ledger"
+            "the trusted key {t} is not the genesis key of this ledger (pass the ledger's \
+             first key, as Leergeld published it)"
         )));
     }
     let mut previous: Option<u64> = None;
@@ -584,6 +599,33 @@ mod tests {
         // Pinning the old (genesis) key still works: the chain of keys leads to the new one.
         let pinned = Vkey::new(ORIGIN, old.verifying_key()).unwrap();
         audit(&good, Some(&pinned)).unwrap();
+    }
+
+    /// A forger's ledger that lists the real ledger key (added by an entry the forger signed)
+    /// is refused when the auditor pins the real key: only the genesis key is a trust anchor.
+    #[test]
+    fn a_forged_ledger_that_lists_the_real_key_is_refused() {
+        let mut c = busy_chain();
+        let real = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let real_pk = *real.verifying_key().as_bytes();
+        c.push(Body::KeyEvent {
+            action: crate::core::entry::KeyAction::Added,
+            purpose: KeyPurpose::Ledger,
+            key_id: crate::core::note::key_id(ORIGIN, &real_pk),
+            public_key: real_pk,
+        })
+        .unwrap();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[n]);
+        let real_vkey = Vkey::new(ORIGIN, real.verifying_key()).unwrap();
+        let r = audit(&data, Some(&real_vkey));
+        assert!(
+            matches!(&r, Err(AuditFailure::Ledger(m)) if m.contains("not the genesis key")),
+            "{r:?}"
+        );
+        let forger = Vkey::new(ORIGIN, c.key.verifying_key()).unwrap();
+        let r = audit(&data, Some(&forger)).unwrap();
+        assert_eq!(genesis_vkey(&r.state, ORIGIN), Some(forger));
     }
 
     #[test]

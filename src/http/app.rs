@@ -202,14 +202,24 @@ impl PerAddress {
         }
     }
 
-    /// Counts a connection from `ip`, unless that address already has the maximum.
+    /// Counts a connection from `ip`, unless that address already has the maximum. An IPv4
+    /// address mapped into IPv6 (a dual-stack listener) counts as the IPv4 address, and an
+    /// IPv6 address counts with its /64 network (one subscriber holds a whole /64).
     fn take(&self, ip: std::net::IpAddr) -> Option<Held> {
-        if self.exempt.contains(&ip) {
+        let ip = ip.to_canonical();
+        if self.exempt.iter().any(|e| e.to_canonical() == ip) {
             return Some(Held {
                 counts: self.clone(),
                 ip: None,
             });
         }
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            v4 => v4,
+        };
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(ip).or_insert(0);
         if *n >= self.max {
@@ -259,5 +269,32 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerAddress;
+
+    #[test]
+    fn connections_count_per_ipv4_address_and_per_ipv6_64_and_a_mapped_proxy_is_exempt() {
+        let p = PerAddress::new(2, vec!["10.0.0.1".parse().unwrap()]);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // The proxy, also when it arrives as an IPv4-mapped IPv6 address, is not limited.
+        let proxy: Vec<_> = (0..5).map(|_| p.take(ip("::ffff:10.0.0.1"))).collect();
+        assert!(proxy.iter().all(Option::is_some));
+        // One IPv4 address, plain or mapped: two, then none.
+        let a = p.take(ip("192.0.2.1"));
+        let b = p.take(ip("::ffff:192.0.2.1"));
+        assert!(a.is_some() && b.is_some());
+        assert!(p.take(ip("192.0.2.1")).is_none());
+        drop(a);
+        assert!(p.take(ip("192.0.2.1")).is_some());
+        // Two addresses of one /64 share the limit; another /64 has its own.
+        let c = p.take(ip("2001:db8:0:1::1"));
+        let d = p.take(ip("2001:db8:0:1:ffff::2"));
+        assert!(c.is_some() && d.is_some());
+        assert!(p.take(ip("2001:db8:0:1::3")).is_none());
+        assert!(p.take(ip("2001:db8:0:2::1")).is_some());
     }
 }

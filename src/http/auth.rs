@@ -48,7 +48,7 @@ pub struct LoginResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
-        (status = 401, description = "Wrong name, password or two-factor code (`invalid_login`), or the two-factor code is missing (`totp_required`)", body = ErrorBody),
+        (status = 401, description = "Wrong name, password or two-factor code (`invalid_login`), or the two-factor code is missing (`totp_required`), or too many wrong codes in a row (`two_factor_locked`)", body = ErrorBody),
         (status = 429, description = "Too many failed attempts (`too_many_attempts`)", body = ErrorBody),
         (status = 503, description = "Too many log-ins at once (`login_busy`)", body = ErrorBody),
     ))]
@@ -168,7 +168,7 @@ pub async fn enrol_totp(
     security(("bearer" = [])),
     request_body = TotpCode,
     responses(
-        (status = 200, description = "Two-factor log-in counts from now", body = RecoveryCodes),
+        (status = 200, description = "Two-factor log-in counts from now; the caller's other sessions ended", body = RecoveryCodes),
         (status = 400, description = "`invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody),
         (status = 409, description = "Already set up (`conflict`)", body = ErrorBody),
@@ -177,9 +177,15 @@ pub async fn enrol_totp(
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    BearerToken(token): BearerToken,
     Body(input): Body<TotpCode>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let recovery_codes =
-        two_factor::confirm(&state.services, &actor, input.map(|c| c.code)).await?;
+    let recovery_codes = two_factor::confirm(
+        &state.services,
+        &actor,
+        token.as_deref(),
+        input.map(|c| c.code),
+    )
+    .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }

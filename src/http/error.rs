@@ -260,6 +260,11 @@ mod tests {
                 "totp_required",
                 401,
             ),
+            (
+                E::Unauthenticated(Unauthenticated::TwoFactorLocked),
+                "two_factor_locked",
+                401,
+            ),
             (E::NotFound(Missing::Fund), "unknown_fund", 404),
             (E::NotFound(Missing::Household), "unknown_household", 404),
             (E::NotFound(Missing::Child), "unknown_child", 404),
@@ -418,6 +423,7 @@ mod tests {
             (E::Rule(Rule::FundExpired), "fund_expired", 422),
             (E::Rule(Rule::NoVoucher), "no_voucher", 422),
             (E::Rule(Rule::TooManyReissues), "too_many_reissues", 422),
+            (E::Rule(Rule::KeyStillActive), "key_still_active", 422),
             (
                 E::Rule(Rule::IdempotencyConflict),
                 "idempotency_conflict",
@@ -522,7 +528,8 @@ mod tests {
             Error::Unauthenticated(
                 Unauthenticated::NotLoggedIn
                 | Unauthenticated::InvalidLogin
-                | Unauthenticated::TotpRequired,
+                | Unauthenticated::TotpRequired
+                | Unauthenticated::TwoFactorLocked,
             ) => {}
             Error::Forbidden
             | Error::TwoFactorEnrolmentRequired
@@ -557,7 +564,10 @@ mod tests {
                 Rule::ChildNotEligible { .. } | Rule::NoChildEligible { .. } => {}
                 Rule::HouseholdErased | Rule::ChildErased | Rule::FundExpired | Rule::NoVoucher => {
                 }
-                Rule::TooManyReissues | Rule::IdempotencyConflict | Rule::Ledger(_) => {}
+                Rule::TooManyReissues
+                | Rule::KeyStillActive
+                | Rule::IdempotencyConflict
+                | Rule::Ledger(_) => {}
             },
             Error::Unavailable(
                 Unavailable::Busy { .. } | Unavailable::Timeout | Unavailable::LoginBusy,

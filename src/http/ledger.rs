@@ -279,29 +279,44 @@ pub struct VoucherKey {
     pub algorithm: &'static str,
     /// Ed25519 public key, base64.
     pub public_key: String,
-    /// `active` (signs new tokens) or `retired` (verifies tokens issued before it was retired).
+    /// `active` (signs new tokens), `retired` (verifies tokens issued before it was retired,
+    /// until `accepted_until`) or `revoked` (its tokens are refused: `key_revoked`).
     pub status: &'static str,
     /// Ledger index of the entry that added it.
     pub added_at_entry: u64,
     /// Ledger index of the entry that retired it.
     pub retired_at_entry: Option<u64>,
+    /// The last day its tokens are accepted (a rotated-out key).
+    pub accepted_until: Option<chrono::NaiveDate>,
+    /// When it was revoked.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Voucher-signing public keys, with their validity.
 #[utoipa::path(get, path = "/api/v1/keys/voucher", operation_id = "list_voucher_keys", tag = "ledger",
     responses((status = 200, description = "Keys", body = Vec<VoucherKey>)))]
-pub async fn voucher_keys(State(state): State<AppState>) -> Json<Vec<VoucherKey>> {
-    let keys = transparency::voucher_keys(&state.services).await;
-    Json(
+pub async fn voucher_keys(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<VoucherKey>>, ApiError> {
+    let keys = transparency::voucher_keys(&state.services).await?;
+    Ok(Json(
         keys.into_iter()
             .map(|k| VoucherKey {
                 key_id: k.key_id,
                 algorithm: "ed25519",
                 public_key: B64.encode(k.public_key),
-                status: if k.active { "active" } else { "retired" },
+                status: if k.revoked_at.is_some() {
+                    "revoked"
+                } else if k.active {
+                    "active"
+                } else {
+                    "retired"
+                },
                 added_at_entry: k.added_at_entry,
                 retired_at_entry: k.retired_at_entry,
+                accepted_until: k.accepted_until,
+                revoked_at: k.revoked_at,
             })
             .collect(),
-    )
+    ))
 }

@@ -12,7 +12,7 @@ const VISIBLE: &str = r"[^\x00-\x20\x7F-\xA0\xAD\u0600-\u0605\u061C\u06DD\u070F\
 /// A character that is not a control or format character. (The format characters outside
 /// the Basic Multilingual Plane, which `clean_text` refuses too, cannot be written in an
 /// ECMAScript pattern without the `u` flag; see `FORMAT_CHARACTERS`.)
-const NOT_CONTROL: &str = r"[^\x00-\x1F\x7F-\x9F\xAD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]";
+const NOT_CONTROL: &str = r"[^\x00-\x1F\x7F-\x9F\xAD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2028\u2029\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]";
 
 /// Text that `clean_text` accepts as a required field of at most `max` characters: not empty
 /// once trimmed, no control characters, at most `max` characters once trimmed.
@@ -392,7 +392,7 @@ mod tests {
 
     /// Strings made of the characters the rules care about, of every length around a limit.
     fn samples(max: usize) -> Vec<String> {
-        let alphabet: Vec<char> = "aZ0 \t\n\r\u{0}\u{1f}\u{7f}\u{85}\u{9f}\u{a0}\u{2003}\u{3000}é😀@.+(-\"\u{feff}\u{200b}\u{1c}\u{202e}\u{ad}\u{2066}\u{2060}"
+        let alphabet: Vec<char> = "aZ0 \t\n\r\u{0}\u{1f}\u{7f}\u{85}\u{9f}\u{a0}\u{2003}\u{3000}é😀@.+(-\"\u{feff}\u{200b}\u{1c}\u{202e}\u{ad}\u{2066}\u{2060}\u{2028}\u{2029}"
             .chars()
             .collect();
         let mut seed = 0x2545_f491_4f6c_dd1du64;

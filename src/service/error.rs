@@ -187,6 +187,9 @@ pub enum Unauthenticated {
     InvalidLogin,
     /// Name and password were right; the two-factor code is missing.
     TotpRequired,
+    /// Too many wrong two-factor codes in a row: only a recovery code works, or (after more)
+    /// nothing until an admin resets two-factor log-in.
+    TwoFactorLocked,
 }
 
 /// Things that do not exist (404).
@@ -315,6 +318,9 @@ pub enum Rule {
     NoVoucher,
     /// The voucher was reissued too often (generation 255).
     TooManyReissues,
+    /// A bulk reissue of the active voucher key that is not revoked (it would only void every
+    /// letter in circulation).
+    KeyStillActive,
     /// The same idempotency key was used for another request.
     IdempotencyConflict,
     /// Another rule of the ledger.
@@ -420,6 +426,7 @@ impl Error {
             Error::Forbidden => "forbidden",
             Error::TwoFactorEnrolmentRequired => "two_factor_enrolment_required",
             Error::Unauthenticated(Unauthenticated::TotpRequired) => "totp_required",
+            Error::Unauthenticated(Unauthenticated::TwoFactorLocked) => "two_factor_locked",
             Error::NotFound(m) => m.code(),
             Error::Conflict(c) => c.code(),
             Error::Rule(r) => r.code(),
@@ -570,6 +577,7 @@ impl Rule {
             Rule::FundExpired => "fund_expired",
             Rule::NoVoucher => "no_voucher",
             Rule::TooManyReissues => "too_many_reissues",
+            Rule::KeyStillActive => "key_still_active",
             Rule::IdempotencyConflict => "idempotency_conflict",
             Rule::Ledger(r) => r.code(),
         }

@@ -134,6 +134,9 @@ impl Attempt<'_> {
         for key in &self.keys {
             if let Some(e) = counts.map.get_mut(key) {
                 e.0 = e.0.saturating_sub(1);
+                if e.0 == 0 {
+                    counts.map.remove(key);
+                }
             }
         }
     }
@@ -151,6 +154,9 @@ impl Attempt<'_> {
                 counts.map.remove(key);
             } else if let Some(e) = counts.map.get_mut(key) {
                 e.0 = e.0.saturating_sub(1);
+                if e.0 == 0 {
+                    counts.map.remove(key);
+                }
             }
         }
     }

@@ -26,7 +26,7 @@ impl Error {
                 s("U bent niet ingelogd. Log eerst in.")
             }
             Error::Unauthenticated(Unauthenticated::InvalidLogin) => {
-                s("De gebruikersnaam of het wachtwoord klopt niet.")
+                s("De gebruikersnaam, het wachtwoord of de code klopt niet.")
             }
             Error::Forbidden => s("U mag dit niet doen met uw account."),
             Error::TwoFactorEnrolmentRequired => s(
@@ -36,6 +36,10 @@ impl Error {
             Error::Unauthenticated(Unauthenticated::TotpRequired) => {
                 s("Vul ook de code van zes cijfers uit uw authenticator-app in.")
             }
+            Error::Unauthenticated(Unauthenticated::TwoFactorLocked) => s(
+                "Er is te vaak een verkeerde code ingevuld. Log in met een van uw herstelcodes, \
+                 of vraag de beheerder om uw inloggen in twee stappen opnieuw in te stellen.",
+            ),
             Error::NotFound(m) => missing(*m),
             Error::Conflict(c) => conflict(*c),
             Error::Rule(r) => rule(r),
@@ -189,7 +193,8 @@ fn conflict(c: Conflict) -> Text {
             "Dit verzoek wordt al verwerkt. Wacht even en probeer het dan opnieuw."
         }
         Conflict::ReissueNeeded => {
-            "De code van deze voucher is vervangen. Geef de voucher opnieuw uit (nieuwe brief)."
+            "Deze QR-code werkt niet meer: er komt een nieuwe brief. Neem contact op met Stichting \
+             Leergeld als u die niet krijgt."
         }
         Conflict::InDoubt => {
             "Dit verzoek is geboekt, maar het antwoord is niet bewaard. Kijk het saldo na \
@@ -311,6 +316,10 @@ fn rule(r: &Rule) -> Text {
         Rule::FundExpired => s("Deze regeling is afgelopen."),
         Rule::NoVoucher => s("Dit kind heeft in deze regeling (nog) geen voucher."),
         Rule::TooManyReissues => s("Deze voucher is te vaak opnieuw uitgegeven."),
+        Rule::KeyStillActive => s(
+            "Deze sleutel is nog in gebruik. Vervang eerst de sleutel (keys rotate) of trek hem \
+             in (keys revoke); geef daarna de tegoeden opnieuw uit.",
+        ),
         Rule::IdempotencyConflict => {
             s("Deze Idempotency-Key is al gebruikt voor een ander verzoek.")
         }

@@ -112,8 +112,9 @@ pub async fn login(
     };
     if found.user.totp_enabled_at.is_some() {
         let Some(code) = totp.filter(|t| !t.trim().is_empty()) else {
-            // The password was right: not a failed attempt, but no session without the code.
-            attempt.succeeded(&own);
+            // The password was right: this attempt does not count, but it does not wipe the
+            // count of earlier wrong codes either (a success would).
+            attempt.cancel();
             return Err(Error::Unauthenticated(Unauthenticated::TotpRequired));
         };
         if !super::two_factor::second_factor(svc, &found, &code).await? {

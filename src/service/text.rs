@@ -75,7 +75,11 @@ pub(crate) fn clean_text(
     if t.chars().count() > max {
         return Err(problem(TextProblem::TooLong(max)));
     }
-    if t.chars().any(char::is_control) {
+    // Line and paragraph separators (U+2028, U+2029) break lines in letters and CSV files
+    // like a newline does.
+    if t.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err(problem(TextProblem::ControlCharacters));
     }
     if t.chars().any(is_format) {
@@ -151,6 +155,19 @@ mod tests {
             Some("Noor")
         );
         assert!(FORMAT_CHARACTERS.iter().all(|(a, b)| a <= b));
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_refused_inside_a_text() {
+        for bad in ["Jan\u{2028}Jansen", "Jan\u{2029}Jansen"] {
+            assert!(matches!(
+                clean_text("naam", bad, 100, true),
+                Err(Error::Invalid(Invalid::Text {
+                    problem: TextProblem::ControlCharacters,
+                    ..
+                }))
+            ));
+        }
     }
 
     #[test]

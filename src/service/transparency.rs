@@ -107,22 +107,34 @@ pub struct VoucherKeyInfo {
     pub added_at_entry: u64,
     /// Ledger index of the entry that retired it.
     pub retired_at_entry: Option<u64>,
+    /// The last day its tokens are accepted (a rotated-out key).
+    pub accepted_until: Option<chrono::NaiveDate>,
+    /// When it was revoked: its tokens are refused (`key_revoked`).
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The voucher-signing public keys, oldest first.
-pub async fn voucher_keys(svc: &Services) -> Vec<VoucherKeyInfo> {
+/// The voucher-signing public keys, oldest first, with what Leergeld decided about each
+/// (a last day after a rotation, a revocation after a compromise), so that anyone can see
+/// which tokens are still accepted.
+pub async fn voucher_keys(svc: &Services) -> crate::service::Result<Vec<VoucherKeyInfo>> {
+    let statuses = svc.store().voucher_key_statuses().await?;
     let state = svc.ledger().state().await;
     let mut keys: Vec<VoucherKeyInfo> = state
         .keys(KeyPurpose::Voucher)
         .iter()
-        .map(|(id, k)| VoucherKeyInfo {
-            key_id: hex(id),
-            public_key: k.public_key,
-            active: k.retired_at.is_none(),
-            added_at_entry: k.added_at,
-            retired_at_entry: k.retired_at,
+        .map(|(id, k)| {
+            let status = statuses.iter().find(|s| s.key_id == id.as_slice());
+            VoucherKeyInfo {
+                key_id: hex(id),
+                public_key: k.public_key,
+                active: k.retired_at.is_none(),
+                added_at_entry: k.added_at,
+                retired_at_entry: k.retired_at,
+                accepted_until: status.and_then(|s| s.accept_until),
+                revoked_at: status.and_then(|s| s.revoked_at),
+            }
         })
         .collect();
     keys.sort_by_key(|k| k.added_at_entry);
-    keys
+    Ok(keys)
 }

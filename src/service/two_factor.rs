@@ -31,7 +31,9 @@ pub async fn enrol(svc: &Services, actor: &Actor) -> Result<Enrolment> {
     let c = not_yet_enrolled(store, me.id).await?;
     let mut secret = [0u8; totp::SECRET_BYTES];
     getrandom::fill(&mut secret).map_err(|_| Error::bug("no randomness for a TOTP secret"))?;
-    store.set_pending_totp(me.id, &secret).await?;
+    if !store.set_pending_totp(me.id, &secret).await? {
+        return Err(Conflict::Exists.into());
+    }
     let uri = totp::otpauth_uri("Kindpakket", &c.user.username, &secret);
     let qr_svg =
         super::qr::svg(&uri, "QR-code voor uw authenticator-app").map_err(Error::internal)?;
@@ -43,9 +45,16 @@ pub async fn enrol(svc: &Services, actor: &Actor) -> Result<Enrolment> {
     })
 }
 
-/// Confirms the enrolment with a code from the app: two-factor log-in counts from now. Returns
-/// the recovery codes, shown once (each works once, instead of a code, when the phone is lost).
-pub async fn confirm(svc: &Services, actor: &Actor, code: Input<String>) -> Result<Vec<String>> {
+/// Confirms the enrolment with a code from the app: two-factor log-in counts from now, and the
+/// user's other sessions (opened with the password alone) end; `session_token` is the one
+/// making the change, which stays. Returns the recovery codes, shown once (each works once,
+/// instead of a code, when the phone is lost).
+pub async fn confirm(
+    svc: &Services,
+    actor: &Actor,
+    session_token: Option<&str>,
+    code: Input<String>,
+) -> Result<Vec<String>> {
     let me = actor.require_self()?;
     let code = code.read()?;
     let store = svc.store();
@@ -64,7 +73,14 @@ pub async fn confirm(svc: &Services, actor: &Actor, code: Input<String>) -> Resu
         codes.push(format!("{}-{}", &text[..4], &text[4..]));
     }
     let hashes: Vec<Vec<u8>> = codes.iter().map(|c| recovery_hash(c)).collect();
-    store.enable_totp(me.id, Utc::now(), &hashes).await?;
+    let keep = session_token.map(super::credentials::token_hash);
+    if !store
+        .enable_totp(me.id, secret, Utc::now(), &hashes, keep.as_deref())
+        .await?
+    {
+        // Another confirmation (or a new enrolment) came first.
+        return Err(Conflict::Exists.into());
+    }
     tracing::info!(user = %c.user.username, "two-factor log-in set up");
     Ok(codes)
 }
@@ -103,8 +119,19 @@ async fn accept_code(svc: &Services, c: &Credentials, secret: &[u8], code: &str)
     Ok(svc.store().use_totp_step(c.user.id, step).await?)
 }
 
+/// Wrong second factors in a row after which codes from the app are refused: only a recovery
+/// code works (someone who has the password is guessing codes).
+pub const CODES_REFUSED_AFTER: i64 = 10;
+/// Wrong second factors in a row after which nothing works until an admin resets two-factor
+/// log-in.
+pub const ALL_REFUSED_AFTER: i64 = 20;
+
 /// The second factor at log-in: a current code from the app, used once, or an unused
-/// recovery code (which is then used up).
+/// recovery code (which is then used up). Every attempt is counted before it is checked (so
+/// parallel guesses cannot all pass), per user and across restarts: past
+/// [`CODES_REFUSED_AFTER`] wrong ones in a row only a recovery code works, past
+/// [`ALL_REFUSED_AFTER`] nothing does (`two_factor_locked`) until an admin resets it. A right
+/// one starts the count again.
 pub(in crate::service) async fn second_factor(
     svc: &Services,
     c: &Credentials,
@@ -113,22 +140,32 @@ pub(in crate::service) async fn second_factor(
     let Some(secret) = c.totp_secret.as_deref() else {
         return Ok(false);
     };
-    if code.chars().filter(char::is_ascii_digit).count() == totp::DIGITS as usize
+    let locked = || Error::Unauthenticated(super::error::Unauthenticated::TwoFactorLocked);
+    let is_app_code = code.chars().filter(char::is_ascii_digit).count() == totp::DIGITS as usize
         && code
             .chars()
-            .all(|ch| ch.is_ascii_digit() || ch.is_whitespace())
-    {
-        return accept_code(svc, c, secret, code).await;
+            .all(|ch| ch.is_ascii_digit() || ch.is_whitespace());
+    let store = svc.store();
+    let attempts = store.count_second_factor_attempt(c.user.id).await?;
+    if attempts > ALL_REFUSED_AFTER || (is_app_code && attempts > CODES_REFUSED_AFTER) {
+        tracing::warn!(user = %c.user.username, attempts, "two-factor log-in refused: too many wrong codes");
+        return Err(locked());
     }
-    if code.len() > 40 {
-        return Ok(false);
+    let right = if is_app_code {
+        accept_code(svc, c, secret, code).await?
+    } else if code.len() > 40 {
+        false
+    } else {
+        let used = store
+            .use_recovery_code(c.user.id, &recovery_hash(code), Utc::now())
+            .await?;
+        if used {
+            tracing::warn!(user = %c.user.username, "logged in with a recovery code");
+        }
+        used
+    };
+    if right {
+        store.second_factor_succeeded(c.user.id).await?;
     }
-    let used = svc
-        .store()
-        .use_recovery_code(c.user.id, &recovery_hash(code), Utc::now())
-        .await?;
-    if used {
-        tracing::warn!(user = %c.user.username, "logged in with a recovery code");
-    }
-    Ok(used)
+    Ok(right)
 }

@@ -59,7 +59,8 @@ impl Store {
         Ok(())
     }
 
-    /// Revokes a voucher key: its tokens are refused from now on.
+    /// Revokes a voucher key: its tokens are refused from now on. Revoking again keeps the
+    /// first time.
     pub async fn revoke_voucher_key(
         &self,
         key_id: &[u8],
@@ -69,7 +70,8 @@ impl Store {
         crate::with_db!(self.db(), |p| {
             sqlx::query(
                 "INSERT INTO voucher_key_status (key_id, revoked_at) VALUES ($1, $2) \
-                 ON CONFLICT (key_id) DO UPDATE SET revoked_at = excluded.revoked_at",
+                 ON CONFLICT (key_id) DO UPDATE \
+                 SET revoked_at = COALESCE(voucher_key_status.revoked_at, excluded.revoked_at)",
             )
             .bind(key_id.to_vec())
             .bind(at)

@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_voucher_key_status"),
     migration!(8, "0008_two_factor"),
     migration!(9, "0009_voucher_reissues"),
+    migration!(10, "0010_totp_failures"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

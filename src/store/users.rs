@@ -35,6 +35,8 @@ pub struct Credentials {
     pub totp_secret: Option<Vec<u8>>,
     /// The last TOTP step a code was accepted for.
     pub totp_last_step: Option<i64>,
+    /// Wrong second factors in a row since the last right one.
+    pub totp_failures: i64,
 }
 
 /// A new user.
@@ -78,7 +80,7 @@ impl Store {
 
     /// A user and their password hash, by login name; none for a disabled user.
     pub async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
-        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at, password_hash, totp_secret, totp_last_step FROM users \
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at, password_hash, totp_secret, totp_last_step, totp_failures FROM users \
              WHERE username = $1 AND disabled_at IS NULL";
         Ok(fetch_optional!(
             self,
@@ -175,7 +177,7 @@ impl Store {
 
     /// A user and their password hash, by id (also when disabled).
     pub async fn credentials_of(&self, id: Uuid) -> Result<Option<Credentials>, StoreError> {
-        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at, password_hash, totp_secret, totp_last_step \
+        const SQL: &str = "SELECT id, username, role, provider_id, disabled_at, totp_enabled_at, password_hash, totp_secret, totp_last_step, totp_failures \
                            FROM users WHERE id = $1";
         Ok(fetch_optional!(self, Credentials, SQL, [id]))
     }
@@ -265,20 +267,23 @@ impl Store {
         Ok(n)
     }
 
-    /// Starts an enrolment: a new secret, not yet counting; clears an old one.
-    pub async fn set_pending_totp(&self, user: Uuid, secret: &[u8]) -> Result<(), StoreError> {
+    /// Starts an enrolment: a new secret, not yet counting; replaces an unconfirmed one. Only
+    /// while two-factor log-in is not on (an enrolment racing a confirmation cannot turn it
+    /// off): false when it is.
+    pub async fn set_pending_totp(&self, user: Uuid, secret: &[u8]) -> Result<bool, StoreError> {
         self.count_query();
-        crate::with_db!(self.db(), |p| {
+        let n = crate::with_db!(self.db(), |p| {
             sqlx::query(
-                "UPDATE users SET totp_secret = $1, totp_enabled_at = NULL, totp_last_step = NULL \
-                 WHERE id = $2",
+                "UPDATE users SET totp_secret = $1, totp_last_step = NULL, totp_failures = 0 \
+                 WHERE id = $2 AND totp_enabled_at IS NULL",
             )
             .bind(secret.to_vec())
             .bind(user)
             .execute(p)
-            .await?;
+            .await?
+            .rows_affected()
         });
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Accepts a TOTP step for a user when it is later than the last one accepted (a code is
@@ -300,35 +305,53 @@ impl Store {
     }
 
     /// Confirms an enrolment: two-factor log-in counts from now, with new recovery codes
-    /// (their hashes) replacing any old ones.
+    /// (their hashes) replacing any old ones, and every session of the user but `keep` ends
+    /// (they were opened with the password alone). Only while the secret is still the one
+    /// that was checked and it is not on yet (two confirmations racing: the second changes
+    /// nothing): false otherwise.
     pub async fn enable_totp(
         &self,
         user: Uuid,
+        secret: &[u8],
         at: DateTime<Utc>,
         recovery_hashes: &[Vec<u8>],
-    ) -> Result<(), StoreError> {
+        keep: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
         self.count_query();
-        crate::with_db!(self.db(), |p| {
+        let done = crate::with_db!(self.db(), |p| {
             let mut tx = p.begin().await?;
-            sqlx::query("UPDATE users SET totp_enabled_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-            for h in recovery_hashes {
-                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            let n = sqlx::query(
+                "UPDATE users SET totp_enabled_at = $1, totp_failures = 0 \
+                 WHERE id = $2 AND totp_enabled_at IS NULL AND totp_secret = $3",
+            )
+            .bind(at)
+            .bind(user)
+            .bind(secret.to_vec())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                     .bind(user)
-                    .bind(h.clone())
                     .execute(&mut *tx)
                     .await?;
+                for h in recovery_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                        .bind(user)
+                        .bind(h.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                    .bind(user)
+                    .bind(keep.map(<[u8]>::to_vec).unwrap_or_default())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
             }
-            tx.commit().await?;
+            n == 1
         });
-        Ok(())
+        Ok(done)
     }
 
     /// Turns two-factor log-in off for a user (an admin's reset after a lost phone): the secret
@@ -338,7 +361,8 @@ impl Store {
         crate::with_db!(self.db(), |p| {
             let mut tx = p.begin().await?;
             sqlx::query(
-                "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL WHERE id = $1",
+                "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_failures = 0 \
+                 WHERE id = $1",
             )
             .bind(user)
             .execute(&mut *tx)
@@ -352,6 +376,35 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Counts a second-factor attempt before it is checked; how many there are now in a row.
+    pub async fn count_second_factor_attempt(&self, user: Uuid) -> Result<i64, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct N {
+            totp_failures: i64,
+        }
+        let n = fetch_optional!(
+            self,
+            N,
+            "UPDATE users SET totp_failures = totp_failures + 1 WHERE id = $1 \
+             RETURNING totp_failures",
+            [user]
+        );
+        n.map(|n| n.totp_failures)
+            .ok_or_else(|| StoreError::Corrupt(format!("no user {user}")))
+    }
+
+    /// A right second factor: the count of wrong ones in a row starts again.
+    pub async fn second_factor_succeeded(&self, user: Uuid) -> Result<(), StoreError> {
+        self.count_query();
+        crate::with_db!(self.db(), |p| {
+            sqlx::query("UPDATE users SET totp_failures = 0 WHERE id = $1")
+                .bind(user)
+                .execute(p)
+                .await?;
         });
         Ok(())
     }

@@ -258,7 +258,7 @@ pub struct LookupRequest {
 #[utoipa::path(post, path = "/api/v1/vouchers/lookup", operation_id = "lookup_voucher", tag = "redemptions", security(("bearer" = [])),
     request_body = LookupRequest,
     responses(
-        (status = 200, description = "`valid: false` comes with `reason_code`: `invalid_token_prefix`, `invalid_token_length`, `invalid_token_alphabet`, `invalid_token_padding`, `invalid_token_format`, `invalid_token`, `unknown_key`, `unknown_voucher`, `voucher_blocked`, `token_superseded`, `voucher_expired`, `voucher_not_yet_valid`, `provider_not_approved`, `insufficient_balance`", body = Lookup),
+        (status = 200, description = "`valid: false` comes with `reason_code`: `invalid_token_prefix`, `invalid_token_length`, `invalid_token_alphabet`, `invalid_token_padding`, `invalid_token_format`, `invalid_token`, `unknown_key`, `key_retired`, `key_revoked`, `unknown_voucher`, `voucher_blocked`, `token_superseded`, `voucher_expired`, `voucher_not_yet_valid`, `provider_not_approved`, `insufficient_balance`", body = Lookup),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
     ))]
 pub async fn lookup(
@@ -289,6 +289,15 @@ pub struct BulkReissuedVoucher {
     pub household_id: Uuid,
 }
 
+/// A voucher a bulk reissue could not reissue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkReissueFailure {
+    /// Voucher id.
+    pub id: Uuid,
+    /// Why (an error code, such as `too_many_reissues`).
+    pub code: String,
+}
+
 /// What one bulk-reissue run did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkReissueResponse {
@@ -296,6 +305,8 @@ pub struct BulkReissueResponse {
     pub reissued: usize,
     /// Closed (expired) vouchers of that key, left alone.
     pub skipped: usize,
+    /// Vouchers that could not be reissued, with the reason's code; the run went on.
+    pub failed: Vec<BulkReissueFailure>,
     /// Open vouchers of that key this run did not reach (its time was up): post again until
     /// this is 0. `GET /api/v1/vouchers/reissued?key_id=` lists the vouchers of every run.
     pub remaining: usize,
@@ -313,7 +324,7 @@ pub struct BulkReissueResponse {
         (status = 200, description = "Reissued (all, or as many as fitted in this run: see `remaining`)", body = BulkReissueResponse),
         (status = 400, description = "`invalid_key_id`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
-        (status = 422, description = "`too_many_reissues`", body = ErrorBody),
+        (status = 422, description = "`key_still_active`: the key is the active one and not revoked; `unknown_key`: no voucher key has this id", body = ErrorBody),
     ))]
 pub async fn reissue_all(
     State(state): State<AppState>,
@@ -324,6 +335,11 @@ pub async fn reissue_all(
     Ok(Json(BulkReissueResponse {
         reissued: r.reissued.len(),
         skipped: r.skipped,
+        failed: r
+            .failed
+            .into_iter()
+            .map(|(id, code)| BulkReissueFailure { id, code })
+            .collect(),
         remaining: r.remaining,
         vouchers: r
             .reissued

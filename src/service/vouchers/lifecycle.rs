@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::common::{account, ensure_not_closed, get, sign_token};
 use crate::core::accounts::Rejection;
-use crate::core::entry::{AccountStatus, Body, Leg, TransferKind};
+use crate::core::entry::{AccountStatus, Body, KeyPurpose, Leg, TransferKind};
 use crate::core::role::Role;
 use crate::ledger::{Command, Draft, LedgerError};
 use crate::service::error::{Conflict, Rule};
@@ -166,11 +166,22 @@ pub struct Reissued {
 /// Reissues a voucher (staff): a new token generation (the old printout stops working), same
 /// balance, unblocked.
 pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued> {
+    reissue_as(svc, actor, id, false).await
+}
+
+/// A reissue; `keep_block` leaves a blocked voucher blocked (a bulk reissue after a key change
+/// must not undo what Leergeld blocked), otherwise the voucher is active afterwards.
+async fn reissue_as(svc: &Services, actor: &Actor, id: Uuid, keep_block: bool) -> Result<Reissued> {
     let user = actor.require(&[Role::Staff])?;
     let v = get(svc, id).await?;
     let fund = funds::get(svc, v.fund_id).await?;
     let acc = account(svc, &id).await?;
     ensure_not_closed(&acc)?;
+    let status = if keep_block && acc.status == AccountStatus::Blocked {
+        AccountStatus::Blocked
+    } else {
+        AccountStatus::Active
+    };
     let generation = acc
         .generation
         .checked_add(1)
@@ -181,7 +192,7 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
         .submit(Command {
             entries: vec![Draft::new(Body::AccountState {
                 account: id,
-                status: AccountStatus::Active,
+                status,
                 generation,
             })],
             changes: vec![
@@ -195,7 +206,11 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
                 },
                 Change::InsertNote {
                     entry: 0,
-                    note: Some("opnieuw uitgegeven".into()),
+                    note: Some(if status == AccountStatus::Blocked {
+                        "opnieuw uitgegeven (nieuwe sleutel; blijft geblokkeerd)".into()
+                    } else {
+                        "opnieuw uitgegeven".into()
+                    }),
                     user: Some(user.id),
                     at: svc.now(),
                 },
@@ -213,21 +228,28 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
 #[derive(Debug, Clone)]
 pub struct BulkReissued {
     /// The vouchers that got a new token in this run (each needs a new letter), with their
-    /// households.
+    /// households. A blocked voucher gets one too, and stays blocked.
     pub reissued: Vec<(Uuid, Uuid)>,
     /// Vouchers of that key that were closed (expired) and so left alone.
     pub skipped: usize,
+    /// Vouchers that could not be reissued, with the code of the reason (for example
+    /// `too_many_reissues`); the run went on with the others.
+    pub failed: Vec<(Uuid, String)>,
     /// Open vouchers of that key not reached in this run (its time was up): run it again.
     pub remaining: usize,
 }
 
 /// Reissues every open voucher whose token a voucher key signs (staff): after a rotation,
-/// before the old key's last day, or at once after a revocation. Each gets a new token
-/// generation signed by the active key; the old printouts stop working. One run works for at
-/// most [`Settings::bulk_reissue_budget`](crate::service::Settings) (at least one voucher) and
-/// says how many are left; running it again goes on where it stopped, and
-/// [`reissued_from_key`] lists every voucher reissued away from the key over all runs, so no
-/// household that needs a new letter is lost when a run stops part-way.
+/// before the old key's last day, or at once after a revocation; never for the active key
+/// that is not revoked (`key_still_active`: that would only void every letter in circulation).
+/// Each gets a new token generation signed by the active key; the old printouts stop working;
+/// a blocked voucher stays blocked. One run works for at most
+/// [`Settings::bulk_reissue_budget`](crate::service::Settings) (at least one voucher) and says
+/// how many are left; running it again goes on where it stopped, and [`reissued_from_key`]
+/// lists every voucher reissued away from the key over all runs, so no household that needs a
+/// new letter is lost when a run stops part-way. A voucher that cannot be reissued (a rule or
+/// a conflict) is reported and the run goes on; a fault of the database stops the run (what it
+/// did so far is recorded).
 pub async fn reissue_all(
     svc: &Services,
     actor: &Actor,
@@ -235,6 +257,24 @@ pub async fn reissue_all(
 ) -> Result<BulkReissued> {
     actor.require(&[Role::Staff])?;
     let id = key_id_of(key_id)?;
+    let (known, active) = {
+        let state = svc.ledger().state().await;
+        (
+            state.keys(KeyPurpose::Voucher).contains_key(&id),
+            state.active_key(KeyPurpose::Voucher).map(|(k, _)| k),
+        )
+    };
+    if !known {
+        return Err(Rule::UnknownKey.into());
+    }
+    let revoked = svc
+        .store()
+        .voucher_key_status(&id)
+        .await?
+        .is_some_and(|s| s.revoked_at.is_some());
+    if active == Some(id) && !revoked {
+        return Err(Rule::KeyStillActive.into());
+    }
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
     let vouchers = svc.store().vouchers_signed_by(&id).await?;
@@ -242,6 +282,7 @@ pub async fn reissue_all(
     let mut out = BulkReissued {
         reissued: Vec::new(),
         skipped: 0,
+        failed: Vec::new(),
         remaining: 0,
     };
     for (done, v) in vouchers.into_iter().enumerate() {
@@ -249,16 +290,20 @@ pub async fn reissue_all(
             out.remaining = total - done;
             break;
         }
-        match reissue(svc, actor, v.id).await {
+        match reissue_as(svc, actor, v.id, true).await {
             Ok(_) => out.reissued.push((v.id, v.household_id)),
             Err(Error::Rule(Rule::VoucherExpired)) => out.skipped += 1,
+            Err(e @ (Error::Rule(_) | Error::Conflict(_) | Error::NotFound(_))) => {
+                tracing::warn!(voucher = %v.id, error = %e, "bulk reissue: voucher left as it was");
+                out.failed.push((v.id, e.code().to_owned()));
+            }
             Err(e) => {
                 tracing::warn!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), error = %e, "bulk reissue stopped");
                 return Err(e);
             }
         }
     }
-    tracing::info!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), skipped = out.skipped, remaining = out.remaining, "vouchers reissued in bulk");
+    tracing::info!(key = %crate::core::hash::hex(&id), reissued = out.reissued.len(), skipped = out.skipped, failed = out.failed.len(), remaining = out.remaining, "vouchers reissued in bulk");
     Ok(out)
 }
 
