@@ -8,8 +8,8 @@
 # (examples, coverage, fuzzing, stateful) as: anonymous (no token), beheerder (admin),
 # medewerker (staff), financien (finance), accountant (auditor), voorzitter-vv
 # (provider_manager) and kassa-vv (cashier). Left out are only the operations that end
-# sessions: `logout` (the run's own), and `revoke_sessions`, `disable_user`, `reset_two_factor` and
-# `reset_password`, which, fed real user ids by the stateful phase, would end the sessions the
+# sessions: `logout` (the run's own), and `revoke_sessions`, `disable_user`, `reset_two_factor`,
+# `unlock_two_factor` and `reset_password`, which, fed real user ids by the stateful phase, would end the sessions the
 # later roles' runs use. tests/hardening.rs covers them. Prints a summary and exits non-zero if any role had a failure
 # (or schemathesis could not run). The server is stopped on exit, whatever happens.
 #
@@ -166,7 +166,7 @@ for r in $ROLES; do
         --checks all --phases examples,coverage,fuzzing,stateful
         --exclude-operation-id logout --exclude-operation-id revoke_sessions
         --exclude-operation-id disable_user --exclude-operation-id reset_password
-        --exclude-operation-id reset_two_factor
+        --exclude-operation-id reset_two_factor --exclude-operation-id unlock_two_factor
         --max-examples "$MAX_EXAMPLES" --seed "$SEED" --generation-database none
         --workers 1 --continue-on-failure --request-timeout 30
         --no-color --output-sanitize false --output-truncate true

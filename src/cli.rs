@@ -18,7 +18,7 @@ use crate::http::{self, AppState, HttpConfig};
 use crate::ledger::{Ledger, LedgerOptions};
 use crate::service::users::{self, NewUser};
 use crate::service::{Actor, Services, Settings};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Kindpakket: child budgets for sport and culture on a signed, verifiable ledger.
 #[derive(Debug, Parser)]
@@ -134,9 +134,13 @@ pub enum UserCommand {
     Enable(UserNameArgs),
     /// Set a new password (stdin or KINDPAKKET_PASSWORD); all sessions of the user end.
     Password(UserNameArgs),
-    /// Turn off two-factor log-in for a user who lost the phone and the recovery codes; all
-    /// sessions of the user end, and the user sets it up again.
+    /// Turn off two-factor log-in for a user who lost the phone and the recovery codes, with a
+    /// new password (stdin or KINDPAKKET_PASSWORD); all sessions of the user end, and the user
+    /// sets it up again.
     ResetTwoFactor(UserNameArgs),
+    /// Lift a two-factor lock (too many wrong codes: someone knew the password), with a new
+    /// password (stdin or KINDPAKKET_PASSWORD); the app stays set up; all sessions end.
+    UnlockTwoFactor(UserNameArgs),
     /// Sessions of a user.
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -258,6 +262,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::User(UserCommand::ResetTwoFactor(a)) => {
             user_manage(a, Manage::ResetTwoFactor).await.map(|()| 0)
+        }
+        Command::User(UserCommand::UnlockTwoFactor(a)) => {
+            user_manage(a, Manage::UnlockTwoFactor).await.map(|()| 0)
         }
         Command::User(UserCommand::Sessions(SessionsCommand::Revoke(a))) => {
             user_manage(a, Manage::RevokeSessions).await.map(|()| 0)
@@ -462,6 +469,7 @@ enum Manage {
     Password,
     RevokeSessions,
     ResetTwoFactor,
+    UnlockTwoFactor,
 }
 
 /// What `user_manage` does, with its input.
@@ -470,7 +478,7 @@ enum Action {
     Enable,
     Password(String),
     RevokeSessions,
-    ResetTwoFactor,
+    SecondFactor(users::SecondFactorReset, String),
 }
 
 /// `user disable`, `user password`, `user sessions revoke`: the operator's use cases on the
@@ -481,7 +489,12 @@ async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
         Manage::Enable => Action::Enable,
         Manage::Password => Action::Password(read_password()?),
         Manage::RevokeSessions => Action::RevokeSessions,
-        Manage::ResetTwoFactor => Action::ResetTwoFactor,
+        Manage::ResetTwoFactor => {
+            Action::SecondFactor(users::SecondFactorReset::Remove, read_password()?)
+        }
+        Manage::UnlockTwoFactor => {
+            Action::SecondFactor(users::SecondFactorReset::Unlock, read_password()?)
+        }
     };
     let store = Store::open(&a.db.database)
         .await
@@ -513,13 +526,20 @@ async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
                 let n = users::revoke_sessions_in(&store, &operator, user.id).await?;
                 Ok(format!("{n} session(s) of {} ended", a.username))
             }
-            Action::ResetTwoFactor => {
-                users::reset_two_factor_in(&store, &operator, user.id).await?;
-                Ok(format!(
-                    "two-factor log-in of {} is off; all of its sessions ended; it is set up \
-                     again at the next log-in",
-                    a.username
-                ))
+            Action::SecondFactor(what, p) => {
+                users::reset_second_factor_by_operator(&store, &operator, user.id, what, p).await?;
+                Ok(match what {
+                    users::SecondFactorReset::Remove => format!(
+                        "two-factor log-in of {} is off and a new password set; all of its \
+                         sessions ended; it is set up again at the next log-in",
+                        a.username
+                    ),
+                    users::SecondFactorReset::Unlock => format!(
+                        "two-factor log-in of {} unlocked (the app stays) and a new password \
+                         set; all of its sessions ended",
+                        a.username
+                    ),
+                })
             }
         }
     }
@@ -831,19 +851,36 @@ async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
         // Nothing is written unless that is possible (a revoked active key would leave the
         // running service unable to issue anything).
         store.close().await;
-        let ledger = open_ledger(&a.db, None).await.context(
-            "voucher key is the active one: revoking it makes a new key active, which needs the \
-             service stopped. Nothing was changed; stop the service and run this again",
-        )?;
+        let ledger = match open_ledger(&a.db, None).await {
+            Ok(l) => l,
+            Err(e) if writer_locked(&e) => bail!(
+                "voucher key {} is the active one: revoking it makes a new key active, which \
+                 needs the service stopped (the ledger's writer is in use). Nothing was changed; \
+                 stop the service and run this again",
+                a.key_id
+            ),
+            Err(e) => {
+                return Err(e.context(
+                    "opening the ledger to make a new voucher key active; nothing was changed",
+                ));
+            }
+        };
         let result = async {
-            ledger
-                .store()
-                .revoke_voucher_key(&id, chrono::Utc::now())
-                .await?;
+            // The new key first: if that fails nothing is revoked and the service can still
+            // issue; if the revocation then fails, the old key is merely retired and running
+            // this again revokes it.
             ledger
                 .rotate(KeyPurpose::Voucher)
                 .await
-                .context("making a new voucher key active")?;
+                .context("making a new voucher key active; nothing was revoked")?;
+            ledger
+                .store()
+                .revoke_voucher_key(&id, chrono::Utc::now())
+                .await
+                .context(
+                    "a new voucher key is active, but the old one could not be marked revoked: \
+                     run this command again",
+                )?;
             archive_retired_keys(&ledger, &a.db.keys).await?;
             let open = ledger.store().vouchers_signed_by(&id).await?.len();
             anyhow::Ok(open)
@@ -882,12 +919,28 @@ async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
             ledger.close().await;
             println!("its private key left the keys directory");
         }
-        Err(_) => println!(
+        Err(e) if writer_locked(&e) => println!(
             "its private key leaves the keys directory at the next start of the service (it \
              is running now)"
         ),
+        Err(e) => {
+            return Err(e.context(
+                "the key is revoked, but its private key could not be moved out of the keys \
+                 directory now; it is moved at the next start of the service",
+            ));
+        }
     }
     Ok(())
+}
+
+/// True when an error says the ledger's writer is held (the service runs).
+fn writer_locked(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::ledger::LedgerError>(),
+            Some(crate::ledger::LedgerError::Store(StoreError::Locked(_)))
+        ) || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Locked(_)))
+    })
 }
 
 #[cfg(test)]

@@ -502,9 +502,10 @@ async fn verify_opens_the_database_read_only_and_never_creates_or_migrates_it(db
     store.close().await;
 }
 
-/// `user disable`, `user password`, `user reset-two-factor` and `user sessions revoke` act at once on a running
-/// service's users: the session of a disabled user stops working, a new password replaces the
-/// old one and ends its sessions, a revoke ends every session.
+/// `user disable`, `user password`, `user unlock-two-factor`, `user reset-two-factor` and
+/// `user sessions revoke` act at once on a running service's users: the session of a disabled
+/// user stops working, a new password replaces the old one and ends its sessions, a revoke ends
+/// every session, an unlock or a reset of two-factor log-in comes with a new password.
 async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
     let app = common::TestApp::new(db).await;
     let password = app.user("medewerker", "staff", None).await;
@@ -584,27 +585,89 @@ async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = login("een-nieuw-wachtwoord".into()).await;
     assert_eq!(r.code(), "totp_required", "{}", r.text);
+    // Locked after too many wrong codes (counted straight in the store here): even the right
+    // code is refused.
+    let me = app
+        .store
+        .credentials("medewerker")
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    for _ in 0..21 {
+        app.store.count_second_factor_attempt(me).await.unwrap();
+    }
+    let with_code = |pw: &str, step: u64| {
+        let app = &app;
+        let body = serde_json::json!({
+            "username": "medewerker",
+            "password": pw,
+            "totp": format!("{:06}", kindpakket::core::totp::code(&secret, step)),
+        });
+        async move { app.post("/api/v1/login", None, body).await }
+    };
+    let r = with_code("een-nieuw-wachtwoord", step + 1).await;
+    assert_eq!(r.code(), "two_factor_locked", "{}", r.text);
+    // `user unlock-two-factor` needs a new password (someone knew the old one); the app stays.
+    let o = kp(
+        db,
+        &["user", "unlock-two-factor", "--username", "medewerker"],
+        Some("kort\n"),
+    );
+    assert!(!o.status.success(), "{}", out(&o));
+    assert_eq!(
+        with_code("een-nieuw-wachtwoord", step + 1).await.code(),
+        "two_factor_locked",
+        "a refused password unlocks nothing"
+    );
+    let o = kp(
+        db,
+        &["user", "unlock-two-factor", "--username", "medewerker"],
+        Some("tweede-nieuw-wachtwoord\n"),
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("unlocked"), "{}", out(&o));
+    assert!(!works(t3).await, "the sessions ended");
+    let r = with_code("een-nieuw-wachtwoord", step + 1).await;
+    assert_eq!(
+        r.code(),
+        "invalid_login",
+        "the old password is gone: {}",
+        r.text
+    );
+    let r = login("tweede-nieuw-wachtwoord".into()).await;
+    assert_eq!(r.code(), "totp_required", "the app stays: {}", r.text);
+    let r = with_code("tweede-nieuw-wachtwoord", step + 1).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let t3 = token(r);
+
+    // `user reset-two-factor` (a lost phone) also sets a new password: the old one and the
+    // app are gone, the new password alone logs in (to set it up anew); the sessions end.
     let o = kp(
         db,
         &["user", "reset-two-factor", "--username", "medewerker"],
-        None,
+        Some("derde-nieuw-wachtwoord\n"),
     );
     assert!(o.status.success(), "{}", out(&o));
     assert!(
-        out(&o).contains("two-factor log-in of medewerker is off"),
+        out(&o).contains("two-factor log-in of medewerker is off and a new password set"),
         "{}",
         out(&o)
     );
     assert!(!works(t3).await);
-    let t3 = token(login("een-nieuw-wachtwoord".into()).await);
+    assert_eq!(login("tweede-nieuw-wachtwoord".into()).await.status, 401);
+    let r = login("derde-nieuw-wachtwoord".into()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let t3 = token(r);
 
     let o = kp(db, &["user", "disable", "--username", "medewerker"], None);
     assert!(o.status.success(), "{}", out(&o));
     assert!(!works(t3).await);
-    assert_eq!(login("een-nieuw-wachtwoord".into()).await.status, 401);
+    assert_eq!(login("derde-nieuw-wachtwoord".into()).await.status, 401);
     let o = kp(db, &["user", "enable", "--username", "medewerker"], None);
     assert!(o.status.success(), "{}", out(&o));
-    assert_eq!(login("een-nieuw-wachtwoord".into()).await.status, 200);
+    assert_eq!(login("derde-nieuw-wachtwoord".into()).await.status, 200);
     let o = kp(db, &["user", "disable", "--username", "niemand"], None);
     assert!(!o.status.success());
     assert!(out(&o).contains("bestaat niet"), "{}", out(&o));
@@ -861,7 +924,32 @@ async fn keys_revoke_while_the_service_runs(db: &common::TestDb) {
         )
         .await;
     assert_eq!(r.json()["reason_code"], "key_revoked", "{}", r.text);
+    // Its private half is still in the keys directory while the service runs ...
+    let keys = db.keys();
+    let archive = keys.with_file_name(format!(
+        "{}-archief",
+        keys.file_name().unwrap().to_string_lossy()
+    ));
+    assert!(
+        voucher_key_files(&keys)
+            .iter()
+            .any(|(id, _)| *id == hex(old))
+    );
     app.close().await;
+    // ... and leaves at the next start of the ledger (here: a ledger-key rotation, which
+    // opens it as `serve` does), into the archive, private.
+    let o = kp(db, &["keys", "rotate", "--purpose", "ledger"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let left = voucher_key_files(&keys);
+    assert!(left.iter().all(|(id, _)| *id != hex(old)), "{left:?}");
+    assert!(left.iter().any(|(id, _)| *id == hex(active)), "{left:?}");
+    let archived = voucher_key_files(&archive);
+    let (_, file) = archived
+        .iter()
+        .find(|(id, _)| *id == hex(old))
+        .expect("the revoked key is archived");
+    assert_eq!(mode(file), 0o600);
+    assert_eq!(mode(&archive), 0o700);
 }
 
 on_both_backends!(

@@ -943,7 +943,8 @@ async fn a_log_in_in_flight_during_a_reset_opens_no_session(db: &common::TestDb)
                 checked.user.id,
                 &checked.password_hash,
                 now,
-                later
+                later,
+                false
             )
             .await
             .unwrap()
@@ -964,7 +965,8 @@ async fn a_log_in_in_flight_during_a_reset_opens_no_session(db: &common::TestDb)
                 checked.user.id,
                 &checked.password_hash,
                 now,
-                later
+                later,
+                false
             )
             .await
             .unwrap()
@@ -973,7 +975,14 @@ async fn a_log_in_in_flight_during_a_reset_opens_no_session(db: &common::TestDb)
     let fresh = app.store.credentials("kassa2").await.unwrap().unwrap();
     assert!(
         app.store
-            .create_session(&[3u8; 32], fresh.user.id, &fresh.password_hash, now, later)
+            .create_session(
+                &[3u8; 32],
+                fresh.user.id,
+                &fresh.password_hash,
+                now,
+                later,
+                false
+            )
             .await
             .unwrap()
     );
@@ -987,7 +996,14 @@ async fn a_log_in_in_flight_during_a_reset_opens_no_session(db: &common::TestDb)
     assert!(r.status.is_success(), "{}", r.text);
     assert!(
         !app.store
-            .create_session(&[4u8; 32], fresh.user.id, &fresh.password_hash, now, later)
+            .create_session(
+                &[4u8; 32],
+                fresh.user.id,
+                &fresh.password_hash,
+                now,
+                later,
+                false
+            )
             .await
             .unwrap()
     );
@@ -995,6 +1011,80 @@ async fn a_log_in_in_flight_during_a_reset_opens_no_session(db: &common::TestDb)
 }
 
 on_both_backends!(a_log_in_in_flight_during_a_reset_opens_no_session);
+
+/// Setting up two-factor log-in cannot race: a confirmation of a secret that a new enrolment
+/// replaced meanwhile changes nothing, a second confirmation neither (the first one's recovery
+/// codes stay), an enrolment once it is on is refused, and a log-in whose password was checked
+/// before it was turned on opens no session without a second factor. (Before, the last opened
+/// a password-only session that outlived the confirmation.)
+async fn setting_up_two_factor_cannot_race(db: &common::TestDb) {
+    let app = common::TestApp::new(db).await;
+    app.user("medewerker", "staff", None).await;
+    let checked = app.store.credentials("medewerker").await.unwrap().unwrap();
+    let me = checked.user.id;
+    let (a, b) = ([0xaa_u8; 20], [0xbb_u8; 20]);
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    assert!(app.store.set_pending_totp(me, &a).await.unwrap());
+    // A new enrolment replaces the secret before the first one is confirmed.
+    assert!(app.store.set_pending_totp(me, &b).await.unwrap());
+    let first = vec![vec![1u8; 32]];
+    let second = vec![vec![2u8; 32]];
+    assert!(
+        !app.store
+            .enable_totp(me, &a, now, &first, None)
+            .await
+            .unwrap(),
+        "a stale secret is not turned on"
+    );
+    assert!(
+        app.store
+            .enable_totp(me, &b, now, &first, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !app.store
+            .enable_totp(me, &b, now, &second, None)
+            .await
+            .unwrap(),
+        "a second confirmation changes nothing"
+    );
+    assert!(
+        !app.store.set_pending_totp(me, &a).await.unwrap(),
+        "no new secret once it is on"
+    );
+    let on = app.store.credentials("medewerker").await.unwrap().unwrap();
+    assert_eq!(on.totp_secret.as_deref(), Some(&b[..]));
+    assert!(
+        !app.store
+            .use_recovery_code(me, &second[0], now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        app.store
+            .use_recovery_code(me, &first[0], now)
+            .await
+            .unwrap()
+    );
+    // The log-in that checked the password before: no session without the second factor.
+    assert!(
+        !app.store
+            .create_session(&[5u8; 32], me, &checked.password_hash, now, later, false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        app.store
+            .create_session(&[6u8; 32], me, &checked.password_hash, now, later, true)
+            .await
+            .unwrap()
+    );
+    app.close().await;
+}
+
+on_both_backends!(setting_up_two_factor_cannot_race);
 
 /// An auditor reads everything except what can spend money or open a family's page: no QR
 /// code (which holds the token) and no parent link. Staff and the parent link still get them.
@@ -1343,6 +1433,13 @@ async fn erased_names_leave_no_trace_in_the_sqlite_files() {
 }
 
 /// The key id (hex) of a token.
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 fn key_of(token: &str) -> String {
     let t = kindpakket::core::token::VoucherToken::parse(token).unwrap();
     t.key_id.iter().map(|b| format!("{b:02x}")).collect()
@@ -1632,6 +1729,134 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
 
 on_both_backends!(bulk_reissue_goes_on_where_it_stopped);
 
+/// Two bulk reissues of one key running at once hand out one new letter per voucher: a voucher
+/// the other run reissued first is skipped, not reissued again (which would void the letter
+/// the other run just reported). Vouchers that are closed need no letter and are left out
+/// before a run starts, so they never take a run's time. (Before, a run with a stale list
+/// reissued a voucher a second time, and closed vouchers were retried by every run.)
+async fn overlapping_bulk_reissues_hand_out_one_letter_each(db: &common::TestDb) {
+    use kindpakket::core::entry::KeyPurpose;
+    let settings = kindpakket::service::Settings {
+        bulk_reissue_budget: Duration::ZERO,
+        ..quick_settings()
+    };
+    let app =
+        common::TestApp::with_settings(db, settings, kindpakket::http::HttpConfig::default()).await;
+    let w = app.world().await;
+    let old = key_of(&w.token(0));
+    let open = app
+        .store
+        .vouchers_signed_by(&unhex(&old))
+        .await
+        .unwrap()
+        .len();
+    assert!(open >= 2, "{open}");
+    app.ledger.rotate(KeyPurpose::Voucher).await.unwrap();
+    let run = || {
+        let router = app.router.clone();
+        let req = axum::http::Request::post("/api/v1/vouchers/reissue")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", w.staff))
+            .body(axum::body::Body::from(json!({"key_id": old}).to_string()))
+            .unwrap();
+        tokio::spawn(async move {
+            use tower::ServiceExt;
+            let r = router.oneshot(req).await.unwrap();
+            assert_eq!(r.status(), 200);
+            let body = http_body_util::BodyExt::collect(r.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        })
+    };
+    let mut letters: Vec<String> = Vec::new();
+    for _ in 0..(4 * open) {
+        let (a, b) = (run(), run());
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        for body in [&a, &b] {
+            assert_eq!(body["failed"], json!([]), "{body}");
+            for v in body["vouchers"].as_array().unwrap() {
+                letters.push(v["id"].as_str().unwrap().to_owned());
+            }
+        }
+        if a["remaining"] == 0 && b["remaining"] == 0 {
+            break;
+        }
+    }
+    let mut unique = letters.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        letters.len(),
+        "a voucher got two letters: {letters:?}"
+    );
+    assert_eq!(letters.len(), open);
+    // Each was reissued once, to generation 1, and its letter works.
+    let r = app
+        .get(
+            &format!("/api/v1/vouchers/reissued?key_id={old}"),
+            Some(&w.staff),
+        )
+        .await;
+    let reissued = r.json();
+    assert_eq!(reissued.as_array().unwrap().len(), open, "{reissued}");
+    for v in reissued.as_array().unwrap() {
+        assert_eq!(v["generation"], 1, "{v}");
+    }
+    // A reissue that read the old key but comes after the other one is refused by the store.
+    let voucher: uuid::Uuid = letters[0].parse().unwrap();
+    let stale = kindpakket::store::Change::UpdateTokenKey {
+        voucher,
+        key_id: vec![1, 2, 3, 4],
+        from_key_id: unhex(&old),
+        generation: 2,
+        user: None,
+        at: chrono::Utc::now(),
+    };
+    assert!(matches!(
+        app.store.apply(&[stale]).await,
+        Err(kindpakket::store::StoreError::Precondition(
+            kindpakket::store::Precondition::TokenKeyUnchanged
+        ))
+    ));
+
+    // Once the fund has expired, its vouchers need no letter: one run with no time at all
+    // skips every one of them and leaves nothing remaining.
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{}/expire", w.fund),
+            Some(&w.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let second: String = {
+        let state = app.ledger.state().await;
+        let (k, _) = state.active_key(KeyPurpose::Voucher).unwrap();
+        k.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    app.ledger.rotate(KeyPurpose::Voucher).await.unwrap();
+    let r = app
+        .post(
+            "/api/v1/vouchers/reissue",
+            Some(&w.staff),
+            json!({"key_id": second}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(
+        (&body["reissued"], &body["skipped"], &body["remaining"]),
+        (&json!(0), &json!(open), &json!(0)),
+        "{body}"
+    );
+    app.close().await;
+}
+
+on_both_backends!(overlapping_bulk_reissues_hand_out_one_letter_each);
+
 /// A TOTP code from an independent implementation: Python's pyotp (pinned 2.9.0; scripts/test.sh
 /// installs it), at a Unix time.
 fn pyotp_code(secret: &str, unix: i64) -> String {
@@ -1820,16 +2045,24 @@ async fn staff_log_in_with_a_second_factor(db: &common::TestDb) {
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
+    let reset = format!("/api/v1/users/{medewerker}/totp/reset");
+    let r = app.post(&reset, Some(&admin), json!({})).await;
+    assert_eq!(r.status, 400, "a new password is needed: {}", r.text);
+    let r = app
+        .post(&reset, Some(&admin), json!({"password": "kort"}))
+        .await;
+    assert_eq!(r.code(), "invalid_password", "{}", r.text);
     let r = app
         .post(
-            &format!("/api/v1/users/{medewerker}/totp/reset"),
+            &reset,
             Some(&admin),
-            json!({}),
+            json!({"password": "vervangen-wachtwoord-1"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["two_factor"], false, "{}", r.text);
-    // Every session of that user ended; the password alone logs in again, to set it up anew.
+    // Every session of that user ended; the old password is gone, the new one alone logs in
+    // again, to set it up anew.
     assert_eq!(
         app.get(
             "/api/v1/households/00000000-0000-4000-8000-000000000000",
@@ -1840,6 +2073,14 @@ async fn staff_log_in_with_a_second_factor(db: &common::TestDb) {
         401
     );
     let r = login(None).await;
+    assert_eq!(r.code(), "invalid_login", "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "medewerker", "password": "vervangen-wachtwoord-1"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.json()["two_factor_enrolment_required"],
@@ -1874,12 +2115,14 @@ fn totp_login_from(
 }
 
 /// Someone who has the password cannot guess the second factor, not even from many addresses
-/// at once: every code is counted per user before it is checked; after 10 wrong ones in a row
-/// even the right app code is refused (`two_factor_locked`) and only a recovery code works,
-/// which starts the count again; after 20 nothing works until an admin resets it. Asking
-/// without a code does not wipe the count. Two confirmations racing: the second changes
-/// nothing; a confirmation ends the sessions opened with the password alone. (Before, wrong
-/// codes only fed the per-address log-in limits, and a request without a code cleared them.)
+/// at once: every code is counted per user before it is checked (15 at once: exactly 10
+/// checked); after 10 wrong ones in a row even the right app code is refused
+/// (`recovery_code_required`) and only a recovery code works, which starts the count again;
+/// after 20 nothing works (`two_factor_locked`) until an admin unlocks it, which takes a new
+/// password, so the guesser is out. Asking without a code does not wipe the count. A second
+/// confirmation changes nothing; a confirmation ends the sessions opened with the password
+/// alone. (Before, wrong codes only fed the per-address log-in limits, and a request without a
+/// code cleared them.)
 async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
     let app = behind_proxy(db).await;
     let password = app.user("medewerker", "staff", None).await;
@@ -1928,7 +2171,8 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
     assert_eq!(app.get(probe, Some(&first)).await.status, 401);
     assert_eq!(app.get(probe, Some(&t)).await.status, 404);
 
-    // Ten wrong codes, each from its own address, five of them at once.
+    // Fifteen wrong codes at once, each from its own address: every one is counted before it
+    // is checked, so exactly ten are checked (and wrong) and five are refused unchecked.
     let wrong = |i: u32| {
         let c = pyotp_code(&secret, now);
         // A six-digit code that is not the right one now (nor one step either side).
@@ -1942,7 +2186,7 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
         }
     };
     let mut tasks = Vec::new();
-    for i in 0..5 {
+    for i in 0..15 {
         let router = app.router.clone();
         let req = totp_login_from(&format!("198.51.100.{i}"), &password, &wrong(i));
         tasks.push(tokio::spawn(async move {
@@ -1952,34 +2196,34 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
                 .await
                 .unwrap()
                 .to_bytes();
-            String::from_utf8_lossy(&body).into_owned()
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            v["error"]["code"].as_str().unwrap_or("").to_owned()
         }));
     }
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
     for t in tasks {
-        let text = t.await.unwrap();
-        assert!(text.contains("\"invalid_login\""), "{text}");
+        *codes.entry(t.await.unwrap()).or_default() += 1;
     }
-    for i in 5..10 {
-        // Asking without a code in between does not wipe the count.
-        let r = app.send(plain(&format!("203.0.113.{i}"))).await;
-        assert_eq!(r.code(), "totp_required", "{}", r.text);
-        let r = app
-            .send(totp_login_from(
-                &format!("198.51.100.{i}"),
-                &password,
-                &wrong(i),
-            ))
-            .await;
-        assert_eq!(r.code(), "invalid_login", "{}", r.text);
-    }
-    // The right code from a fresh address is refused now.
+    assert_eq!(
+        codes,
+        [
+            ("invalid_login".to_owned(), 10),
+            ("recovery_code_required".to_owned(), 5)
+        ]
+        .into(),
+    );
+    // Asking without a code does not wipe the count.
+    let r = app.send(plain("203.0.113.5")).await;
+    assert_eq!(r.code(), "totp_required", "{}", r.text);
+    // The right code from a fresh address is refused now, with a plain warning.
     let right = pyotp_code(&secret, chrono::Utc::now().timestamp());
     let r = app
         .send(totp_login_from("198.51.100.200", &password, &right))
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
-    assert_eq!(r.code(), "two_factor_locked", "{}", r.text);
+    assert_eq!(r.code(), "recovery_code_required", "{}", r.text);
     assert!(r.text.contains("herstelcodes"), "{}", r.text);
+    assert!(r.text.contains("wachtwoord"), "{}", r.text);
     // A recovery code still works and starts the count again.
     let r = app
         .send(totp_login_from("198.51.100.201", &password, &recovery[0]))
@@ -2000,6 +2244,62 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
         .send(totp_login_from("192.0.2.250", &password, &recovery[1]))
         .await;
     assert_eq!(r.code(), "two_factor_locked", "{}", r.text);
+    assert!(r.text.contains("beheerder"), "{}", r.text);
+
+    // An admin lifts the lock only together with a new password (the old one is known to
+    // whoever guessed); the app stays set up. Without a password nothing changes.
+    let admin_password = app.user("beheer", "admin", None).await;
+    let admin = app
+        .send(login_from(
+            "10.0.0.1",
+            Some("192.0.2.251"),
+            "beheer",
+            &admin_password,
+        ))
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let medewerker = user_id(&app, &admin, "medewerker").await;
+    let unlock = format!("/api/v1/users/{medewerker}/totp/unlock");
+    let r = app.post(&unlock, Some(&admin), json!({})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = app
+        .send(totp_login_from("192.0.2.252", &password, &recovery[1]))
+        .await;
+    assert_eq!(r.code(), "two_factor_locked", "still locked: {}", r.text);
+    let r = app
+        .post(
+            &unlock,
+            Some(&t),
+            json!({"password": "overgenomen-wachtwoord"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "not the user's own to lift: {}", r.text);
+    let r = app
+        .post(
+            &unlock,
+            Some(&admin),
+            json!({"password": "nieuw-wachtwoord-7"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["two_factor"], true, "{}", r.text);
+    assert_eq!(app.get(probe, Some(&t)).await.status, 401, "sessions ended");
+    // The guesser's password no longer works, the app's codes with the new one do.
+    let r = app
+        .send(totp_login_from("192.0.2.253", &password, &recovery[1]))
+        .await;
+    assert_eq!(r.code(), "invalid_login", "{}", r.text);
+    let r = app
+        .send(totp_login_from(
+            "192.0.2.254",
+            "nieuw-wachtwoord-7",
+            &pyotp_code(&secret, chrono::Utc::now().timestamp() + 30),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     app.close().await;
 }
 

@@ -77,6 +77,7 @@ async fn expired_sessions_are_cleared_out_at_the_next_login(db: &common::TestDb)
             &found.password_hash,
             now - chrono::Duration::hours(20),
             now - chrono::Duration::hours(8),
+            false,
         )
         .await
         .unwrap();

@@ -140,8 +140,9 @@ pub fn genesis_vkey(state: &LedgerState, origin: &str) -> Option<Vkey> {
         .and_then(|vk| Vkey::new(origin, vk).ok())
 }
 
-/// Runs the whole audit. `trusted` is the auditor's own copy of a ledger verifier key; when
-/// given, the ledger's key history must contain it.
+/// Runs the whole audit. `trusted` is the auditor's own copy of the ledger's verifier key; when
+/// given, it must be the genesis key (the one entry 0 adds): every later key is only as good as
+/// the chain of signed entries that added it.
 pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, AuditFailure> {
     let mut state = LedgerState::new();
     let mut frontier = Frontier::new();

@@ -261,6 +261,11 @@ mod tests {
                 401,
             ),
             (
+                E::Unauthenticated(Unauthenticated::RecoveryCodeRequired),
+                "recovery_code_required",
+                401,
+            ),
+            (
                 E::Unauthenticated(Unauthenticated::TwoFactorLocked),
                 "two_factor_locked",
                 401,
@@ -529,6 +534,7 @@ mod tests {
                 Unauthenticated::NotLoggedIn
                 | Unauthenticated::InvalidLogin
                 | Unauthenticated::TotpRequired
+                | Unauthenticated::RecoveryCodeRequired
                 | Unauthenticated::TwoFactorLocked,
             ) => {}
             Error::Forbidden

@@ -84,6 +84,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::users::enable))
         .routes(routes!(endpoints::users::reset_password))
         .routes(routes!(endpoints::users::reset_two_factor))
+        .routes(routes!(endpoints::users::unlock_two_factor))
         .routes(routes!(endpoints::users::revoke_sessions))
         .routes(routes!(endpoints::users::change_own_password))
         .routes(routes!(ledger::checkpoint))

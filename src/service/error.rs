@@ -187,8 +187,11 @@ pub enum Unauthenticated {
     InvalidLogin,
     /// Name and password were right; the two-factor code is missing.
     TotpRequired,
-    /// Too many wrong two-factor codes in a row: only a recovery code works, or (after more)
-    /// nothing until an admin resets two-factor log-in.
+    /// Too many wrong two-factor codes in a row: codes from the app are refused, only a
+    /// recovery code works.
+    RecoveryCodeRequired,
+    /// Even more wrong two-factor codes in a row: nothing works until an admin unlocks it (with
+    /// a new password: someone knew the old one).
     TwoFactorLocked,
 }
 
@@ -426,6 +429,9 @@ impl Error {
             Error::Forbidden => "forbidden",
             Error::TwoFactorEnrolmentRequired => "two_factor_enrolment_required",
             Error::Unauthenticated(Unauthenticated::TotpRequired) => "totp_required",
+            Error::Unauthenticated(Unauthenticated::RecoveryCodeRequired) => {
+                "recovery_code_required"
+            }
             Error::Unauthenticated(Unauthenticated::TwoFactorLocked) => "two_factor_locked",
             Error::NotFound(m) => m.code(),
             Error::Conflict(c) => c.code(),
@@ -627,6 +633,7 @@ fn precondition(p: Precondition) -> Error {
         Precondition::FundOpen => Error::Rule(Rule::FundExpired),
         Precondition::FundUnchanged => Error::Conflict(Conflict::Changed),
         Precondition::HouseholdNotErased => Error::Rule(Rule::HouseholdErased),
+        Precondition::TokenKeyUnchanged => Error::Conflict(Conflict::Changed),
     }
 }
 

@@ -36,9 +36,15 @@ impl Error {
             Error::Unauthenticated(Unauthenticated::TotpRequired) => {
                 s("Vul ook de code van zes cijfers uit uw authenticator-app in.")
             }
+            Error::Unauthenticated(Unauthenticated::RecoveryCodeRequired) => s(
+                "Er is te vaak een verkeerde code ingevuld. Log nu in met een van uw \
+                 herstelcodes. Iemand anders kent misschien uw wachtwoord: wijzig het meteen \
+                 na het inloggen.",
+            ),
             Error::Unauthenticated(Unauthenticated::TwoFactorLocked) => s(
-                "Er is te vaak een verkeerde code ingevuld. Log in met een van uw herstelcodes, \
-                 of vraag de beheerder om uw inloggen in twee stappen opnieuw in te stellen.",
+                "Uw account is geblokkeerd: er is te vaak een verkeerde code ingevuld. Iemand \
+                 anders kent waarschijnlijk uw wachtwoord. Neem contact op met de beheerder: die \
+                 geeft u een nieuw wachtwoord en heft de blokkade op.",
             ),
             Error::NotFound(m) => missing(*m),
             Error::Conflict(c) => conflict(*c),

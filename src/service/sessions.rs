@@ -110,7 +110,8 @@ pub async fn login(
             return Err(invalid());
         }
     };
-    if found.user.totp_enabled_at.is_some() {
+    let second_factor_checked = found.user.totp_enabled_at.is_some();
+    if second_factor_checked {
         let Some(code) = totp.filter(|t| !t.trim().is_empty()) else {
             // The password was right: this attempt does not count, but it does not wipe the
             // count of earlier wrong codes either (a success would).
@@ -136,10 +137,12 @@ pub async fn login(
             &found.password_hash,
             now,
             expires_at,
+            second_factor_checked,
         )
         .await?;
     if !opened {
-        // The password was reset or the user disabled while this log-in was being checked.
+        // The password was reset, the user disabled or two-factor log-in turned on while this
+        // log-in was being checked.
         tracing::info!(user = %username, "log-in refused: the password changed or the user was disabled meanwhile");
         return Err(invalid());
     }

@@ -122,16 +122,16 @@ async fn accept_code(svc: &Services, c: &Credentials, secret: &[u8], code: &str)
 /// Wrong second factors in a row after which codes from the app are refused: only a recovery
 /// code works (someone who has the password is guessing codes).
 pub const CODES_REFUSED_AFTER: i64 = 10;
-/// Wrong second factors in a row after which nothing works until an admin resets two-factor
-/// log-in.
+/// Wrong second factors in a row after which nothing works until an admin unlocks it (with a
+/// new password).
 pub const ALL_REFUSED_AFTER: i64 = 20;
 
 /// The second factor at log-in: a current code from the app, used once, or an unused
 /// recovery code (which is then used up). Every attempt is counted before it is checked (so
 /// parallel guesses cannot all pass), per user and across restarts: past
 /// [`CODES_REFUSED_AFTER`] wrong ones in a row only a recovery code works, past
-/// [`ALL_REFUSED_AFTER`] nothing does (`two_factor_locked`) until an admin resets it. A right
-/// one starts the count again.
+/// [`ALL_REFUSED_AFTER`] nothing does (`two_factor_locked`) until an admin unlocks it with a
+/// new password. A right one starts the count again.
 pub(in crate::service) async fn second_factor(
     svc: &Services,
     c: &Credentials,
@@ -140,16 +140,22 @@ pub(in crate::service) async fn second_factor(
     let Some(secret) = c.totp_secret.as_deref() else {
         return Ok(false);
     };
-    let locked = || Error::Unauthenticated(super::error::Unauthenticated::TwoFactorLocked);
+    use super::error::Unauthenticated;
     let is_app_code = code.chars().filter(char::is_ascii_digit).count() == totp::DIGITS as usize
         && code
             .chars()
             .all(|ch| ch.is_ascii_digit() || ch.is_whitespace());
     let store = svc.store();
     let attempts = store.count_second_factor_attempt(c.user.id).await?;
-    if attempts > ALL_REFUSED_AFTER || (is_app_code && attempts > CODES_REFUSED_AFTER) {
-        tracing::warn!(user = %c.user.username, attempts, "two-factor log-in refused: too many wrong codes");
-        return Err(locked());
+    if attempts > ALL_REFUSED_AFTER {
+        tracing::warn!(user = %c.user.username, attempts, "two-factor log-in locked: too many wrong codes");
+        return Err(Error::Unauthenticated(Unauthenticated::TwoFactorLocked));
+    }
+    if is_app_code && attempts > CODES_REFUSED_AFTER {
+        tracing::warn!(user = %c.user.username, attempts, "two-factor log-in refused: too many wrong codes, a recovery code is needed");
+        return Err(Error::Unauthenticated(
+            Unauthenticated::RecoveryCodeRequired,
+        ));
     }
     let right = if is_app_code {
         accept_code(svc, c, secret, code).await?

@@ -272,24 +272,65 @@ pub async fn revoke_sessions_in(store: &Store, actor: &Actor, id: Uuid) -> Resul
     Ok(ended)
 }
 
-/// Turns off someone's two-factor log-in (an admin only, for a user who lost both the phone
-/// and the recovery codes; after checking who asks, outside this system): every session of
-/// that user ends, and the user sets it up again at the next log-in (required again when
-/// `--require-2fa` is on).
-pub async fn reset_two_factor_in(store: &Store, actor: &Actor, id: Uuid) -> Result<UserView> {
-    actor.require(&[Role::Admin])?;
-    let (me, target) = manageable(store, actor, id).await?;
-    store.clear_totp(id).await?;
-    tracing::warn!(user = %target.username, by = %me.id, "two-factor log-in reset");
-    Ok(UserView {
-        two_factor: false,
-        ..target.into()
-    })
+/// What an admin does about someone's two-factor log-in. Both come with a new password: a
+/// lock means someone who knew the password guessed codes, and a lost phone may be in anyone's
+/// hands; the new password goes to the user after checking who asks, outside this system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorReset {
+    /// Lift a lock (too many wrong codes) and keep the app the user has.
+    Unlock,
+    /// Turn it off (a lost phone and lost recovery codes): the user sets it up again at the
+    /// next log-in (required again when `--require-2fa` is on).
+    Remove,
 }
 
-/// Resets a user's two-factor log-in (see [`reset_two_factor_in`]).
-pub async fn reset_two_factor(svc: &Services, actor: &Actor, id: Uuid) -> Result<UserView> {
-    reset_two_factor_in(svc.store(), actor, id).await
+/// Unlocks or turns off a user's two-factor log-in (an admin only), with a new password, in
+/// one transaction that also ends every session of that user.
+pub async fn reset_second_factor(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+    what: SecondFactorReset,
+    input: Input<String>,
+) -> Result<UserView> {
+    actor.require(&[Role::Admin])?;
+    let (me, target) = manageable(svc.store(), actor, id).await?;
+    let hash = hash_in_pool(svc, input.read()?).await?;
+    second_factor_reset(svc.store(), &me, target, what, &hash).await
+}
+
+/// [`reset_second_factor`] from the command line (the operator; it works while the service
+/// runs).
+pub async fn reset_second_factor_by_operator(
+    store: &Store,
+    actor: &Actor,
+    id: Uuid,
+    what: SecondFactorReset,
+    password: String,
+) -> Result<UserView> {
+    actor.require(&[Role::Admin])?;
+    let (me, target) = manageable(store, actor, id).await?;
+    let hash = hash_by_operator(password).await?;
+    second_factor_reset(store, &me, target, what, &hash).await
+}
+
+async fn second_factor_reset(
+    store: &Store,
+    me: &User,
+    target: UserRow,
+    what: SecondFactorReset,
+    hash: &str,
+) -> Result<UserView> {
+    let remove = what == SecondFactorReset::Remove;
+    if !store.reset_second_factor(target.id, hash, remove).await? {
+        return Err(Error::NotFound(Missing::User));
+    }
+    tracing::warn!(user = %target.username, by = %me.id, ?what, "two-factor log-in reset with a new password");
+    let two_factor = !remove && target.totp_enabled_at.is_some();
+    Ok(UserView {
+        two_factor,
+        ..target.into()
+    })
 }
 
 /// A user by login name, for the operator's commands.
@@ -324,16 +365,21 @@ pub async fn set_password_by_operator(
     password: String,
 ) -> Result<()> {
     manageable(store, actor, id).await?;
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count()) {
-        return Err(Error::Invalid(Invalid::Password));
-    }
-    let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&password))
-        .await
-        .map_err(Error::internal)?
-        .map_err(|_| Error::bug("a password could not be hashed"))?;
+    let hash = hash_by_operator(password).await?;
     store.set_password_hash(id, &hash).await?;
     store.delete_sessions_of(id, None).await?;
     Ok(())
+}
+
+/// Hashes a password set at the command line (no password threads there).
+async fn hash_by_operator(password: String) -> Result<String> {
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count()) {
+        return Err(Error::Invalid(Invalid::Password));
+    }
+    tokio::task::spawn_blocking(move || credentials::hash_password(&password))
+        .await
+        .map_err(Error::internal)?
+        .map_err(|_| Error::bug("a password could not be hashed"))
 }
 
 /// The users an actor manages (see [`list_in`]).

@@ -125,7 +125,9 @@ pub enum Change {
         at: DateTime<Utc>,
     },
     /// The key that signs a voucher's token from now on (reissue), and the record of the
-    /// reissue: which key signed the token that stopped working.
+    /// reissue: which key signed the token that stopped working. Refused
+    /// ([`Precondition::TokenKeyUnchanged`]) when that is no longer the voucher's key: another
+    /// reissue came first.
     UpdateTokenKey {
         /// The voucher.
         voucher: Uuid,
@@ -399,9 +401,14 @@ impl Change {
                 user,
                 at,
             } => vec![
-                stmt(
-                    "UPDATE vouchers SET token_key_id = $1 WHERE id = $2",
-                    vec![V::Bytes(key_id.clone()), V::Uuid(*voucher)],
+                guarded(
+                    "UPDATE vouchers SET token_key_id = $1 WHERE id = $2 AND token_key_id = $3",
+                    vec![
+                        V::Bytes(key_id.clone()),
+                        V::Uuid(*voucher),
+                        V::Bytes(from_key_id.clone()),
+                    ],
+                    Precondition::TokenKeyUnchanged,
                 ),
                 stmt(
                     "INSERT INTO voucher_reissues (voucher_id, generation, from_key_id, user_id, at) \

@@ -10,4 +10,7 @@ pub enum Precondition {
     FundUnchanged,
     /// The household's personal data has not been erased.
     HouseholdNotErased,
+    /// The voucher's token is still signed by the key that was read (no other reissue came
+    /// first).
+    TokenKeyUnchanged,
 }

@@ -92,7 +92,9 @@ impl Store {
 
     /// Stores a session by the hash of its token, only while the user is enabled and still has
     /// the password hash that was checked: a log-in in flight while the password is reset or
-    /// the user disabled opens no session. Returns whether it was stored.
+    /// the user disabled opens no session; and, unless its second factor was checked, only
+    /// while the user has no two-factor log-in (one enabled while the password was being
+    /// checked is not bypassed). Returns whether it was stored.
     pub async fn create_session(
         &self,
         token_hash: &[u8],
@@ -100,10 +102,12 @@ impl Store {
         password_hash: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        second_factor_checked: bool,
     ) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
                            SELECT $1, id, $3, $4 FROM users \
-                           WHERE id = $2 AND password_hash = $5 AND disabled_at IS NULL";
+                           WHERE id = $2 AND password_hash = $5 AND disabled_at IS NULL \
+                           AND (totp_enabled_at IS NULL OR $6)";
         self.count_query();
         let done = crate::with_db!(self.db(), |p| {
             sqlx::query(SQL)
@@ -112,6 +116,7 @@ impl Store {
                 .bind(now)
                 .bind(expires_at)
                 .bind(password_hash)
+                .bind(second_factor_checked)
                 .execute(p)
                 .await?
                 .rows_affected()
@@ -354,30 +359,45 @@ impl Store {
         Ok(done)
     }
 
-    /// Turns two-factor log-in off for a user (an admin's reset after a lost phone): the secret
-    /// and the recovery codes go, and every session ends, in one transaction.
-    pub async fn clear_totp(&self, user: Uuid) -> Result<(), StoreError> {
+    /// After a lock of two-factor log-in (someone who knew the password guessed codes), in one
+    /// transaction: a new password, the count of wrong codes back to zero, every session ended;
+    /// and with `remove` (a lost phone) the secret and the recovery codes gone as well, so the
+    /// user sets it up again. Returns whether the user exists.
+    pub async fn reset_second_factor(
+        &self,
+        user: Uuid,
+        password_hash: &str,
+        remove: bool,
+    ) -> Result<bool, StoreError> {
         self.count_query();
-        crate::with_db!(self.db(), |p| {
+        let found = crate::with_db!(self.db(), |p| {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_failures = 0 \
-                 WHERE id = $1",
-            )
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            let sql = if remove {
+                "UPDATE users SET password_hash = $1, totp_failures = 0, totp_secret = NULL, \
+                 totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $2"
+            } else {
+                "UPDATE users SET password_hash = $1, totp_failures = 0 WHERE id = $2"
+            };
+            let n = sqlx::query(sql)
+                .bind(password_hash.to_owned())
                 .bind(user)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if remove {
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(user)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            n == 1
         });
-        Ok(())
+        Ok(found)
     }
 
     /// Counts a second-factor attempt before it is checked; how many there are now in a row.

@@ -99,20 +99,52 @@ pub async fn disable(
 }
 
 /// Turns off a user's two-factor log-in (an admin, for a user who lost the phone and the
-/// recovery codes): every session of that user ends; the user sets it up again.
+/// recovery codes), with a new password for that user: every session of that user ends; the
+/// user sets two-factor log-in up again at the next log-in.
 #[utoipa::path(post, path = "/api/v1/users/{id}/totp/reset", operation_id = "reset_two_factor", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
+    request_body = PasswordReset,
     responses(
-        (status = 200, description = "Two-factor log-in is off for this user", body = UserResponse),
+        (status = 200, description = "Two-factor log-in is off for this user and the new password set", body = UserResponse),
+        (status = 400, description = "`invalid_password`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_user`", body = ErrorBody),
+        (status = 503, description = "`login_busy`", body = ErrorBody),
     ))]
 pub async fn reset_two_factor(
     State(state): State<AppState>,
     Caller(actor): Caller,
     ApiPath(id): ApiPath<Uuid>,
+    Body(input): Body<PasswordReset>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let u = users::reset_two_factor(&state.services, &actor, id).await?;
+    let input = input.map(|r| r.password);
+    let what = users::SecondFactorReset::Remove;
+    let u = users::reset_second_factor(&state.services, &actor, id, what, input).await?;
+    Ok(Json(response(u)))
+}
+
+/// Lifts a lock of a user's two-factor log-in after too many wrong codes (an admin), with a
+/// new password for that user (someone who knew the old one was guessing codes): the count of
+/// wrong codes starts again, the app stays set up, every session of that user ends.
+#[utoipa::path(post, path = "/api/v1/users/{id}/totp/unlock", operation_id = "unlock_two_factor", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = PasswordReset,
+    responses(
+        (status = 200, description = "Unlocked and the new password set", body = UserResponse),
+        (status = 400, description = "`invalid_password`, `invalid_field`, `malformed_json`", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "`unknown_user`", body = ErrorBody),
+        (status = 503, description = "`login_busy`", body = ErrorBody),
+    ))]
+pub async fn unlock_two_factor(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    Body(input): Body<PasswordReset>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let input = input.map(|r| r.password);
+    let what = users::SecondFactorReset::Unlock;
+    let u = users::reset_second_factor(&state.services, &actor, id, what, input).await?;
     Ok(Json(response(u)))
 }
 

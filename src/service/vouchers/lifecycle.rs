@@ -166,14 +166,26 @@ pub struct Reissued {
 /// Reissues a voucher (staff): a new token generation (the old printout stops working), same
 /// balance, unblocked.
 pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued> {
-    reissue_as(svc, actor, id, false).await
+    reissue_as(svc, actor, id, false, None).await
 }
 
 /// A reissue; `keep_block` leaves a blocked voucher blocked (a bulk reissue after a key change
-/// must not undo what Leergeld blocked), otherwise the voucher is active afterwards.
-async fn reissue_as(svc: &Services, actor: &Actor, id: Uuid, keep_block: bool) -> Result<Reissued> {
+/// must not undo what Leergeld blocked), otherwise the voucher is active afterwards. With
+/// `from_key`, only while that key signs the voucher's token (`Conflict::Changed` otherwise: it
+/// was reissued meanwhile). Either way the change is refused when another reissue changed the
+/// key between reading and writing, so two reissues cannot both hand out a letter.
+async fn reissue_as(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+    keep_block: bool,
+    from_key: Option<&[u8]>,
+) -> Result<Reissued> {
     let user = actor.require(&[Role::Staff])?;
     let v = get(svc, id).await?;
+    if from_key.is_some_and(|k| k != v.token_key_id.as_slice()) {
+        return Err(Conflict::Changed.into());
+    }
     let fund = funds::get(svc, v.fund_id).await?;
     let acc = account(svc, &id).await?;
     ensure_not_closed(&acc)?;
@@ -230,12 +242,14 @@ pub struct BulkReissued {
     /// The vouchers that got a new token in this run (each needs a new letter), with their
     /// households. A blocked voucher gets one too, and stays blocked.
     pub reissued: Vec<(Uuid, Uuid)>,
-    /// Vouchers of that key that were closed (expired) and so left alone.
+    /// Vouchers of that key left alone: closed or past their expiry (no new letter needed), or
+    /// reissued meanwhile by another run or by hand (already in [`reissued_from_key`]).
     pub skipped: usize,
     /// Vouchers that could not be reissued, with the code of the reason (for example
     /// `too_many_reissues`); the run went on with the others.
     pub failed: Vec<(Uuid, String)>,
-    /// Open vouchers of that key not reached in this run (its time was up): run it again.
+    /// Open vouchers of that key not reached in this run (its time was up): run it again. The
+    /// vouchers in `failed` are tried again by the next run too.
     pub remaining: usize,
 }
 
@@ -277,22 +291,38 @@ pub async fn reissue_all(
     }
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
-    let vouchers = svc.store().vouchers_signed_by(&id).await?;
+    let signed = svc.store().vouchers_signed_by(&id).await?;
+    // Closed or expired vouchers need no new letter: left out before the run starts, so they
+    // never take its time (run after run).
+    let now = u32::try_from(svc.now().timestamp()).unwrap_or(u32::MAX);
+    let (vouchers, expired): (Vec<_>, Vec<_>) = {
+        let state = svc.ledger().state().await;
+        signed.into_iter().partition(|v| {
+            v.expires_at > now
+                && state
+                    .account(&v.id)
+                    .is_some_and(|a| a.status != AccountStatus::Closed)
+        })
+    };
     let total = vouchers.len();
     let mut out = BulkReissued {
         reissued: Vec::new(),
-        skipped: 0,
+        skipped: expired.len(),
         failed: Vec::new(),
         remaining: 0,
     };
     for (done, v) in vouchers.into_iter().enumerate() {
+        // At least one voucher per run, so every run makes progress.
         if done > 0 && started.elapsed() >= budget {
             out.remaining = total - done;
             break;
         }
-        match reissue_as(svc, actor, v.id, true).await {
+        match reissue_as(svc, actor, v.id, true, Some(&id)).await {
             Ok(_) => out.reissued.push((v.id, v.household_id)),
-            Err(Error::Rule(Rule::VoucherExpired)) => out.skipped += 1,
+            // Expired meanwhile, or reissued by another run or by hand meanwhile.
+            Err(Error::Rule(Rule::VoucherExpired) | Error::Conflict(Conflict::Changed)) => {
+                out.skipped += 1;
+            }
             Err(e @ (Error::Rule(_) | Error::Conflict(_) | Error::NotFound(_))) => {
                 tracing::warn!(voucher = %v.id, error = %e, "bulk reissue: voucher left as it was");
                 out.failed.push((v.id, e.code().to_owned()));
