@@ -881,7 +881,10 @@ async fn revoke(a: RevokeArgs) -> anyhow::Result<()> {
                     "a new voucher key is active, but the old one could not be marked revoked: \
                      run this command again",
                 )?;
-            archive_retired_keys(&ledger, &a.db.keys).await?;
+            archive_retired_keys(&ledger, &a.db.keys).await.context(
+                "the key is revoked and a new key is active, but its private key could not be \
+                 moved out of the keys directory now; that happens at the next start",
+            )?;
             let open = ledger.store().vouchers_signed_by(&id).await?.len();
             anyhow::Ok(open)
         }

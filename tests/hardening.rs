@@ -1086,6 +1086,92 @@ async fn setting_up_two_factor_cannot_race(db: &common::TestDb) {
 
 on_both_backends!(setting_up_two_factor_cannot_race);
 
+/// Log-ins with the password alone that are being checked while the user confirms two-factor
+/// log-in: none of them ends with a working session (those stored before the confirmation are
+/// ended by it; those after it are refused without a second factor). The password checks take
+/// a few hundred milliseconds here, so the confirmation lands while some are in flight.
+async fn a_log_in_checked_during_a_confirmation_opens_no_session(db: &common::TestDb) {
+    let app = behind_proxy(db).await;
+    let password = app.user("medewerker", "staff", None).await;
+    let t = app
+        .send(login_from(
+            "10.0.0.1",
+            Some("192.0.2.1"),
+            "medewerker",
+            &password,
+        ))
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = app
+        .post("/api/v1/me/totp", Some(&t), json!({}))
+        .await
+        .json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = pyotp_code(&secret, chrono::Utc::now().timestamp());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let router = app.router.clone();
+        let req = login_from(
+            "10.0.0.1",
+            Some(&format!("198.51.100.{i}")),
+            "medewerker",
+            &password,
+        );
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let r = router.oneshot(req).await.unwrap();
+            let body = http_body_util::BodyExt::collect(r.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let r = app
+        .post("/api/v1/me/totp/confirm", Some(&t), json!({"code": code}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let probe = "/api/v1/households/00000000-0000-4000-8000-000000000000";
+    let (mut opened, mut refused) = (0, 0);
+    for task in tasks {
+        let body = task.await.unwrap();
+        if let Some(token) = body["token"].as_str() {
+            opened += 1;
+            assert_eq!(
+                app.get(probe, Some(token)).await.status,
+                401,
+                "a password-only session outlived the confirmation"
+            );
+        } else {
+            refused += 1;
+            let code = body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                ["totp_required", "invalid_login"].contains(&code.as_str()),
+                "{body}"
+            );
+        }
+    }
+    assert!(refused > 0, "every log-in finished before the confirmation");
+    assert_eq!(
+        app.get(probe, Some(&t)).await.status,
+        404,
+        "the confirming one stays"
+    );
+    eprintln!("log-ins during the confirmation: {opened} opened (and ended), {refused} refused");
+    app.close().await;
+}
+
+on_both_backends!(a_log_in_checked_during_a_confirmation_opens_no_session);
+
 /// An auditor reads everything except what can spend money or open a family's page: no QR
 /// code (which holds the token) and no parent link. Staff and the parent link still get them.
 /// (Before, an auditor got both.)

@@ -48,7 +48,7 @@ pub struct LoginResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
-        (status = 401, description = "Wrong name, password or two-factor code (`invalid_login`), or the two-factor code is missing (`totp_required`), or too many wrong codes in a row (`two_factor_locked`)", body = ErrorBody),
+        (status = 401, description = "Wrong name, password or two-factor code (`invalid_login`), or the two-factor code is missing (`totp_required`), or 10 wrong codes in a row (`recovery_code_required`: only a recovery code works), or 20 (`two_factor_locked`: an admin must unlock it with a new password)", body = ErrorBody),
         (status = 429, description = "Too many failed attempts (`too_many_attempts`)", body = ErrorBody),
         (status = 503, description = "Too many log-ins at once (`login_busy`)", body = ErrorBody),
     ))]

@@ -321,6 +321,11 @@ mod tests {
             (E::Conflict(Conflict::Exists), "conflict", 409),
             (E::Conflict(Conflict::Changed), "fund_changed", 409),
             (
+                E::Conflict(Conflict::VoucherChanged),
+                "voucher_changed",
+                409,
+            ),
+            (
                 E::Conflict(Conflict::InFlight),
                 "idempotency_in_flight",
                 409,
@@ -553,6 +558,7 @@ mod tests {
                 | Conflict::AlreadyPaidOut => {}
                 Conflict::AlreadyBlocked | Conflict::AlreadyExpired | Conflict::ReferenceTaken => {}
                 Conflict::Exists | Conflict::Changed | Conflict::InFlight | Conflict::InDoubt => {}
+                Conflict::VoucherChanged => {}
                 Conflict::ReissueNeeded => {}
             },
             Error::Rule(r) => match r {

@@ -240,6 +240,8 @@ pub enum Conflict {
     Exists,
     /// What the request was based on changed meanwhile (read again and retry).
     Changed,
+    /// Another reissue of this voucher came first (its token key changed meanwhile).
+    VoucherChanged,
     /// The first request with this idempotency key is still running.
     InFlight,
     /// Booked under this key, but its answer was not kept (a crash in between).
@@ -548,6 +550,7 @@ impl Conflict {
             Conflict::ReferenceTaken => "reference_taken",
             Conflict::Exists => "conflict",
             Conflict::Changed => "fund_changed",
+            Conflict::VoucherChanged => "voucher_changed",
             Conflict::InFlight => "idempotency_in_flight",
             Conflict::InDoubt => "idempotency_in_doubt",
             Conflict::ReissueNeeded => "reissue_needed",
@@ -633,7 +636,7 @@ fn precondition(p: Precondition) -> Error {
         Precondition::FundOpen => Error::Rule(Rule::FundExpired),
         Precondition::FundUnchanged => Error::Conflict(Conflict::Changed),
         Precondition::HouseholdNotErased => Error::Rule(Rule::HouseholdErased),
-        Precondition::TokenKeyUnchanged => Error::Conflict(Conflict::Changed),
+        Precondition::TokenKeyUnchanged => Error::Conflict(Conflict::VoucherChanged),
     }
 }
 

@@ -195,6 +195,10 @@ fn conflict(c: Conflict) -> Text {
         Conflict::ReferenceTaken => "Er is al een huishouden met dit kenmerk.",
         Conflict::Exists => "Dit bestaat al.",
         Conflict::Changed => "Dit kan niet meer: de gegevens zijn intussen veranderd.",
+        Conflict::VoucherChanged => {
+            "Dit tegoed is intussen al opnieuw uitgegeven. Bekijk het tegoed opnieuw; de \
+             nieuwste brief is de goede."
+        }
         Conflict::InFlight => {
             "Dit verzoek wordt al verwerkt. Wacht even en probeer het dan opnieuw."
         }

@@ -143,7 +143,7 @@ pub async fn login(
     if !opened {
         // The password was reset, the user disabled or two-factor log-in turned on while this
         // log-in was being checked.
-        tracing::info!(user = %username, "log-in refused: the password changed or the user was disabled meanwhile");
+        tracing::info!(user = %username, "log-in refused: the password changed, the user was disabled or two-factor log-in turned on meanwhile");
         return Err(invalid());
     }
     // Expired sessions are never accepted; each login also clears them out of the table.

@@ -108,9 +108,19 @@ impl Store {
                            SELECT $1, id, $3, $4 FROM users \
                            WHERE id = $2 AND password_hash = $5 AND disabled_at IS NULL \
                            AND (totp_enabled_at IS NULL OR $6)";
+        // On PostgreSQL the user's row is read with a share lock: a reset or a confirmation
+        // that changed it but has not committed yet is waited for, and the condition is
+        // checked again on what it committed (without the lock the insert would see the old
+        // row and store a session that transaction's `DELETE FROM sessions` had already
+        // passed). SQLite has one writer at a time, so the row cannot change under it.
+        const SQL_PG: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+                              SELECT $1, id, $3, $4 FROM users \
+                              WHERE id = $2 AND password_hash = $5 AND disabled_at IS NULL \
+                              AND (totp_enabled_at IS NULL OR $6) FOR SHARE";
+        let sql = if self.is_sqlite() { SQL } else { SQL_PG };
         self.count_query();
         let done = crate::with_db!(self.db(), |p| {
-            sqlx::query(SQL)
+            sqlx::query(sql)
                 .bind(token_hash.to_vec())
                 .bind(user_id)
                 .bind(now)

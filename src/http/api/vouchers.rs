@@ -226,6 +226,7 @@ pub struct ReissueResponse {
         (status = 201, description = "Reissued: a new generation with the same balance; the old token answers `token_superseded`", body = ReissueResponse),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_voucher`", body = ErrorBody),
+        (status = 409, description = "`voucher_changed`: another reissue of this voucher came first", body = ErrorBody),
         (status = 422, description = "`voucher_expired`, `too_many_reissues`", body = ErrorBody),
     ))]
 pub async fn reissue(
@@ -303,7 +304,8 @@ pub struct BulkReissueFailure {
 pub struct BulkReissueResponse {
     /// How many vouchers got a new token in this run.
     pub reissued: usize,
-    /// Closed (expired) vouchers of that key, left alone.
+    /// Vouchers of that key left alone: closed or past their expiry (no letter needed), or
+    /// reissued meanwhile by another run or by hand.
     pub skipped: usize,
     /// Vouchers that could not be reissued, with the reason's code; the run went on.
     pub failed: Vec<BulkReissueFailure>,

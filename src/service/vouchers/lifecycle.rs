@@ -171,7 +171,7 @@ pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued
 
 /// A reissue; `keep_block` leaves a blocked voucher blocked (a bulk reissue after a key change
 /// must not undo what Leergeld blocked), otherwise the voucher is active afterwards. With
-/// `from_key`, only while that key signs the voucher's token (`Conflict::Changed` otherwise: it
+/// `from_key`, only while that key signs the voucher's token (`Conflict::VoucherChanged` otherwise: it
 /// was reissued meanwhile). Either way the change is refused when another reissue changed the
 /// key between reading and writing, so two reissues cannot both hand out a letter.
 async fn reissue_as(
@@ -184,7 +184,7 @@ async fn reissue_as(
     let user = actor.require(&[Role::Staff])?;
     let v = get(svc, id).await?;
     if from_key.is_some_and(|k| k != v.token_key_id.as_slice()) {
-        return Err(Conflict::Changed.into());
+        return Err(Conflict::VoucherChanged.into());
     }
     let fund = funds::get(svc, v.fund_id).await?;
     let acc = account(svc, &id).await?;
@@ -312,15 +312,16 @@ pub async fn reissue_all(
         remaining: 0,
     };
     for (done, v) in vouchers.into_iter().enumerate() {
-        // At least one voucher per run, so every run makes progress.
-        if done > 0 && started.elapsed() >= budget {
+        // At least one voucher reissued per run (if any can be), so every run makes progress
+        // even behind vouchers that fail every time or that another run took.
+        if !out.reissued.is_empty() && started.elapsed() >= budget {
             out.remaining = total - done;
             break;
         }
         match reissue_as(svc, actor, v.id, true, Some(&id)).await {
             Ok(_) => out.reissued.push((v.id, v.household_id)),
             // Expired meanwhile, or reissued by another run or by hand meanwhile.
-            Err(Error::Rule(Rule::VoucherExpired) | Error::Conflict(Conflict::Changed)) => {
+            Err(Error::Rule(Rule::VoucherExpired) | Error::Conflict(Conflict::VoucherChanged)) => {
                 out.skipped += 1;
             }
             Err(e @ (Error::Rule(_) | Error::Conflict(_) | Error::NotFound(_))) => {
