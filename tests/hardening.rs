@@ -1703,8 +1703,44 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
             json!({"key_id": "deadbeef"}),
         )
         .await;
-    assert_eq!(r.code(), "unknown_key", "{}", r.text);
-    // A voucher Leergeld blocked stays blocked through a bulk reissue.
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.code(), "unknown_voucher_key", "{}", r.text);
+    let r = app
+        .get("/api/v1/vouchers/reissued?key_id=deadbeef", Some(&w.staff))
+        .await;
+    assert_eq!(r.code(), "unknown_voucher_key", "{}", r.text);
+    // Two more vouchers, in a second household.
+    let r = app
+        .post(
+            "/api/v1/households",
+            Some(&w.staff),
+            json!({"reference": "LG-0002", "parent_name": "Jan Bakker",
+                   "children": [{"first_name": "Lotte", "birth_date": "2014-03-01"},
+                                {"first_name": "Daan", "birth_date": "2016-07-12"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for c in r.json()["children"].as_array().unwrap() {
+        let r = app
+            .post(
+                &format!("/api/v1/funds/{}/vouchers", w.fund),
+                Some(&w.staff),
+                json!({"child_id": c["id"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // A reissue by hand under the same key is no reissue away from it: not listed.
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{}/reissue", w.voucher_id(0)),
+            Some(&w.staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // A voucher Leergeld blocked is left alone: no letter while blocked (unblocking it is a
+    // reissue, which gives it a new token).
     let blocked = w.voucher_id(1);
     let r = app
         .post(
@@ -1749,6 +1785,7 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         let body = r.json();
         assert_eq!(body["reissued"].as_u64().unwrap(), 1, "{body}");
         assert_eq!(body["failed"], json!([]), "{body}");
+        assert_eq!(body["skipped"], 1, "the blocked voucher: {body}");
         for v in body["vouchers"].as_array().unwrap() {
             from_runs.insert((
                 v["id"].as_str().unwrap().to_owned(),
@@ -1786,7 +1823,8 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         .unwrap()
         .iter()
         .map(|v| {
-            assert_eq!(v["generation"], 1, "{v}");
+            let reissued_by_hand = v["id"] == w.voucher_id(0);
+            assert_eq!(v["generation"], if reissued_by_hand { 2 } else { 1 }, "{v}");
             (
                 v["id"].as_str().unwrap().to_owned(),
                 v["household_id"].as_str().unwrap().to_owned(),
@@ -1795,6 +1833,7 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         .collect();
     assert_eq!(listed, from_runs);
     assert_eq!(listed.len(), runs.len());
+    assert_eq!(listed.len(), 3);
     assert!(listed.iter().any(|(id, _)| *id == w.voucher_id(0)));
     // The old printouts no longer work; nothing is signed by the old key any more.
     let r = app
@@ -1805,11 +1844,24 @@ async fn bulk_reissue_goes_on_where_it_stopped(db: &common::TestDb) {
         )
         .await;
     assert_eq!(r.json()["reason_code"], "token_superseded", "{}", r.text);
-    assert!(listed.iter().any(|(id, _)| *id == blocked));
+    assert!(listed.iter().all(|(id, _)| *id != blocked));
     let r = app
         .get(&format!("/api/v1/vouchers/{blocked}"), Some(&w.staff))
         .await;
     assert_eq!(r.json()["status"], "blocked", "{}", r.text);
+    // Nothing is listed for the key that signs now (the new tokens moved to it, not away).
+    let active: String = {
+        let state = app.ledger.state().await;
+        let (k, _) = state.active_key(KeyPurpose::Voucher).unwrap();
+        k.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let r = app
+        .get(
+            &format!("/api/v1/vouchers/reissued?key_id={active}"),
+            Some(&w.staff),
+        )
+        .await;
+    assert_eq!(r.json(), json!([]), "{}", r.text);
     app.close().await;
 }
 
@@ -2363,6 +2415,36 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
         )
         .await;
     assert_eq!(r.status, 403, "not the user's own to lift: {}", r.text);
+    // Not with the password the guesser knows, nor one nobody can type, nor for a user who
+    // has no two-factor log-in.
+    let r = app
+        .post(&unlock, Some(&admin), json!({"password": password}))
+        .await;
+    assert_eq!(r.code(), "password_unchanged", "{}", r.text);
+    for bad in [
+        "          ".to_owned(),
+        "abc\u{0}defghijkl".to_owned(),
+        "x".repeat(1001),
+    ] {
+        let r = app
+            .post(&unlock, Some(&admin), json!({"password": bad}))
+            .await;
+        assert_eq!(r.code(), "invalid_password", "{}", r.text);
+        assert!(r.text.contains("10 tot 1000 tekens"), "{}", r.text);
+    }
+    let beheer = user_id(&app, &admin, "beheer").await;
+    let r = app
+        .post(
+            &format!("/api/v1/users/{beheer}/totp/unlock"),
+            Some(&admin),
+            json!({"password": "nieuw-wachtwoord-8"}),
+        )
+        .await;
+    assert_eq!(r.code(), "two_factor_off", "{}", r.text);
+    let r = app
+        .send(totp_login_from("192.0.2.252", &password, &recovery[1]))
+        .await;
+    assert_eq!(r.code(), "two_factor_locked", "still locked: {}", r.text);
     let r = app
         .post(
             &unlock,
@@ -2378,6 +2460,19 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
         .send(totp_login_from("192.0.2.253", &password, &recovery[1]))
         .await;
     assert_eq!(r.code(), "invalid_login", "{}", r.text);
+    // A user who mistypes codes from one address is not sent to wait for the password limits
+    // (five failures per name and address): the right password is no failed attempt, and the
+    // codes are counted per user.
+    for i in 0..6 {
+        let r = app
+            .send(totp_login_from(
+                "192.0.2.77",
+                "nieuw-wachtwoord-7",
+                &wrong(20 + i),
+            ))
+            .await;
+        assert_eq!(r.code(), "invalid_login", "{i}: {}", r.text);
+    }
     let r = app
         .send(totp_login_from(
             "192.0.2.254",

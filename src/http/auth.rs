@@ -146,7 +146,7 @@ pub struct RecoveryCodes {
     responses(
         (status = 201, description = "Enrolment started", body = TotpEnrolment),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody),
-        (status = 409, description = "Two-factor log-in is already set up (`conflict`)", body = ErrorBody),
+        (status = 409, description = "Two-factor log-in is already set up (`two_factor_already_on`)", body = ErrorBody),
     ))]
 pub async fn enrol_totp(
     State(state): State<AppState>,
@@ -171,7 +171,7 @@ pub async fn enrol_totp(
         (status = 200, description = "Two-factor log-in counts from now; the caller's other sessions ended", body = RecoveryCodes),
         (status = 400, description = "`invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody),
-        (status = 409, description = "Already set up (`conflict`)", body = ErrorBody),
+        (status = 409, description = "Already set up (`two_factor_already_on`), or another confirmation or enrolment came first (`conflict`)", body = ErrorBody),
         (status = 422, description = "`wrong_totp`", body = ErrorBody),
     ))]
 pub async fn confirm_totp(

@@ -277,6 +277,7 @@ mod tests {
             (E::NotFound(Missing::Voucher), "unknown_voucher", 404),
             (E::NotFound(Missing::Redemption), "unknown_redemption", 404),
             (E::NotFound(Missing::User), "unknown_user", 404),
+            (E::NotFound(Missing::VoucherKey), "unknown_voucher_key", 404),
             (E::Invalid(Invalid::Password), "invalid_password", 400),
             (E::Invalid(Invalid::KeyId), "invalid_key_id", 400),
             (E::Invalid(Invalid::Username), "invalid_username", 400),
@@ -320,6 +321,11 @@ mod tests {
             ),
             (E::Conflict(Conflict::Exists), "conflict", 409),
             (E::Conflict(Conflict::Changed), "fund_changed", 409),
+            (
+                E::Conflict(Conflict::TwoFactorOn),
+                "two_factor_already_on",
+                409,
+            ),
             (
                 E::Conflict(Conflict::VoucherChanged),
                 "voucher_changed",
@@ -434,6 +440,8 @@ mod tests {
             (E::Rule(Rule::NoVoucher), "no_voucher", 422),
             (E::Rule(Rule::TooManyReissues), "too_many_reissues", 422),
             (E::Rule(Rule::KeyStillActive), "key_still_active", 422),
+            (E::Rule(Rule::TwoFactorOff), "two_factor_off", 422),
+            (E::Rule(Rule::PasswordUnchanged), "password_unchanged", 422),
             (
                 E::Rule(Rule::IdempotencyConflict),
                 "idempotency_conflict",
@@ -550,7 +558,7 @@ mod tests {
             Error::NotFound(m) => match m {
                 Missing::Fund | Missing::Household | Missing::Child | Missing::Provider => {}
                 Missing::Voucher | Missing::Redemption | Missing::Path | Missing::Page => {}
-                Missing::User => {}
+                Missing::User | Missing::VoucherKey => {}
             },
             Error::Conflict(c) => match c {
                 Conflict::AlreadyIssued { .. }
@@ -558,7 +566,7 @@ mod tests {
                 | Conflict::AlreadyPaidOut => {}
                 Conflict::AlreadyBlocked | Conflict::AlreadyExpired | Conflict::ReferenceTaken => {}
                 Conflict::Exists | Conflict::Changed | Conflict::InFlight | Conflict::InDoubt => {}
-                Conflict::VoucherChanged => {}
+                Conflict::VoucherChanged | Conflict::TwoFactorOn => {}
                 Conflict::ReissueNeeded => {}
             },
             Error::Rule(r) => match r {
@@ -578,6 +586,8 @@ mod tests {
                 }
                 Rule::TooManyReissues
                 | Rule::KeyStillActive
+                | Rule::TwoFactorOff
+                | Rule::PasswordUnchanged
                 | Rule::IdempotencyConflict
                 | Rule::Ledger(_) => {}
             },

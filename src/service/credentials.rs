@@ -9,6 +9,16 @@ use sha2::{Digest, Sha256};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted.
+pub const MAX_PASSWORD_CHARS: usize = 1000;
+
+/// Whether a new password is acceptable: 10 to 1,000 characters, not only spaces, and no
+/// control characters (a NUL or a line break could never be typed into a log-in form).
+pub fn password_acceptable(password: &str) -> bool {
+    (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count())
+        && !password.chars().all(char::is_whitespace)
+        && !password.chars().any(char::is_control)
+}
 
 /// A real argon2id hash with the default parameters (m=19456, t=2, p=1) of a password nobody
 /// has. A log-in for an unknown name is checked against it, so that it takes as long as one
@@ -19,9 +29,12 @@ pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$DReydRrBhwPVtBFGe6+
 /// Why a password was not accepted or could not be hashed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
-    /// Too short.
-    #[error("het wachtwoord moet minstens {MIN_PASSWORD_CHARS} tekens hebben")]
-    TooShort,
+    /// Too short or too long, only spaces, or with control characters.
+    #[error(
+        "een wachtwoord heeft {MIN_PASSWORD_CHARS} tot {MAX_PASSWORD_CHARS} tekens, niet alleen \
+         spaties, en geen stuurtekens"
+    )]
+    Unacceptable,
     /// Hashing failed (no randomness).
     #[error("het wachtwoord kon niet worden opgeslagen")]
     Hash,
@@ -54,8 +67,8 @@ fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8])
 
 /// Hashes a password with argon2id and a random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(PasswordError::TooShort);
+    if !password_acceptable(password) {
+        return Err(PasswordError::Unacceptable);
     }
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|_| PasswordError::Hash)?;
@@ -120,7 +133,18 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("correct horse batterY", &h));
         assert!(!verify_password("x", "not a hash"));
-        assert_eq!(hash_password("short"), Err(PasswordError::TooShort));
+        assert_eq!(hash_password("short"), Err(PasswordError::Unacceptable));
+    }
+
+    #[test]
+    fn only_typeable_passwords_of_10_to_1000_characters_are_acceptable() {
+        assert!(password_acceptable("correct horse"));
+        assert!(password_acceptable(&"é".repeat(1000)));
+        assert!(!password_acceptable(&"é".repeat(1001)));
+        assert!(!password_acceptable("123456789"));
+        assert!(!password_acceptable("          "));
+        assert!(!password_acceptable("abc\0defghijkl"));
+        assert!(!password_acceptable("abcdefghij\n"));
     }
 
     #[test]

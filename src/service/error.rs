@@ -212,6 +212,8 @@ pub enum Missing {
     Redemption,
     /// A user (or one that is not yours to manage).
     User,
+    /// No voucher key with this id.
+    VoucherKey,
     /// An id in the address is not an id.
     Path,
     /// No such page or endpoint.
@@ -242,6 +244,8 @@ pub enum Conflict {
     Changed,
     /// Another reissue of this voucher came first (its token key changed meanwhile).
     VoucherChanged,
+    /// Two-factor log-in is on already (a new enrolment would replace a working app).
+    TwoFactorOn,
     /// The first request with this idempotency key is still running.
     InFlight,
     /// Booked under this key, but its answer was not kept (a crash in between).
@@ -326,6 +330,10 @@ pub enum Rule {
     /// A bulk reissue of the active voucher key that is not revoked (it would only void every
     /// letter in circulation).
     KeyStillActive,
+    /// Two-factor log-in is not on for this user: there is nothing to unlock or reset.
+    TwoFactorOff,
+    /// The "new" password is the current one (after a lock it must change: someone knows it).
+    PasswordUnchanged,
     /// The same idempotency key was used for another request.
     IdempotencyConflict,
     /// Another rule of the ledger.
@@ -533,6 +541,7 @@ impl Missing {
             Missing::Voucher => "unknown_voucher",
             Missing::Redemption => "unknown_redemption",
             Missing::User => "unknown_user",
+            Missing::VoucherKey => "unknown_voucher_key",
             Missing::Path | Missing::Page => "not_found",
         }
     }
@@ -551,6 +560,7 @@ impl Conflict {
             Conflict::Exists => "conflict",
             Conflict::Changed => "fund_changed",
             Conflict::VoucherChanged => "voucher_changed",
+            Conflict::TwoFactorOn => "two_factor_already_on",
             Conflict::InFlight => "idempotency_in_flight",
             Conflict::InDoubt => "idempotency_in_doubt",
             Conflict::ReissueNeeded => "reissue_needed",
@@ -587,6 +597,8 @@ impl Rule {
             Rule::NoVoucher => "no_voucher",
             Rule::TooManyReissues => "too_many_reissues",
             Rule::KeyStillActive => "key_still_active",
+            Rule::TwoFactorOff => "two_factor_off",
+            Rule::PasswordUnchanged => "password_unchanged",
             Rule::IdempotencyConflict => "idempotency_conflict",
             Rule::Ledger(r) => r.code(),
         }

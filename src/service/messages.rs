@@ -38,8 +38,9 @@ impl Error {
             }
             Error::Unauthenticated(Unauthenticated::RecoveryCodeRequired) => s(
                 "Er is te vaak een verkeerde code ingevuld. Log nu in met een van uw \
-                 herstelcodes. Iemand anders kent misschien uw wachtwoord: wijzig het meteen \
-                 na het inloggen.",
+                 herstelcodes; codes uit de app werken even niet. Iemand anders kent misschien \
+                 uw wachtwoord: wijzig het meteen na het inloggen. Hebt u geen herstelcodes? \
+                 Neem dan contact op met de beheerder.",
             ),
             Error::Unauthenticated(Unauthenticated::TwoFactorLocked) => s(
                 "Uw account is geblokkeerd: er is te vaak een verkeerde code ingevuld. Iemand \
@@ -133,7 +134,10 @@ fn invalid(i: &Invalid) -> Text {
         Invalid::Iban => s("Dit IBAN klopt niet. Controleer de letters en cijfers."),
         Invalid::Email => s("Dit e-mailadres klopt niet."),
         Invalid::Phone => s("Dit telefoonnummer klopt niet."),
-        Invalid::Password => s("Een wachtwoord heeft minstens 10 tekens."),
+        Invalid::Password => s(
+            "Een wachtwoord heeft 10 tot 1000 tekens, niet alleen spaties, en geen onzichtbare \
+             stuurtekens.",
+        ),
         Invalid::KeyId => s("Een sleutel-id bestaat uit 8 hexadecimale tekens, zoals 1a2b3c4d."),
         Invalid::Username => s("Een gebruikersnaam heeft 1 tot 100 tekens, zonder spaties."),
         Invalid::Children => Cow::Owned(format!(
@@ -173,6 +177,7 @@ fn missing(m: Missing) -> Text {
         Missing::Voucher => "Deze voucher bestaat niet.",
         Missing::Redemption => "Deze betaling bestaat niet.",
         Missing::User => "Deze gebruiker bestaat niet.",
+        Missing::VoucherKey => "Er is geen sleutel voor tegoeden met deze code.",
         Missing::Path => "Dit adres bestaat niet. Controleer het nummer.",
         Missing::Page => "Deze pagina of dit adres bestaat niet.",
     })
@@ -195,6 +200,7 @@ fn conflict(c: Conflict) -> Text {
         Conflict::ReferenceTaken => "Er is al een huishouden met dit kenmerk.",
         Conflict::Exists => "Dit bestaat al.",
         Conflict::Changed => "Dit kan niet meer: de gegevens zijn intussen veranderd.",
+        Conflict::TwoFactorOn => "Inloggen in twee stappen staat al aan voor uw account.",
         Conflict::VoucherChanged => {
             "Dit tegoed is intussen al opnieuw uitgegeven. Bekijk het tegoed opnieuw; de \
              nieuwste brief is de goede."
@@ -326,6 +332,14 @@ fn rule(r: &Rule) -> Text {
         Rule::FundExpired => s("Deze regeling is afgelopen."),
         Rule::NoVoucher => s("Dit kind heeft in deze regeling (nog) geen voucher."),
         Rule::TooManyReissues => s("Deze voucher is te vaak opnieuw uitgegeven."),
+        Rule::TwoFactorOff => s(
+            "Deze gebruiker heeft inloggen in twee stappen niet aan staan. Er valt niets te \
+             deblokkeren; stel zo nodig alleen een nieuw wachtwoord in.",
+        ),
+        Rule::PasswordUnchanged => s(
+            "Kies een ander wachtwoord dan het huidige: iemand anders kent het huidige \
+             misschien.",
+        ),
         Rule::KeyStillActive => s(
             "Deze sleutel is nog in gebruik. Vervang eerst de sleutel (keys rotate) of trek hem \
              in (keys revoke); geef daarna de tegoeden opnieuw uit.",

@@ -110,12 +110,13 @@ pub async fn login(
             return Err(invalid());
         }
     };
+    // The password was right: not a failed attempt for the password limits. Second factors
+    // are counted per user, in the database, by `second_factor` (a user who mistypes codes
+    // is told to use a recovery code, not to wait for the password limits).
+    attempt.succeeded(&own);
     let second_factor_checked = found.user.totp_enabled_at.is_some();
     if second_factor_checked {
         let Some(code) = totp.filter(|t| !t.trim().is_empty()) else {
-            // The password was right: this attempt does not count, but it does not wipe the
-            // count of earlier wrong codes either (a success would).
-            attempt.cancel();
             return Err(Error::Unauthenticated(Unauthenticated::TotpRequired));
         };
         if !super::two_factor::second_factor(svc, &found, &code).await? {
@@ -124,7 +125,6 @@ pub async fn login(
         }
     }
     let user = found.user;
-    attempt.succeeded(&own);
     let token =
         credentials::new_token().ok_or_else(|| Error::bug("no randomness for a session token"))?;
     let now = Utc::now();

@@ -32,7 +32,7 @@ pub async fn enrol(svc: &Services, actor: &Actor) -> Result<Enrolment> {
     let mut secret = [0u8; totp::SECRET_BYTES];
     getrandom::fill(&mut secret).map_err(|_| Error::bug("no randomness for a TOTP secret"))?;
     if !store.set_pending_totp(me.id, &secret).await? {
-        return Err(Conflict::Exists.into());
+        return Err(Conflict::TwoFactorOn.into());
     }
     let uri = totp::otpauth_uri("Kindpakket", &c.user.username, &secret);
     let qr_svg =
@@ -92,7 +92,7 @@ async fn not_yet_enrolled(store: &crate::store::Store, user: uuid::Uuid) -> Resu
         .await?
         .ok_or(Error::NotFound(Missing::User))?;
     if c.user.totp_enabled_at.is_some() {
-        return Err(Conflict::Exists.into());
+        return Err(Conflict::TwoFactorOn.into());
     }
     Ok(c)
 }

@@ -91,7 +91,7 @@ pub async fn add(store: &Store, actor: &Actor, new: NewUser) -> Result<Uuid, Add
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = credentials::MIN_PASSWORD_CHARS;
 /// Longest password accepted.
-pub const MAX_PASSWORD_CHARS: usize = 1000;
+pub const MAX_PASSWORD_CHARS: usize = credentials::MAX_PASSWORD_CHARS;
 
 /// A user as shown to those who manage users.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,9 +294,15 @@ pub async fn reset_second_factor(
     input: Input<String>,
 ) -> Result<UserView> {
     actor.require(&[Role::Admin])?;
-    let (me, target) = manageable(svc.store(), actor, id).await?;
-    let hash = hash_in_pool(svc, input.read()?).await?;
-    second_factor_reset(svc.store(), &me, target, what, &hash).await
+    let store = svc.store();
+    let (me, target) = manageable(store, actor, id).await?;
+    let password = input.read()?;
+    let current = before_second_factor_reset(store, &target, &password).await?;
+    if super::sessions::check_password(svc, password.clone(), current).await? {
+        return Err(Rule::PasswordUnchanged.into());
+    }
+    let hash = hash_in_pool(svc, password).await?;
+    second_factor_reset(store, &me, target, what, &hash).await
 }
 
 /// [`reset_second_factor`] from the command line (the operator; it works while the service
@@ -310,8 +316,38 @@ pub async fn reset_second_factor_by_operator(
 ) -> Result<UserView> {
     actor.require(&[Role::Admin])?;
     let (me, target) = manageable(store, actor, id).await?;
+    let current = before_second_factor_reset(store, &target, &password).await?;
+    let same = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || credentials::verify_password(&password, &current))
+            .await
+            .map_err(Error::internal)?
+    };
+    if same {
+        return Err(Rule::PasswordUnchanged.into());
+    }
     let hash = hash_by_operator(password).await?;
     second_factor_reset(store, &me, target, what, &hash).await
+}
+
+/// The checks before an unlock or reset of two-factor log-in: it must be on, and the new
+/// password acceptable. Returns the current password hash (the new one must differ).
+async fn before_second_factor_reset(
+    store: &Store,
+    target: &UserRow,
+    password: &str,
+) -> Result<String> {
+    if target.totp_enabled_at.is_none() {
+        return Err(Rule::TwoFactorOff.into());
+    }
+    if !credentials::password_acceptable(password) {
+        return Err(Error::Invalid(Invalid::Password));
+    }
+    Ok(store
+        .credentials_of(target.id)
+        .await?
+        .ok_or(Error::NotFound(Missing::User))?
+        .password_hash)
 }
 
 async fn second_factor_reset(
@@ -326,9 +362,8 @@ async fn second_factor_reset(
         return Err(Error::NotFound(Missing::User));
     }
     tracing::warn!(user = %target.username, by = %me.id, ?what, "two-factor log-in reset with a new password");
-    let two_factor = !remove && target.totp_enabled_at.is_some();
     Ok(UserView {
-        two_factor,
+        two_factor: !remove,
         ..target.into()
     })
 }
@@ -345,7 +380,7 @@ pub async fn named(store: &Store, actor: &Actor, username: &str) -> Result<UserV
 
 /// Hashes a new password on the password threads (argon2 takes 19 MiB).
 async fn hash_in_pool(svc: &Services, password: String) -> Result<String> {
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count()) {
+    if !credentials::password_acceptable(&password) {
         return Err(Error::Invalid(Invalid::Password));
     }
     svc.password_pool()
@@ -373,7 +408,7 @@ pub async fn set_password_by_operator(
 
 /// Hashes a password set at the command line (no password threads there).
 async fn hash_by_operator(password: String) -> Result<String> {
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count()) {
+    if !credentials::password_acceptable(&password) {
         return Err(Error::Invalid(Invalid::Password));
     }
     tokio::task::spawn_blocking(move || credentials::hash_password(&password))

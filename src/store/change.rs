@@ -400,8 +400,8 @@ impl Change {
                 generation,
                 user,
                 at,
-            } => vec![
-                guarded(
+            } => {
+                let mut statements = vec![guarded(
                     "UPDATE vouchers SET token_key_id = $1 WHERE id = $2 AND token_key_id = $3",
                     vec![
                         V::Bytes(key_id.clone()),
@@ -409,19 +409,25 @@ impl Change {
                         V::Bytes(from_key_id.clone()),
                     ],
                     Precondition::TokenKeyUnchanged,
-                ),
-                stmt(
-                    "INSERT INTO voucher_reissues (voucher_id, generation, from_key_id, user_id, at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                    vec![
-                        V::Uuid(*voucher),
-                        V::I64(i64::from(*generation)),
-                        V::Bytes(from_key_id.clone()),
-                        V::OptUuid(*user),
-                        V::Time(*at),
-                    ],
-                ),
-            ],
+                )];
+                // Recorded only when the token moves away from a key (a voucher leaves a key
+                // once: only the active key signs, and a retired key never comes back), so
+                // the list of a key's reissues names each household once.
+                if key_id != from_key_id {
+                    statements.push(stmt(
+                        "INSERT INTO voucher_reissues (voucher_id, generation, from_key_id, \
+                         user_id, at) VALUES ($1, $2, $3, $4, $5)",
+                        vec![
+                            V::Uuid(*voucher),
+                            V::I64(i64::from(*generation)),
+                            V::Bytes(from_key_id.clone()),
+                            V::OptUuid(*user),
+                            V::Time(*at),
+                        ],
+                    ));
+                }
+                statements
+            }
             Change::InsertRedemption(r) => vec![stmt(
                 "INSERT INTO redemptions (id, kind, voucher_id, provider_id, fund_id, \
                  amount_cents, category, description, user_id, entry_index, created_at) \

@@ -131,14 +131,16 @@ impl Store {
         Ok(n + answers)
     }
 
-    /// Every reissue away from a voucher key (the vouchers whose token of that key stopped
-    /// working), oldest first.
+    /// Every voucher reissued away from a voucher key (its token of that key stopped
+    /// working), once each (its last such reissue), oldest first.
     pub async fn reissued_from_key(&self, key_id: &[u8]) -> Result<Vec<ReissueRow>, StoreError> {
         Ok(fetch_all!(
             self,
             ReissueRow,
             "SELECT r.voucher_id, v.household_id, r.generation, r.at FROM voucher_reissues r \
              JOIN vouchers v ON v.id = r.voucher_id WHERE r.from_key_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM voucher_reissues l WHERE l.voucher_id = r.voucher_id \
+             AND l.from_key_id = r.from_key_id AND l.generation > r.generation) \
              ORDER BY r.at, r.voucher_id",
             [key_id.to_vec()]
         ))

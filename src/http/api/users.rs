@@ -109,6 +109,7 @@ pub async fn disable(
         (status = 400, description = "`invalid_password`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_user`", body = ErrorBody),
+        (status = 422, description = "`two_factor_off`: it is not on for this user; `password_unchanged`: the new password is the current one", body = ErrorBody),
         (status = 503, description = "`login_busy`", body = ErrorBody),
     ))]
 pub async fn reset_two_factor(
@@ -134,6 +135,7 @@ pub async fn reset_two_factor(
         (status = 400, description = "`invalid_password`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_user`", body = ErrorBody),
+        (status = 422, description = "`two_factor_off`: it is not on for this user; `password_unchanged`: the new password is the current one", body = ErrorBody),
         (status = 503, description = "`login_busy`", body = ErrorBody),
     ))]
 pub async fn unlock_two_factor(

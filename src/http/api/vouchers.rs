@@ -326,7 +326,8 @@ pub struct BulkReissueResponse {
         (status = 200, description = "Reissued (all, or as many as fitted in this run: see `remaining`)", body = BulkReissueResponse),
         (status = 400, description = "`invalid_key_id`, `invalid_field`, `malformed_json`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
-        (status = 422, description = "`key_still_active`: the key is the active one and not revoked; `unknown_key`: no voucher key has this id", body = ErrorBody),
+        (status = 404, description = "`unknown_voucher_key`: no voucher key has this id", body = ErrorBody),
+        (status = 422, description = "`key_still_active`: the key is the active one and not revoked", body = ErrorBody),
     ))]
 pub async fn reissue_all(
     State(state): State<AppState>,
@@ -373,13 +374,14 @@ pub struct ReissuedVoucherView {
 }
 
 /// Every voucher reissued away from a voucher key, over all bulk runs and single reissues,
-/// oldest first: the households that need a new letter.
+/// once each, oldest first: the households that need a new letter.
 #[utoipa::path(get, path = "/api/v1/vouchers/reissued", operation_id = "list_vouchers_reissued_from_key", tag = "vouchers", security(("bearer" = [])),
     params(ReissuedQuery),
     responses(
         (status = 200, description = "The reissued vouchers", body = Vec<ReissuedVoucherView>),
         (status = 400, description = "`invalid_key_id`, `invalid_query`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "`unknown_voucher_key`: no voucher key has this id", body = ErrorBody),
     ))]
 pub async fn reissued(
     State(state): State<AppState>,

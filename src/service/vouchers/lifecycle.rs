@@ -10,7 +10,7 @@ use crate::core::accounts::Rejection;
 use crate::core::entry::{AccountStatus, Body, KeyPurpose, Leg, TransferKind};
 use crate::core::role::Role;
 use crate::ledger::{Command, Draft, LedgerError};
-use crate::service::error::{Conflict, Rule};
+use crate::service::error::{Conflict, Missing, Rule};
 use crate::service::idempotency::{self, Answer};
 use crate::service::{Actor, Error, Input, Result, Services, clean_text, funds, positive_amount};
 use crate::store::Change;
@@ -166,19 +166,20 @@ pub struct Reissued {
 /// Reissues a voucher (staff): a new token generation (the old printout stops working), same
 /// balance, unblocked.
 pub async fn reissue(svc: &Services, actor: &Actor, id: Uuid) -> Result<Reissued> {
-    reissue_as(svc, actor, id, false, None).await
+    reissue_as(svc, actor, id, None).await
 }
 
-/// A reissue; `keep_block` leaves a blocked voucher blocked (a bulk reissue after a key change
-/// must not undo what Leergeld blocked), otherwise the voucher is active afterwards. With
-/// `from_key`, only while that key signs the voucher's token (`Conflict::VoucherChanged` otherwise: it
-/// was reissued meanwhile). Either way the change is refused when another reissue changed the
-/// key between reading and writing, so two reissues cannot both hand out a letter.
+/// A reissue: a new token generation, and the voucher active afterwards. With `from_key` (a
+/// bulk reissue away from that key), only while that key signs the voucher's token
+/// (`Conflict::VoucherChanged` otherwise: it was reissued meanwhile) and while the voucher is
+/// not blocked (`Rule::VoucherBlocked`: a bulk reissue must not undo what Leergeld blocked, and
+/// unblocking is itself a reissue that gives it a new token). Either way the change is refused
+/// when another reissue changed the key between reading and writing, so two reissues cannot
+/// both hand out a letter.
 async fn reissue_as(
     svc: &Services,
     actor: &Actor,
     id: Uuid,
-    keep_block: bool,
     from_key: Option<&[u8]>,
 ) -> Result<Reissued> {
     let user = actor.require(&[Role::Staff])?;
@@ -189,11 +190,10 @@ async fn reissue_as(
     let fund = funds::get(svc, v.fund_id).await?;
     let acc = account(svc, &id).await?;
     ensure_not_closed(&acc)?;
-    let status = if keep_block && acc.status == AccountStatus::Blocked {
-        AccountStatus::Blocked
-    } else {
-        AccountStatus::Active
-    };
+    if from_key.is_some() && acc.status == AccountStatus::Blocked {
+        return Err(Rule::VoucherBlocked.into());
+    }
+    let status = AccountStatus::Active;
     let generation = acc
         .generation
         .checked_add(1)
@@ -218,11 +218,7 @@ async fn reissue_as(
                 },
                 Change::InsertNote {
                     entry: 0,
-                    note: Some(if status == AccountStatus::Blocked {
-                        "opnieuw uitgegeven (nieuwe sleutel; blijft geblokkeerd)".into()
-                    } else {
-                        "opnieuw uitgegeven".into()
-                    }),
+                    note: Some("opnieuw uitgegeven".into()),
                     user: Some(user.id),
                     at: svc.now(),
                 },
@@ -240,10 +236,11 @@ async fn reissue_as(
 #[derive(Debug, Clone)]
 pub struct BulkReissued {
     /// The vouchers that got a new token in this run (each needs a new letter), with their
-    /// households. A blocked voucher gets one too, and stays blocked.
+    /// households.
     pub reissued: Vec<(Uuid, Uuid)>,
-    /// Vouchers of that key left alone: closed or past their expiry (no new letter needed), or
-    /// reissued meanwhile by another run or by hand (already in [`reissued_from_key`]).
+    /// Vouchers of that key left alone: closed or past their expiry (no new letter needed),
+    /// blocked (no letter while blocked; unblocking reissues it with a new token), or reissued
+    /// meanwhile by another run or by hand (already in [`reissued_from_key`]).
     pub skipped: usize,
     /// Vouchers that could not be reissued, with the code of the reason (for example
     /// `too_many_reissues`); the run went on with the others.
@@ -257,7 +254,8 @@ pub struct BulkReissued {
 /// before the old key's last day, or at once after a revocation; never for the active key
 /// that is not revoked (`key_still_active`: that would only void every letter in circulation).
 /// Each gets a new token generation signed by the active key; the old printouts stop working;
-/// a blocked voucher stays blocked. One run works for at most
+/// a blocked voucher is left as it is (it gets a new token when it is unblocked, which is a
+/// reissue). One run works for at most
 /// [`Settings::bulk_reissue_budget`](crate::service::Settings) (at least one voucher) and says
 /// how many are left; running it again goes on where it stopped, and [`reissued_from_key`]
 /// lists every voucher reissued away from the key over all runs, so no household that needs a
@@ -279,7 +277,7 @@ pub async fn reissue_all(
         )
     };
     if !known {
-        return Err(Rule::UnknownKey.into());
+        return Err(Error::NotFound(Missing::VoucherKey));
     }
     let revoked = svc
         .store()
@@ -292,8 +290,8 @@ pub async fn reissue_all(
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
     let signed = svc.store().vouchers_signed_by(&id).await?;
-    // Closed or expired vouchers need no new letter: left out before the run starts, so they
-    // never take its time (run after run).
+    // Closed, expired or blocked vouchers get no new letter now: left out before the run
+    // starts, so they never take its time (run after run).
     let now = u32::try_from(svc.now().timestamp()).unwrap_or(u32::MAX);
     let (vouchers, expired): (Vec<_>, Vec<_>) = {
         let state = svc.ledger().state().await;
@@ -301,7 +299,7 @@ pub async fn reissue_all(
             v.expires_at > now
                 && state
                     .account(&v.id)
-                    .is_some_and(|a| a.status != AccountStatus::Closed)
+                    .is_some_and(|a| a.status == AccountStatus::Active)
         })
     };
     let total = vouchers.len();
@@ -318,10 +316,13 @@ pub async fn reissue_all(
             out.remaining = total - done;
             break;
         }
-        match reissue_as(svc, actor, v.id, true, Some(&id)).await {
+        match reissue_as(svc, actor, v.id, Some(&id)).await {
             Ok(_) => out.reissued.push((v.id, v.household_id)),
-            // Expired meanwhile, or reissued by another run or by hand meanwhile.
-            Err(Error::Rule(Rule::VoucherExpired) | Error::Conflict(Conflict::VoucherChanged)) => {
+            // Expired or blocked meanwhile, or reissued by another run or by hand meanwhile.
+            Err(
+                Error::Rule(Rule::VoucherExpired | Rule::VoucherBlocked)
+                | Error::Conflict(Conflict::VoucherChanged),
+            ) => {
                 out.skipped += 1;
             }
             Err(e @ (Error::Rule(_) | Error::Conflict(_) | Error::NotFound(_))) => {
@@ -360,6 +361,15 @@ pub async fn reissued_from_key(
 ) -> Result<Vec<ReissuedVoucher>> {
     actor.require(&[Role::Staff])?;
     let id = key_id_of(key_id)?;
+    if !svc
+        .ledger()
+        .state()
+        .await
+        .keys(KeyPurpose::Voucher)
+        .contains_key(&id)
+    {
+        return Err(Error::NotFound(Missing::VoucherKey));
+    }
     Ok(svc
         .store()
         .reissued_from_key(&id)
