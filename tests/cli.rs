@@ -624,6 +624,17 @@ async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
     let o = kp(
         db,
         &["user", "unlock-two-factor", "--username", "medewerker"],
+        Some("een-nieuw-wachtwoord\n"),
+    );
+    assert!(
+        !o.status.success(),
+        "the known password is refused: {}",
+        out(&o)
+    );
+    assert!(out(&o).contains("Kies een ander wachtwoord"), "{}", out(&o));
+    let o = kp(
+        db,
+        &["user", "unlock-two-factor", "--username", "medewerker"],
         Some("tweede-nieuw-wachtwoord\n"),
     );
     assert!(o.status.success(), "{}", out(&o));

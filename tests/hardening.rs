@@ -1959,6 +1959,29 @@ async fn overlapping_bulk_reissues_hand_out_one_letter_each(db: &common::TestDb)
             kindpakket::store::Precondition::TokenKeyUnchanged
         ))
     ));
+    // And the ledger refuses a state change made from a stale read of the account (a block
+    // or another reissue came first), so a reissue cannot undo a block made meanwhile.
+    let stale = kindpakket::ledger::Command {
+        entries: vec![kindpakket::ledger::Draft::expecting(
+            kindpakket::core::entry::Body::AccountState {
+                account: voucher,
+                status: kindpakket::core::entry::AccountStatus::Active,
+                generation: 1,
+            },
+            kindpakket::ledger::Expect {
+                account: voucher,
+                status: kindpakket::core::entry::AccountStatus::Active,
+                generation: 0,
+            },
+        )],
+        changes: Vec::new(),
+    };
+    assert!(matches!(
+        app.ledger.submit(stale).await,
+        Err(kindpakket::ledger::LedgerError::Guard(
+            kindpakket::store::Precondition::AccountUnchanged
+        ))
+    ));
 
     // Once the fund has expired, its vouchers need no letter: one run with no time at all
     // skips every one of them and leaves nothing remaining.
@@ -2092,6 +2115,10 @@ async fn staff_log_in_with_a_second_factor(db: &common::TestDb) {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(recovery.len(), 10);
+    // Enrolling again would replace a working app: refused.
+    let r = app.post("/api/v1/me/totp", Some(&t), json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.code(), "two_factor_already_on", "{}", r.text);
     // The session now works; a new log-in needs the code.
     assert_eq!(
         app.get(

@@ -29,6 +29,20 @@ pub struct Draft {
     pub id: Uuid,
     /// What happened.
     pub body: Body,
+    /// An account's state as it was read when the draft was made: the command is refused
+    /// ([`Precondition::AccountUnchanged`](crate::store::Precondition)) when it changed since.
+    pub expect: Option<Expect>,
+}
+
+/// An account's status and generation as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// The account.
+    pub account: Uuid,
+    /// Its status.
+    pub status: crate::core::entry::AccountStatus,
+    /// Its generation.
+    pub generation: u8,
 }
 
 impl Draft {
@@ -37,6 +51,15 @@ impl Draft {
         Self {
             id: Uuid::now_v7(),
             body,
+            expect: None,
+        }
+    }
+
+    /// A draft that is refused when the account is no longer as read.
+    pub fn expecting(body: Body, expect: Expect) -> Self {
+        Self {
+            expect: Some(expect),
+            ..Self::new(body)
         }
     }
 }

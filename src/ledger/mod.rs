@@ -21,6 +21,6 @@ mod recovery;
 mod sequencer;
 
 pub use handle::{
-    Appended, Command, Draft, Faults, Ledger, LedgerError, LedgerOptions, MAX_BATCH, QUEUE,
+    Appended, Command, Draft, Expect, Faults, Ledger, LedgerError, LedgerOptions, MAX_BATCH, QUEUE,
     SignedCheckpoint, wait_until,
 };

@@ -18,7 +18,7 @@ use crate::core::entry::{Body, Entry, KeyPurpose, SignedEntry};
 use crate::core::merkle;
 use crate::core::money::Cents;
 use crate::core::note::{self, Checkpoint, NoteSigner};
-use crate::store::{StoreError, Writer};
+use crate::store::{Precondition, StoreError, Writer};
 
 impl Sequencer {
     pub(super) fn publish(&self, cp: Arc<SignedCheckpoint>) {
@@ -222,6 +222,13 @@ impl Sequencer {
         let mut leaves = Vec::new();
         let mut refusal: Option<LedgerError> = None;
         for draft in &command.entries {
+            if let Some(x) = &draft.expect {
+                let now = state.account(&x.account).map(|a| (a.status, a.generation));
+                if now != Some((x.status, x.generation)) {
+                    refusal = Some(LedgerError::Guard(Precondition::AccountUnchanged));
+                    break;
+                }
+            }
             let signed = match self.sign(state, draft) {
                 Ok(s) => s,
                 Err(e @ LedgerError::Encode(_)) => {

@@ -648,7 +648,9 @@ fn precondition(p: Precondition) -> Error {
         Precondition::FundOpen => Error::Rule(Rule::FundExpired),
         Precondition::FundUnchanged => Error::Conflict(Conflict::Changed),
         Precondition::HouseholdNotErased => Error::Rule(Rule::HouseholdErased),
-        Precondition::TokenKeyUnchanged => Error::Conflict(Conflict::VoucherChanged),
+        Precondition::TokenKeyUnchanged | Precondition::AccountUnchanged => {
+            Error::Conflict(Conflict::VoucherChanged)
+        }
     }
 }
 

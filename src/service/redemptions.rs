@@ -143,6 +143,7 @@ async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
         .ledger()
         .submit(Command {
             entries: vec![Draft {
+                expect: None,
                 id: b.id,
                 body: Body::Transfer {
                     kind,

@@ -62,7 +62,7 @@ pub async fn login(
     // Control characters (NUL above all, which PostgreSQL text refuses) are never in a name.
     if username.is_empty()
         || username.len() > 100
-        || password.len() > 1000
+        || password.chars().count() > credentials::MAX_PASSWORD_CHARS
         || username.chars().any(char::is_control)
     {
         return Err(invalid());

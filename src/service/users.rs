@@ -235,7 +235,7 @@ pub async fn change_own_password(
         .limiter()
         .begin(&[(key.clone(), super::login_limit::Limit::Refuse(5))])
         .map_err(|retry_after| Error::TooManyAttempts { retry_after })?;
-    if change.current_password.len() > 1000 {
+    if change.current_password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(Rule::WrongPassword.into());
     }
     let right =

@@ -13,4 +13,7 @@ pub enum Precondition {
     /// The voucher's token is still signed by the key that was read (no other reissue came
     /// first).
     TokenKeyUnchanged,
+    /// A ledger account still has the status and generation that were read (no block or
+    /// reissue came first).
+    AccountUnchanged,
 }

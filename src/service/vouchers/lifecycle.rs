@@ -9,7 +9,7 @@ use super::common::{account, ensure_not_closed, get, sign_token};
 use crate::core::accounts::Rejection;
 use crate::core::entry::{AccountStatus, Body, KeyPurpose, Leg, TransferKind};
 use crate::core::role::Role;
-use crate::ledger::{Command, Draft, LedgerError};
+use crate::ledger::{Command, Draft, Expect, LedgerError};
 use crate::service::error::{Conflict, Missing, Rule};
 use crate::service::idempotency::{self, Answer};
 use crate::service::{Actor, Error, Input, Result, Services, clean_text, funds, positive_amount};
@@ -202,11 +202,19 @@ async fn reissue_as(
     let appended = svc
         .ledger()
         .submit(Command {
-            entries: vec![Draft::new(Body::AccountState {
-                account: id,
-                status,
-                generation,
-            })],
+            // Refused when a block or another reissue came between reading and writing.
+            entries: vec![Draft::expecting(
+                Body::AccountState {
+                    account: id,
+                    status,
+                    generation,
+                },
+                Expect {
+                    account: id,
+                    status: acc.status,
+                    generation: acc.generation,
+                },
+            )],
             changes: vec![
                 Change::UpdateTokenKey {
                     voucher: id,
@@ -289,6 +297,9 @@ pub async fn reissue_all(
     }
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
+    let cap = budget
+        .saturating_mul(10)
+        .max(std::time::Duration::from_secs(1));
     let signed = svc.store().vouchers_signed_by(&id).await?;
     // Closed, expired or blocked vouchers get no new letter now: left out before the run
     // starts, so they never take its time (run after run).
@@ -312,7 +323,10 @@ pub async fn reissue_all(
     for (done, v) in vouchers.into_iter().enumerate() {
         // At least one voucher reissued per run (if any can be), so every run makes progress
         // even behind vouchers that fail every time or that another run took.
-        if !out.reissued.is_empty() && started.elapsed() >= budget {
+        // Without any success it still stops at ten times its time (every voucher failing).
+        if (!out.reissued.is_empty() && started.elapsed() >= budget)
+            || (done > 0 && started.elapsed() >= cap)
+        {
             out.remaining = total - done;
             break;
         }
