@@ -632,6 +632,11 @@ async fn users_are_managed_from_the_command_line(db: &common::TestDb) {
         out(&o)
     );
     assert!(out(&o).contains("Kies een ander wachtwoord"), "{}", out(&o));
+    assert_eq!(
+        with_code("een-nieuw-wachtwoord", step + 2).await.code(),
+        "two_factor_locked",
+        "a refused unlock leaves the lock on"
+    );
     let o = kp(
         db,
         &["user", "unlock-two-factor", "--username", "medewerker"],

@@ -1086,6 +1086,73 @@ async fn setting_up_two_factor_cannot_race(db: &common::TestDb) {
 
 on_both_backends!(setting_up_two_factor_cannot_race);
 
+/// A block and a reissue of one voucher at the same moment: whichever the ledger writes second
+/// was decided on a stale read and answers 409 `voucher_changed` (before, a stale block was a
+/// confusing 422 `invalid_account` and a stale reissue undid the block). Neither is ever lost
+/// silently: a block that answered 200 is on the voucher unless a reissue that answered 201
+/// came after it.
+async fn a_block_and_a_reissue_at_once_lose_nothing(db: &common::TestDb) {
+    use serde_json::json;
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let id = w.voucher_id(0);
+    let mut stale = 0;
+    for round in 0..12 {
+        let (block_path, reissue_path) = (
+            format!("/api/v1/vouchers/{id}/block"),
+            format!("/api/v1/vouchers/{id}/reissue"),
+        );
+        let block = app.post(
+            &block_path,
+            Some(&w.staff),
+            json!({"reason": format!("ronde {round}")}),
+        );
+        let reissue = app.post(&reissue_path, Some(&w.staff), json!({}));
+        let (b, r) = tokio::join!(block, reissue);
+        assert!(
+            b.status == 200 || (b.status == 409 && b.json()["error"]["code"] == "voucher_changed"),
+            "block: {} {}",
+            b.status,
+            b.text
+        );
+        assert!(
+            r.status == 201 || (r.status == 409 && r.json()["error"]["code"] == "voucher_changed"),
+            "reissue: {} {}",
+            r.status,
+            r.text
+        );
+        stale += usize::from(b.status == 409) + usize::from(r.status == 409);
+        let v = app
+            .get(&format!("/api/v1/vouchers/{id}"), Some(&w.staff))
+            .await
+            .json();
+        if b.status == 200 && r.status == 409 {
+            assert_eq!(
+                v["status"], "blocked",
+                "a block that answered 200 was undone: {v}"
+            );
+        }
+        if b.status == 409 {
+            assert_eq!(v["status"], "active", "{v}");
+        }
+        if v["status"] == "blocked" {
+            // Unblock for the next round.
+            let r = app
+                .post(
+                    &format!("/api/v1/vouchers/{id}/reissue"),
+                    Some(&w.staff),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+    }
+    eprintln!("{stale} of 24 requests came second on a stale read");
+    app.close().await;
+}
+
+on_both_backends!(a_block_and_a_reissue_at_once_lose_nothing);
+
 /// Log-ins with the password alone that are being checked while the user confirms two-factor
 /// log-in: none of them ends with a working session (those stored before the confirmation are
 /// ended by it; those after it are refused without a second factor). The password checks take
@@ -2508,6 +2575,25 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
         ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // The limit counts characters, not bytes, everywhere: 400 euro signs (1,200 bytes) are a
+    // password that can be set and then logged in with.
+    let euros = "€".repeat(400);
+    let r = app
+        .post(
+            "/api/v1/me/password",
+            Some(&admin),
+            json!({"current_password": admin_password, "new_password": euros}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app
+        .send(login_from("192.0.2.77", None, "beheer", &euros))
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "a 1,200-byte password of 400 characters: {}",
+        r.text
+    );
     app.close().await;
 }
 

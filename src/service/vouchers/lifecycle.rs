@@ -136,11 +136,20 @@ pub async fn block(svc: &Services, actor: &Actor, id: Uuid, input: Input<Block>)
     let appended = svc
         .ledger()
         .submit(Command {
-            entries: vec![Draft::new(Body::AccountState {
-                account: id,
-                status: AccountStatus::Blocked,
-                generation: acc.generation,
-            })],
+            // Written only if nothing changed the voucher since it was read (a reissue that
+            // came first answers voucher_changed, instead of a block that is lost).
+            entries: vec![Draft::expecting(
+                Body::AccountState {
+                    account: id,
+                    status: AccountStatus::Blocked,
+                    generation: acc.generation,
+                },
+                Expect {
+                    account: id,
+                    status: acc.status,
+                    generation: acc.generation,
+                },
+            )],
             changes: vec![Change::InsertNote {
                 entry: 0,
                 note: reason,
@@ -297,9 +306,11 @@ pub async fn reissue_all(
     }
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
-    let cap = budget
-        .saturating_mul(10)
-        .max(std::time::Duration::from_secs(1));
+    // Well inside the request deadline (30 s by default), so the caller always gets the report.
+    let cap = budget.saturating_mul(10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(20),
+    );
     let signed = svc.store().vouchers_signed_by(&id).await?;
     // Closed, expired or blocked vouchers get no new letter now: left out before the run
     // starts, so they never take its time (run after run).
