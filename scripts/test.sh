@@ -7,9 +7,12 @@
 #   3. the outside checks against the release binary, on SQLite and on a fresh PostgreSQL
 #      database: kpcheck.py verify-checkpoint and smoke, a clean SIGTERM, and a kill -9 under
 #      load after which every acknowledged redemption must still be on the ledger;
-#   4. schemathesis against the served OpenAPI document, every check, as every role
+#   4. the web pages in headless Chromium (tests/browser/run.mjs), on SQLite and on PostgreSQL:
+#      every page as every role, axe-core on each, QR codes decoded with jsQR, the till with a
+#      fake camera, screenshots in target/screenshots/;
+#   5. schemathesis against the served OpenAPI document, every check, as every role
 #      (scripts/schemathesis.sh; it installs its pinned version in a virtualenv);
-#   5. the shape of the code: no import cycles between files, data flowing one way, no role
+#   6. the shape of the code: no import cycles between files, data flowing one way, no role
 #      check, store or SQL in the HTTP layer (scripts/check_layers.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +53,22 @@ echo "== outside checks against the release binary ($(date +%T))"
 BIN=target/release/kindpakket
 [ -x "$BIN" ] || cargo build --release --bin kindpakket
 python3 tests/outside/run_server_checks.py --bin "$BIN" --kpcheck "$KPCHECK" --smoke
+
+echo "== web pages in headless Chromium ($(date +%T))"
+# playwright-core (no browser download) drives Debian's Chromium (/usr/bin/chromium, or
+# CHROMIUM=...; .ci/run installs it) against `serve --demo` on a fresh database: the parent's
+# page and letter (QR codes decoded with jsQR), log-in, the till typed and with a fake camera,
+# a club's reversal, the office pages; axe-core on every page (no serious or critical
+# violation) and screenshots at 360 and 1280 px. The npm packages are pinned by
+# tests/browser/package-lock.json and installed once into tests/browser/node_modules.
+[ -d tests/browser/node_modules ] || {
+  echo "installing the browser tests' npm packages (npm ci from tests/browser/package-lock.json)" >&2
+  npm ci --prefix tests/browser --no-audit --no-fund
+}
+node tests/browser/run.mjs --bin "$BIN" --backend sqlite
+if [ "$KINDPAKKET_TEST_POSTGRES" != off ]; then
+  node tests/browser/run.mjs --bin "$BIN" --backend postgres
+fi
 
 echo "== schemathesis against the served OpenAPI document, as every role ($(date +%T))"
 scripts/schemathesis.sh "$BIN"

@@ -28,6 +28,30 @@ pub fn offset_hours(t: DateTime<Utc>) -> i64 {
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// A date as Dutch people write it: `31 december 2026`.
+pub fn dutch_long(day: NaiveDate) -> String {
+    let month = MONTHS
+        .get(day.month0() as usize)
+        .copied()
+        .unwrap_or_default();
+    format!("{} {month} {}", day.day(), day.year())
+}
+
 /// The Dutch calendar date at a moment.
 pub fn dutch_date(t: DateTime<Utc>) -> NaiveDate {
     (t + Duration::hours(offset_hours(t))).date_naive()
@@ -54,6 +78,14 @@ pub fn is_sunday(day: NaiveDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_the_dutch_way() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(dutch_long(d(2026, 12, 31)), "31 december 2026");
+        assert_eq!(dutch_long(d(2027, 1, 1)), "1 januari 2027");
+        assert_eq!(dutch_long(d(2026, 3, 9)), "9 maart 2026");
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::{middleware, openapi, ops, routes};
 use crate::service::Error;
-use crate::service::error::{Invalid, Missing};
+use crate::service::error::Invalid;
 
 /// The OpenAPI document as JSON: the routes' descriptions with every constraint and status.
 pub fn openapi_json() -> Result<String, serde_json::Error> {
@@ -38,7 +38,8 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit;
     Ok(api_routes
-        .fallback(|| async { ApiError(Error::NotFound(Missing::Page)) })
+        .merge(super::pages::routes())
+        .fallback(super::pages::fallback)
         .method_not_allowed_fallback(|| async {
             ApiError(Error::Invalid(Invalid::MethodNotAllowed))
         })

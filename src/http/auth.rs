@@ -78,7 +78,11 @@ pub async fn login(
 }
 
 /// The `Set-Cookie` value for a session.
-fn session_cookie(state: &AppState, token: &str, expires_at: DateTime<Utc>) -> Option<HeaderValue> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> Option<HeaderValue> {
     let max_age = (expires_at - Utc::now()).num_seconds().max(0);
     let secure = if state.config.secure_cookies {
         "; Secure"

@@ -17,9 +17,10 @@ mod ledger;
 mod middleware;
 mod openapi;
 mod ops;
+mod pages;
 mod routes;
 mod state;
 
 pub use app::{openapi_json, router, serve, shutdown_signal};
 pub use routes::api;
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, Contact, HttpConfig};

@@ -35,6 +35,29 @@ pub struct HttpConfig {
     pub metrics_from: Vec<std::net::IpAddr>,
     /// A bearer token that may read `/metrics` from anywhere.
     pub metrics_token: Option<String>,
+    /// Whom people contact, shown at the foot of every page and on letters.
+    pub contact: Contact,
+}
+
+/// Whom parents, clubs and staff contact (Leergeld's name, phone and e-mail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// Name.
+    pub name: String,
+    /// Phone number as written.
+    pub phone: String,
+    /// E-mail address.
+    pub email: String,
+}
+
+impl Default for Contact {
+    fn default() -> Self {
+        Self {
+            name: "Stichting Leergeld".to_owned(),
+            phone: "0594 - 00 00 00".to_owned(),
+            email: "info@leergeld.example".to_owned(),
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -53,6 +76,7 @@ impl Default for HttpConfig {
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
             metrics_token: None,
+            contact: Contact::default(),
         }
     }
 }

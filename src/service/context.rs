@@ -18,6 +18,9 @@ use crate::store::Store;
 pub struct Settings {
     /// How long a log-in lasts.
     pub session_ttl: chrono::Duration,
+    /// How long a cashier's log-in lasts: a club's phone stays logged in for the season (the
+    /// session ends earlier at log-out, "log out everywhere", a password reset or removal).
+    pub cashier_session_ttl: chrono::Duration,
     /// Public base URL for absolute parent links (e.g. `https://kindpakket.example`).
     pub public_url: Option<String>,
     /// How long log-ins for a name under attack wait (see [`super::login_limit`]).
@@ -43,6 +46,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             session_ttl: chrono::Duration::hours(12),
+            cashier_session_ttl: chrono::Duration::days(180),
             public_url: None,
             login_delays: Delays {
                 first: std::time::Duration::from_millis(500),

@@ -1,7 +1,7 @@
 //! Funds (regelingen): creation, sponsor deposits, approving providers, and expiry at the end
 //! of the period, which returns every remaining cent to the fund.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -436,4 +436,146 @@ async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expire
         vouchers: to_close.len(),
         returned,
     })
+}
+
+/// Every fund with its balance (Leergeld and auditors), the newest period first.
+pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<FundView>> {
+    actor.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
+    let funds = svc.store().funds().await?;
+    let state = svc.ledger().state().await;
+    Ok(funds
+        .into_iter()
+        .map(|fund| {
+            let balance = state
+                .account(&fund.id)
+                .map(|a| a.balance)
+                .unwrap_or(Cents(0));
+            FundView { fund, balance }
+        })
+        .collect())
+}
+
+/// A fund's figures for its page.
+#[derive(Debug, Clone)]
+pub struct FundTotals {
+    /// In the fund, not yet given to vouchers.
+    pub in_fund: Cents,
+    /// Vouchers issued.
+    pub vouchers: usize,
+    /// Still on those vouchers.
+    pub on_vouchers: Cents,
+}
+
+/// The figures of a fund (Leergeld and auditors).
+pub async fn totals(svc: &Services, actor: &Actor, id: Uuid) -> Result<FundTotals> {
+    actor.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
+    let fund = get(svc, id).await?;
+    let ids = svc.store().fund_voucher_ids(fund.id).await?;
+    let state = svc.ledger().state().await;
+    let in_fund = state
+        .account(&fund.id)
+        .map(|a| a.balance)
+        .unwrap_or(Cents(0));
+    let on_vouchers = ids
+        .iter()
+        .filter_map(|v| state.account(v))
+        .try_fold(Cents(0), |sum, a| sum.checked_add(a.balance))
+        .ok_or_else(|| Error::bug("voucher balances overflow"))?;
+    Ok(FundTotals {
+        in_fund,
+        vouchers: ids.len(),
+        on_vouchers,
+    })
+}
+
+/// The providers approved for a fund, with their approval (Leergeld and auditors).
+pub async fn approvals(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Vec<(crate::store::providers::ProviderRow, ApprovalRow)>> {
+    actor.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
+    get(svc, id).await?;
+    let mut out = Vec::new();
+    for a in svc.store().approvals_of(id).await? {
+        if let Some(p) = svc.store().provider(a.provider_id).await? {
+            out.push((p, a));
+        }
+    }
+    out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    Ok(out)
+}
+
+/// Next year's fund made from this year's.
+#[derive(Debug, Clone)]
+pub struct NextYear {
+    /// Name of the new fund.
+    pub name: String,
+    /// Its first day.
+    pub valid_from: NaiveDate,
+    /// Its last day.
+    pub valid_until: NaiveDate,
+    /// The providers whose approval carries over (with the same categories).
+    pub providers: Vec<Uuid>,
+}
+
+/// The same period one year later (29 February becomes 28 February).
+pub fn one_year_later(d: NaiveDate) -> Option<NaiveDate> {
+    d.with_year(d.year() + 1)
+        .or_else(|| NaiveDate::from_ymd_opt(d.year() + 1, d.month(), 28))
+}
+
+/// The name of next year's fund: the year in the name counted up, else the new year added.
+pub fn next_name(name: &str, year: i32) -> String {
+    let this = (year - 1).to_string();
+    if name.contains(&this) {
+        name.replacen(&this, &year.to_string(), 1)
+    } else {
+        format!("{name} {year}")
+    }
+}
+
+/// Creates next year's fund from a fund (admin): same sponsor, categories, amount per child,
+/// age limit and pooling, the given name and period, and the approvals of the chosen providers
+/// carried over with their categories. Returns the new fund.
+pub async fn next_year(
+    svc: &Services,
+    actor: &Actor,
+    from: Uuid,
+    input: Input<NextYear>,
+) -> Result<FundRow> {
+    actor.require(&[Role::Admin])?;
+    let req = input.read()?;
+    let old = get(svc, from).await?;
+    let approvals = svc.store().approvals_of(from).await?;
+    let (new, _) = create(
+        svc,
+        actor,
+        Input::new(NewFund {
+            name: req.name,
+            sponsor: old.sponsor.clone(),
+            valid_from: req.valid_from,
+            valid_until: req.valid_until,
+            categories: old.categories.names(),
+            amount_per_child_cents: old.amount_per_child.0,
+            max_age_years: Some(old.max_age_years),
+            pooling: Some(old.pooling.as_str().to_owned()),
+        }),
+    )
+    .await?;
+    for a in approvals
+        .iter()
+        .filter(|a| req.providers.contains(&a.provider_id))
+    {
+        approve_provider(
+            svc,
+            actor,
+            new.id,
+            a.provider_id,
+            Input::new(a.categories.names()),
+        )
+        .await?;
+    }
+    tracing::info!(from = %from, fund = %new.id, "next year's fund made");
+    Ok(new)
 }

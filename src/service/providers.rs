@@ -70,3 +70,18 @@ pub async fn get(svc: &Services, actor: &Actor, id: Uuid) -> Result<ProviderRow>
         .await?
         .ok_or(Error::NotFound(Missing::Provider))
 }
+
+/// The club of a cashier or provider manager (for the kassa and club pages).
+pub async fn mine(svc: &Services, actor: &Actor) -> Result<ProviderRow> {
+    let (_, provider) = actor.require_provider(&[Role::Cashier, Role::ProviderManager])?;
+    svc.store()
+        .provider(provider)
+        .await?
+        .ok_or(Error::NotFound(Missing::Provider))
+}
+
+/// Every provider, by name (Leergeld and auditors).
+pub async fn list(svc: &Services, actor: &Actor) -> Result<Vec<ProviderRow>> {
+    actor.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
+    Ok(svc.store().providers().await?)
+}

@@ -269,6 +269,93 @@ pub(in crate::service) async fn recover(svc: &Services, id: Uuid) -> Result<Opti
     }))
 }
 
+/// A booked redemption as its club sees it again: the receipt, when and where.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// The redemption, with its balance right after it and its proof.
+    pub redeemed: Redeemed,
+    /// When it was booked.
+    pub booked_at: chrono::DateTime<chrono::Utc>,
+    /// The club's name.
+    pub provider_name: String,
+    /// True when it was reversed later.
+    pub reversed: bool,
+}
+
+/// The receipt of a redemption, for the club that booked it (cashier, provider manager); for
+/// anyone else it does not exist.
+pub async fn receipt(svc: &Services, actor: &Actor, id: Uuid) -> Result<Receipt> {
+    let (_, provider) = actor.require_provider(&[Role::Cashier, Role::ProviderManager])?;
+    let row = svc
+        .store()
+        .redemption(id)
+        .await?
+        .filter(|r| r.provider_id == provider)
+        .ok_or(Error::NotFound(Missing::Redemption))?;
+    let redeemed = recover(svc, id)
+        .await?
+        .ok_or(Error::NotFound(Missing::Redemption))?;
+    let provider_name = svc
+        .store()
+        .provider(provider)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    Ok(Receipt {
+        redeemed,
+        booked_at: row.created_at,
+        provider_name,
+        reversed: row.reversed_at_entry.is_some(),
+    })
+}
+
+/// A redemption in the club's list.
+#[derive(Debug, Clone)]
+pub struct ClubRedemption {
+    /// Id.
+    pub id: Uuid,
+    /// Amount.
+    pub amount_cents: i64,
+    /// Category.
+    pub category: String,
+    /// What it was for.
+    pub description: Option<String>,
+    /// When.
+    pub booked_at: chrono::DateTime<chrono::Utc>,
+    /// Its ledger index (the receipt number).
+    pub entry_index: u64,
+    /// Reversed later.
+    pub reversed: bool,
+    /// A direct payment by Leergeld rather than a scan at the club.
+    pub direct: bool,
+}
+
+/// Most redemptions a club's list shows at once.
+pub const CLUB_LIST_MAX: i64 = 500;
+
+/// The newest redemptions of the caller's club (a provider manager), newest first. Never
+/// another club's.
+pub async fn of_my_club(svc: &Services, actor: &Actor) -> Result<Vec<ClubRedemption>> {
+    let (_, provider) = actor.require_provider(&[Role::ProviderManager])?;
+    let rows = svc
+        .store()
+        .provider_redemptions(provider, CLUB_LIST_MAX)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ClubRedemption {
+            id: r.id,
+            amount_cents: r.amount.0,
+            category: r.category.as_str().to_owned(),
+            description: r.description,
+            booked_at: r.created_at,
+            entry_index: r.entry_index.0,
+            reversed: r.reversed_at_entry.is_some(),
+            direct: r.kind == SpendKind::DirectPayment,
+        })
+        .collect())
+}
+
 /// A direct payment by Leergeld (finance) to a provider, charged to a child's voucher in a
 /// fund, with the same rules as a redemption but without a token. With an idempotency key, a
 /// repeat books nothing and gets the same answer.

@@ -128,7 +128,12 @@ pub async fn login(
     let token =
         credentials::new_token().ok_or_else(|| Error::bug("no randomness for a session token"))?;
     let now = Utc::now();
-    let expires_at = now + svc.settings().session_ttl;
+    let expires_at = now
+        + if user.role == Role::Cashier {
+            svc.settings().cashier_session_ttl
+        } else {
+            svc.settings().session_ttl
+        };
     let opened = svc
         .store()
         .create_session(

@@ -52,10 +52,16 @@ impl From<StoreError> for AddUserError {
     }
 }
 
-/// Adds a user. Only an admin (or the operator at the command line) may. It needs the store
-/// only, not the ledger, so it works while the service runs.
+/// Adds a user. An admin (or the operator at the command line) may add anyone; a provider
+/// manager only a cashier of the own club. It needs the store only, not the ledger, so it works
+/// while the service runs.
 pub async fn add(store: &Store, actor: &Actor, new: NewUser) -> Result<Uuid, AddUserError> {
-    actor.require(&[Role::Admin])?;
+    let me = actor.require(&[Role::Admin, Role::ProviderManager])?;
+    if !me.role.acts_as(Role::Admin)
+        && (new.role != Role::Cashier || me.provider.is_none() || new.provider != me.provider)
+    {
+        return Err(AddUserError::Service(Error::Forbidden));
+    }
     let name = new.username.as_str();
     if name.is_empty()
         || name.chars().count() > 100
@@ -415,6 +421,11 @@ async fn hash_by_operator(password: String) -> Result<String> {
         .await
         .map_err(Error::internal)?
         .map_err(|_| Error::bug("a password could not be hashed"))
+}
+
+/// Adds a user (see [`add`]).
+pub async fn add_user(svc: &Services, actor: &Actor, new: NewUser) -> Result<Uuid, AddUserError> {
+    add(svc.store(), actor, new).await
 }
 
 /// The users an actor manages (see [`list_in`]).

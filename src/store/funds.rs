@@ -64,4 +64,12 @@ impl Store {
         let rows = fetch_all!(self, Id, SQL, [fund]);
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
+
+    /// Every fund, the newest period first.
+    pub async fn funds(&self) -> Result<Vec<FundRow>, StoreError> {
+        const SQL: &str = "SELECT id, name, sponsor, valid_from, valid_until, categories, \
+            amount_per_child_cents, max_age_years, pooling, expired_at FROM funds \
+            ORDER BY valid_from DESC, name";
+        Ok(fetch_all!(self, FundRow, SQL, []))
+    }
 }

@@ -112,4 +112,42 @@ impl Store {
             [id]
         ))
     }
+
+    /// Households whose reference, parent's name or a child's first name contains `text`
+    /// (case-insensitive), erased ones left out, by reference; at most `limit`.
+    pub async fn search_households(
+        &self,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<HouseholdRow>, StoreError> {
+        let mut pattern = String::from("%");
+        for c in text.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Ok(fetch_all!(
+            self,
+            HouseholdRow,
+            households!(
+                "WHERE erased_at IS NULL AND (LOWER(reference) LIKE $1 ESCAPE '\\' \
+                 OR LOWER(parent_name) LIKE $1 ESCAPE '\\' \
+                 OR id IN (SELECT household_id FROM children WHERE LOWER(first_name) LIKE $1 ESCAPE '\\')) \
+                 ORDER BY reference LIMIT $2"
+            ),
+            [pattern, limit]
+        ))
+    }
+
+    /// Every household whose personal data is kept, by reference.
+    pub async fn current_households(&self) -> Result<Vec<HouseholdRow>, StoreError> {
+        Ok(fetch_all!(
+            self,
+            HouseholdRow,
+            households!("WHERE erased_at IS NULL ORDER BY reference"),
+            []
+        ))
+    }
 }

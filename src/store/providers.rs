@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::pool::{Store, StoreError, fetch_optional};
+use super::pool::{Store, StoreError, fetch_all, fetch_optional};
 use crate::core::category::CategorySet;
 use crate::core::iban::{Iban, Kvk};
 
@@ -82,5 +82,18 @@ impl Store {
             qb.build_query_as().fetch_all(p).await?
         });
         Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+    }
+
+    /// Every provider, by name.
+    pub async fn providers(&self) -> Result<Vec<ProviderRow>, StoreError> {
+        const SQL: &str = "SELECT id, name, kvk, iban, categories FROM providers ORDER BY name";
+        Ok(fetch_all!(self, ProviderRow, SQL, []))
+    }
+
+    /// The approvals of a fund.
+    pub async fn approvals_of(&self, fund: Uuid) -> Result<Vec<ApprovalRow>, StoreError> {
+        const SQL: &str = "SELECT fund_id, provider_id, account_id, categories FROM fund_providers \
+                           WHERE fund_id = $1";
+        Ok(fetch_all!(self, ApprovalRow, SQL, [fund]))
     }
 }

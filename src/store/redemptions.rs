@@ -107,6 +107,20 @@ impl Store {
         ))
     }
 
+    /// The newest redemptions and direct payments of a provider, newest first.
+    pub async fn provider_redemptions(
+        &self,
+        provider: Uuid,
+        limit: i64,
+    ) -> Result<Vec<RedemptionRow>, StoreError> {
+        Ok(fetch_all!(
+            self,
+            RedemptionRow,
+            redemptions!("WHERE r.provider_id = $1 ORDER BY r.entry_index DESC LIMIT $2"),
+            [provider, limit]
+        ))
+    }
+
     /// Redemptions and direct payments of a voucher, oldest first.
     pub async fn voucher_redemptions(
         &self,

@@ -289,3 +289,94 @@ async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
         entry_index: index,
     }))
 }
+
+/// What issuing for a whole fund did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueSummary {
+    /// New vouchers.
+    pub issued: usize,
+    /// Children (or households) that already had one in this fund.
+    pub already: usize,
+    /// Too old or not yet born on the fund's first day, or no eligible child in the household.
+    pub not_eligible: usize,
+    /// Left without one because the fund's money ran out.
+    pub no_money: usize,
+    /// Anything else, with the household's reference and the reason (Dutch).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Issues a voucher to every eligible child (or household, for a fund pooled per household)
+/// of every current household that has none in the fund yet (staff). Each is booked as on its
+/// own; a repeat issues only what is still missing. Stops early when the fund's money runs
+/// out, and says how many are left without.
+pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<IssueSummary> {
+    actor.require(&[Role::Staff])?;
+    let fund = funds::get(svc, fund_id).await?;
+    funds::ensure_open(svc, &fund)?;
+    let mut out = IssueSummary::default();
+    let households = svc.store().current_households().await?;
+    let mut targets: Vec<(String, IssueRequest)> = Vec::new();
+    for h in &households {
+        let reference = h.reference.clone().unwrap_or_default();
+        match fund.pooling {
+            Pooling::Household => {
+                if svc
+                    .store()
+                    .household_vouchers(h.id)
+                    .await?
+                    .iter()
+                    .any(|v| v.fund_id == fund.id)
+                {
+                    out.already += 1;
+                } else {
+                    targets.push((
+                        reference,
+                        IssueRequest {
+                            child_id: None,
+                            household_id: Some(h.id),
+                            amount_cents: None,
+                        },
+                    ));
+                }
+            }
+            Pooling::Child => {
+                for c in svc.store().children(h.id).await? {
+                    if svc.store().voucher_for_child(fund.id, &c).await?.is_some() {
+                        out.already += 1;
+                        continue;
+                    }
+                    targets.push((
+                        reference.clone(),
+                        IssueRequest {
+                            child_id: Some(c.id),
+                            household_id: None,
+                            amount_cents: None,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    let total = targets.len();
+    for (done, (reference, req)) in targets.into_iter().enumerate() {
+        match issue(svc, actor, fund_id, None, Input::new(req)).await {
+            Ok(_) => out.issued += 1,
+            Err(Error::Conflict(Conflict::AlreadyIssued { .. })) => out.already += 1,
+            Err(Error::Rule(Rule::ChildNotEligible { .. } | Rule::NoChildEligible { .. })) => {
+                out.not_eligible += 1;
+            }
+            Err(Error::Rule(Rule::InsufficientFundBalance)) => {
+                out.no_money = total - done;
+                break;
+            }
+            Err(e @ (Error::Rule(_) | Error::Invalid(_) | Error::Conflict(_))) => {
+                out.failed.push((reference, e.message().into_owned()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tracing::info!(fund = %fund_id, issued = out.issued, already = out.already,
+        not_eligible = out.not_eligible, no_money = out.no_money, failed = out.failed.len(),
+        "vouchers issued for a whole fund");
+    Ok(out)
+}

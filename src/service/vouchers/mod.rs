@@ -14,7 +14,7 @@ pub mod scan;
 pub(in crate::service) use common::{account, parse_category, token_of};
 pub(in crate::service) use history::balance_after;
 pub use history::{HistoryItem, VoucherView, current_token, view};
-pub use issue::{IssueFor, Issued, issue};
+pub use issue::{IssueFor, IssueSummary, Issued, issue, issue_all};
 pub use lifecycle::{
     Block, BulkReissued, Reissued, ReissuedVoucher, TopUp, ToppedUp, block, reissue, reissue_all,
     reissued_from_key, top_up,
