@@ -35,15 +35,16 @@ export async function run(t) {
   await t.checkPage(page, 'aanbieder');
 
   await t.step('reverse it with a reason: "Terugboeken"', async () => {
-    // The innermost row/block that shows the amount and has the button.
-    const button = page.getByRole('button', { name: /Terugboeken/ });
+    // The innermost row/block that shows the amount and has the button (or a link to a page
+    // that asks for the reason).
+    const button = page.locator('a, button').filter({ hasText: /Terugboeken/ });
     const rows = page.locator('tr, li, article, section, div, form')
       .filter({ hasText: moneyRe(cents) }).filter({ has: button });
-    expect(await rows.count(), () => `no row with ${formatMoney(cents)} and a button "Terugboeken"`);
+    expect(await rows.count(), () => `no row with ${formatMoney(cents)} and a button or link "Terugboeken"`);
     const row = rows.last();
     const reason = row.locator('[name=reason]');
     if (await reason.count()) await reason.first().fill('Dubbel geboekt (browsertest)');
-    await clickAndWait(page, row.getByRole('button', { name: /Terugboeken/ }).first());
+    await clickAndWait(page, row.locator('a, button').filter({ hasText: /Terugboeken/ }).first());
     // A separate page may ask for the reason, or for a confirmation.
     const reason2 = page.locator('[name=reason]');
     if (await reason2.count() && !(await reason2.first().inputValue())) {
