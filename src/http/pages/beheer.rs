@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::common::{Chrome, Fields, expired_form, fields, page, refused, see_other};
 use super::session::Visitor;
-use super::{Chrome, Fields, expired_form, fields, page, refused, see_other};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::time::dutch_long;
@@ -378,7 +378,7 @@ pub async fn fund(
     Query(d): Query<Done>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     fund_page(&state, &v, id, notice(d.klaar.as_deref()), None).await
 }
@@ -397,7 +397,7 @@ pub async fn fund_action(
         Err(r) => return r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     let svc = &state.services;
     let done: Result<&str, Error> = match action.as_str() {
@@ -436,7 +436,7 @@ pub async fn fund_action(
                 },
             };
         }
-        _ => return super::not_found(&state, &v),
+        _ => return super::common::not_found(&state, &v),
     };
     match done {
         Ok(what) => see_other(&format!("/beheer/regelingen/{id}?klaar={what}")),
@@ -547,7 +547,7 @@ pub async fn next_year_form(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     next_year_page(&state, &v, id, None, None).await
 }
@@ -567,7 +567,7 @@ pub async fn next_year(
         Err(r) => return r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     let (Some(from), Some(until)) = (date(f.get("valid_from")), date(f.get("valid_until"))) else {
         let m = "Vul de eerste en de laatste dag in.".to_owned();
@@ -702,7 +702,7 @@ pub async fn fund_letters(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     letters_page(&state, &v, id, None, format!("/beheer/regelingen/{id}")).await
 }
@@ -985,7 +985,7 @@ pub async fn household(
     Query(d): Query<Done>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     household_page(&state, &v, id, notice(d.klaar.as_deref()), None).await
 }
@@ -1006,7 +1006,7 @@ pub async fn erase_form(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     let h = match households::view(&state.services, &v.actor, id).await {
         Ok(h) => h,
@@ -1035,7 +1035,7 @@ pub async fn household_action(
         Err(r) => return r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     let svc = &state.services;
     let done: Result<&str, Error> = match action.as_str() {
@@ -1071,7 +1071,7 @@ pub async fn household_action(
             .await
             .map(|_| "uitgegeven")
         }
-        _ => return super::not_found(&state, &v),
+        _ => return super::common::not_found(&state, &v),
     };
     match done {
         Ok(what) => see_other(&format!("/beheer/gezinnen/{id}?klaar={what}")),
@@ -1203,7 +1203,7 @@ pub async fn voucher(
     Query(d): Query<Done>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     voucher_page(&state, &v, id, notice(d.klaar.as_deref()), None).await
 }
@@ -1222,7 +1222,7 @@ pub async fn voucher_action(
         Err(r) => return r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     let svc = &state.services;
     let reason = f.get("reason").unwrap_or_default().trim().to_owned();
@@ -1278,7 +1278,7 @@ pub async fn voucher_action(
             .await
             .map(|_| "betaald")
         }
-        _ => return super::not_found(&state, &v),
+        _ => return super::common::not_found(&state, &v),
     };
     match done {
         Ok(what) => see_other(&format!("/beheer/tegoeden/{id}?klaar={what}")),
@@ -1296,7 +1296,7 @@ pub async fn household_letters(
     Path((id, fund)): Path<(String, String)>,
 ) -> Response {
     let (Ok(id), Ok(fund)) = (Uuid::parse_str(&id), Uuid::parse_str(&fund)) else {
-        return super::not_found(&state, &v);
+        return super::common::not_found(&state, &v);
     };
     letters_page(&state, &v, fund, Some(id), format!("/beheer/gezinnen/{id}")).await
 }

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use super::common::{Chrome, expired_form, fields, page, refused};
 use super::session::Visitor;
-use super::{Chrome, expired_form, fields, page, refused};
 use crate::core::money::Cents;
 use crate::core::time::{dutch_date, dutch_long};
 use crate::http::state::AppState;
@@ -299,7 +299,7 @@ pub async fn pay(
     )
     .await
     {
-        Ok(r) => super::see_other(&format!("/kassa/bon/{}", r.id)),
+        Ok(r) => super::common::see_other(&format!("/kassa/bon/{}", r.id)),
         Err(Error::Rule(rule)) => {
             let e = Error::Rule(rule);
             let club = match providers::mine(&state.services, &visitor.actor).await {
@@ -334,7 +334,7 @@ pub async fn receipt(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &visitor);
+        return super::common::not_found(&state, &visitor);
     };
     let r = match redemptions::receipt(&state.services, &visitor.actor, id).await {
         Ok(r) => r,
@@ -366,7 +366,7 @@ pub async fn proof(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &visitor);
+        return super::common::not_found(&state, &visitor);
     };
     match redemptions::receipt(&state.services, &visitor.actor, id).await {
         Ok(r) => {

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::common::{Chrome, Fields, error_page, fields, home_of, page, see_other};
 use super::session::{FORM_COOKIE, Visitor, cookie, csrf_matches, csrf_token, same_origin};
-use super::{Chrome, Fields, error_page, fields, home_of, page, see_other};
 use crate::http::extract::ClientAddr;
 use crate::http::state::AppState;
 use crate::service::error::Unauthenticated;
@@ -224,7 +224,7 @@ pub async fn logout(
         return see_other("/inloggen?uitgelogd=1");
     }
     if !visitor.form_is_ours(&headers, f.get("csrf_token")) {
-        return super::expired_form(&state);
+        return super::common::expired_form(&state);
     }
     let everywhere = f.get("overal") == Some("1");
     let done = if everywhere {

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{Chrome, error_page, page};
+use super::common::{Chrome, error_page, page};
 use crate::core::money::Cents;
 use crate::core::time::{dutch_date, dutch_long};
 use crate::http::state::AppState;

@@ -9,8 +9,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::common::{Chrome, expired_form, fields, page, refused, see_other};
 use super::session::Visitor;
-use super::{Chrome, expired_form, fields, page, refused, see_other};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::time::{dutch_date, dutch_long, offset_hours};
@@ -175,7 +175,7 @@ pub async fn reverse_form(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &visitor);
+        return super::common::not_found(&state, &visitor);
     };
     reverse_page(&state, &visitor, id, String::new(), None).await
 }
@@ -193,7 +193,7 @@ pub async fn reverse(
         return expired_form(&state);
     }
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &visitor);
+        return super::common::not_found(&state, &visitor);
     };
     let reason = f.get("reason").unwrap_or_default().trim().to_owned();
     if reason.is_empty() {
@@ -359,7 +359,7 @@ pub async fn change_cashier(
         return expired_form(&state);
     }
     let Ok(id) = Uuid::parse_str(&id) else {
-        return super::not_found(&state, &visitor);
+        return super::common::not_found(&state, &visitor);
     };
     let svc = &state.services;
     let done = match f.get("actie") {

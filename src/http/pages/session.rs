@@ -104,7 +104,10 @@ impl FromRequestParts<AppState> for Visitor {
         let token = cookie(&parts.headers, SESSION_COOKIE);
         let actor = match sessions::authenticate(&state.services, token.as_deref()).await {
             Ok(a) => a,
-            Err(e) => return Err(super::error_page(state, &e)),
+            Err(e) => {
+                tracing::error!(error = %e, "who is on a page could not be read");
+                return Err(unavailable());
+            }
         };
         let session = match actor {
             Actor::User(_) | Actor::Enrolling(_) => token,
@@ -118,6 +121,21 @@ impl FromRequestParts<AppState> for Visitor {
         };
         Ok(Visitor { actor, session })
     }
+}
+
+/// A page for when the database cannot be reached (no menu or contact details: those need it
+/// too).
+fn unavailable() -> Response {
+    use axum::response::{Html, IntoResponse};
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "5")],
+        Html(
+            "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>Even niet bereikbaar</title></head>\
+             <body><main><h1>Even niet bereikbaar</h1><p>Probeer het over een paar minuten opnieuw.</p></main></body></html>",
+        ),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
