@@ -75,12 +75,35 @@ pub struct ServeArgs {
     /// Origin (log name) for a new ledger, e.g. kindpakket.westerkwartier.nl/ledger.
     #[arg(long, env = "KINDPAKKET_ORIGIN")]
     pub origin: Option<String>,
-    /// Mark session cookies Secure (when served over HTTPS).
+    /// Mark session cookies Secure (when served over HTTPS; on by itself when --public-url
+    /// starts with https://).
     #[arg(long, env = "KINDPAKKET_SECURE_COOKIES")]
     pub secure_cookies: bool,
-    /// Public base URL, for absolute parent links (e.g. https://kindpakket.example).
+    /// Public base URL, for absolute parent links (e.g. https://kindpakket.example). An
+    /// https:// address also marks the cookies Secure.
     #[arg(long, env = "KINDPAKKET_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Whom people contact, at the foot of every page and on letters: the name.
+    #[arg(
+        long,
+        env = "KINDPAKKET_CONTACT_NAME",
+        default_value = "Stichting Leergeld"
+    )]
+    pub contact_name: String,
+    /// The contact's phone number, as people should read it.
+    #[arg(
+        long,
+        env = "KINDPAKKET_CONTACT_PHONE",
+        default_value = "0594 - 00 00 00"
+    )]
+    pub contact_phone: String,
+    /// The contact's e-mail address.
+    #[arg(
+        long,
+        env = "KINDPAKKET_CONTACT_EMAIL",
+        default_value = "info@leergeld.example"
+    )]
+    pub contact_email: String,
     /// Address of a reverse proxy whose X-Forwarded-For header names the client (repeat the
     /// flag, or separate with commas). Without it the client is always the TCP peer.
     #[arg(
@@ -381,7 +404,15 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let shutdown = http::shutdown_signal().context("installing signal handlers")?;
     let ledger = open_ledger(&a.db, a.origin.clone()).await?;
     let config = HttpConfig {
-        secure_cookies: a.secure_cookies,
+        secure_cookies: a.secure_cookies
+            || a.public_url
+                .as_deref()
+                .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://")),
+        contact: crate::http::Contact {
+            name: a.contact_name.clone(),
+            phone: a.contact_phone.clone(),
+            email: a.contact_email.clone(),
+        },
         trusted_proxies: a.trusted_proxies.clone(),
         max_connections: a.max_connections,
         max_connections_per_address: a.max_connections_per_address,
