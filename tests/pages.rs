@@ -2,6 +2,7 @@
 //! CSRF protection of every form, one club never seeing another's payments, a payment form
 //! sent twice booking once, and Leergeld's bulk actions. (The same pages are driven in a real
 //! browser by tests/browser/run.mjs.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
 
 mod common;
 

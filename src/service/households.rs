@@ -247,6 +247,20 @@ pub(in crate::service) async fn by_link(
     Ok(svc.store().household_by_link(&link_hash(token)).await?)
 }
 
+/// Most households a search shows.
+pub const SEARCH_MAX: i64 = 50;
+
+/// Households whose reference, parent's name or a child's first name contains the text
+/// (staff, auditors); erased households are left out.
+pub async fn search(svc: &Services, actor: &Actor, text: &str) -> Result<Vec<HouseholdRow>> {
+    actor.require(&[Role::Staff, Role::Auditor])?;
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 100 {
+        return Ok(Vec::new());
+    }
+    Ok(svc.store().search_households(text, SEARCH_MAX).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,18 +276,4 @@ mod tests {
         assert!(!valid_phone("12345"));
         assert!(!valid_phone("06-1234567a"));
     }
-}
-
-/// Most households a search shows.
-pub const SEARCH_MAX: i64 = 50;
-
-/// Households whose reference, parent's name or a child's first name contains the text
-/// (staff, auditors); erased households are left out.
-pub async fn search(svc: &Services, actor: &Actor, text: &str) -> Result<Vec<HouseholdRow>> {
-    actor.require(&[Role::Staff, Role::Auditor])?;
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 100 {
-        return Ok(Vec::new());
-    }
-    Ok(svc.store().search_households(text, SEARCH_MAX).await?)
 }

@@ -128,12 +128,12 @@ fn checked(
     v: &Visitor,
     headers: &HeaderMap,
     sent: Sent,
-) -> Result<Fields, Response> {
+) -> Result<Fields, Box<Response>> {
     let f = fields(sent);
     if v.form_is_ours(headers, f.get("csrf_token")) {
         Ok(f)
     } else {
-        Err(expired_form(state))
+        Err(Box::new(expired_form(state)))
     }
 }
 
@@ -229,7 +229,7 @@ pub async fn create_fund(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = NewFundForm {
         name: f.get("name").unwrap_or_default().to_owned(),
@@ -394,7 +394,7 @@ pub async fn fund_action(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
         return super::common::not_found(&state, &v);
@@ -564,7 +564,7 @@ pub async fn next_year(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
         return super::common::not_found(&state, &v);
@@ -808,7 +808,7 @@ pub async fn create_household(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let names = f.all("child_name");
     let births = f.all("child_birth_date");
@@ -1032,7 +1032,7 @@ pub async fn household_action(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
         return super::common::not_found(&state, &v);
@@ -1219,7 +1219,7 @@ pub async fn voucher_action(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
         return super::common::not_found(&state, &v);
@@ -1374,7 +1374,7 @@ pub async fn create_provider(
 ) -> Response {
     let f = match checked(&state, &v, &headers, sent) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let input = providers::NewProvider {
         name: f.get("name").unwrap_or_default().to_owned(),
