@@ -28,6 +28,7 @@ const SCENARIOS = {
   camera: './scenarios/camera.mjs', // the till with a (fake) camera
   provider: './scenarios/provider.mjs', // /aanbieder: the club's redemptions, a reversal
   beheer: './scenarios/beheer.mjs', // /beheer: issue vouchers for a fund, approve a provider
+  tour: './scenarios/tour.mjs', // every other page, as its role: axe and screenshots
 };
 
 // Defaults are relative to the checkout, wherever this is started from.
