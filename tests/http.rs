@@ -48,10 +48,34 @@ async fn login_gives_a_bearer_token_and_a_cookie_and_logout_ends_it(db: &common:
             && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    // The cookie works as well as the bearer token.
+    // The cookie works as well as the bearer token, for a request that changes something only
+    // when the browser says it comes from this site (a form elsewhere cannot use it).
     let cookie_pair = cookie.split(';').next().unwrap().to_owned();
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let req = axum::http::Request::post("/api/v1/logout")
+            .header("cookie", &cookie_pair)
+            .header("host", "kindpakket.test")
+            .header(name, value)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = app.send(req).await;
+        assert_eq!(r.status, 401, "{name}: {}", r.text);
+    }
+    let r = app
+        .send(
+            axum::http::Request::get("/api/v1/vouchers/00000000-0000-0000-0000-000000000000")
+                .header("cookie", &cookie_pair)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_ne!(r.status, 401, "a read with the cookie: {}", r.text);
     let req = axum::http::Request::post("/api/v1/logout")
         .header("cookie", cookie_pair)
+        .header("sec-fetch-site", "same-origin")
         .body(axum::body::Body::empty())
         .unwrap();
     let r = app.send(req).await;

@@ -773,3 +773,109 @@ async fn leergeld_issues_for_a_whole_fund_and_makes_next_year(db: &common::TestD
 }
 
 on_both_backends!(leergeld_issues_for_a_whole_fund_and_makes_next_year);
+
+async fn leergeld_corrects_a_household(db: &common::TestDb) {
+    let app = TestApp::new(db).await;
+    let w = app.world().await;
+    let path = format!("/beheer/gezinnen/{}/wijzigen", w.household);
+    let p = page(&app, &path, Some(&w.staff)).await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(
+        p.text.contains("Fatima de Vries") && p.text.contains("2015-04-02"),
+        "{}",
+        p.text
+    );
+    let csrf = field(&p.text, "csrf_token");
+    let cookie = format!("kp_sessie={}", w.staff);
+    let (noor, sem) = (w.children[0].as_str(), w.children[1].as_str());
+    let send = |birth: &'static str| {
+        let (app, path, cookie, csrf) = (&app, path.clone(), cookie.clone(), csrf.clone());
+        async move {
+            form(
+                app,
+                &path,
+                Some(&cookie),
+                None,
+                &[
+                    ("csrf_token", &csrf),
+                    ("parent_name", "Fatima van Dijk"),
+                    ("email", ""),
+                    ("phone", "06-87654321"),
+                    ("child_id", noor),
+                    ("child_name", "Noortje"),
+                    ("child_birth_date", "2015-04-02"),
+                    ("child_id", sem),
+                    ("child_name", "Sem"),
+                    ("child_birth_date", birth),
+                    ("new_child_name", "Lina"),
+                    ("new_child_birth_date", "2020-06-06"),
+                    ("new_child_name", ""),
+                    ("new_child_birth_date", ""),
+                ],
+            )
+            .await
+        }
+    };
+    // A birth date in the future is refused on the page, and nothing is saved.
+    let r = send("2999-01-01").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("Noortje"),
+        "what was typed stays: {}",
+        r.text
+    );
+    let h = app
+        .get(
+            &format!("/api/v1/households/{}", w.household),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(h["parent_name"], "Fatima de Vries", "{h}");
+    let r = send("2018-09-30").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let h = app
+        .get(
+            &format!("/api/v1/households/{}", w.household),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert_eq!(h["parent_name"], "Fatima van Dijk", "{h}");
+    assert_eq!(h["phone"], "06-87654321", "{h}");
+    assert!(h["email"].is_null(), "{h}");
+    let names: Vec<&str> = h["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["first_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Noortje", "Sem", "Lina"], "{h}");
+    // An auditor may read but not correct; after erasure nobody can.
+    let a = page(&app, &path, Some(&w.auditor)).await;
+    assert_eq!(a.status, 200);
+    let acsrf = field(&a.text, "csrf_token");
+    let r = form(
+        &app,
+        &path,
+        Some(&format!("kp_sessie={}", w.auditor)),
+        None,
+        &[("csrf_token", &acsrf), ("parent_name", "X")],
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app
+        .send(
+            Request::delete(format!("/api/v1/households/{}/personal-data", w.household))
+                .header("authorization", format!("Bearer {}", w.admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = send("2018-09-30").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    app.close().await;
+}
+
+on_both_backends!(leergeld_corrects_a_household);

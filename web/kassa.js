@@ -60,6 +60,14 @@ if (scanButton && scanBox && video && tokenField && window.isSecureContext &&
   if (stopButton) stopButton.addEventListener("click", stop);
 }
 
+// A page shown again by the back button may come from the browser's memory with its forms
+// marked as sent: they may be sent again (the server books nothing twice).
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) {
+    for (const form of document.querySelectorAll("form[data-once]")) delete form.dataset.sent;
+  }
+});
+
 for (const form of document.querySelectorAll("form[data-once]")) {
   form.addEventListener("submit", (event) => {
     if (form.dataset.sent === "1") {

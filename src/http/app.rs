@@ -18,7 +18,6 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::{middleware, openapi, ops, routes};
 use crate::service::Error;
-use crate::service::error::Invalid;
 
 /// The OpenAPI document as JSON: the routes' descriptions with every constraint and status.
 pub fn openapi_json() -> Result<String, serde_json::Error> {
@@ -40,9 +39,7 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     Ok(api_routes
         .merge(super::pages::routes())
         .fallback(super::pages::fallback)
-        .method_not_allowed_fallback(|| async {
-            ApiError(Error::Invalid(Invalid::MethodNotAllowed))
-        })
+        .method_not_allowed_fallback(super::pages::method_not_allowed)
         .route_layer(from_fn(middleware::track_metrics))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

@@ -319,6 +319,7 @@ mod tests {
                 "reference_taken",
                 409,
             ),
+            (E::Conflict(Conflict::FundNameTaken), "fund_name_taken", 409),
             (E::Conflict(Conflict::Exists), "conflict", 409),
             (E::Conflict(Conflict::Changed), "fund_changed", 409),
             (
@@ -564,7 +565,10 @@ mod tests {
                 Conflict::AlreadyIssued { .. }
                 | Conflict::AlreadyReversed
                 | Conflict::AlreadyPaidOut => {}
-                Conflict::AlreadyBlocked | Conflict::AlreadyExpired | Conflict::ReferenceTaken => {}
+                Conflict::AlreadyBlocked
+                | Conflict::AlreadyExpired
+                | Conflict::ReferenceTaken
+                | Conflict::FundNameTaken => {}
                 Conflict::Exists | Conflict::Changed | Conflict::InFlight | Conflict::InDoubt => {}
                 Conflict::VoucherChanged | Conflict::TwoFactorOn => {}
                 Conflict::ReissueNeeded => {}

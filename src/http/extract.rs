@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -39,6 +39,40 @@ pub fn request_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// The token of a request, as [`request_token`], except that the session cookie counts for a
+/// request that changes something (not GET or HEAD) only when the browser says it comes from
+/// this site (`Sec-Fetch-Site: same-origin`, or an `Origin` naming the host it was sent to).
+/// A form on another page of the same site, or of another site, cannot use a logged-in
+/// browser's cookie to call the API; programs send `Authorization: Bearer`.
+fn token_of(parts: &Parts) -> Option<String> {
+    let h = &parts.headers;
+    let from_cookie = h.get(AUTHORIZATION).is_none();
+    let safe = matches!(parts.method, Method::GET | Method::HEAD);
+    if from_cookie && !safe && !from_this_site(h) {
+        return None;
+    }
+    request_token(h)
+}
+
+/// True when the browser says the request comes from a page of this origin.
+fn from_this_site(h: &HeaderMap) -> bool {
+    if h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin") {
+        return true;
+    }
+    let (Some(origin), Some(host)) = (
+        h.get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        h.get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok()),
+    ) else {
+        return false;
+    };
+    origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        == Some(host)
+}
+
 /// Who is asking: a user, a parent through a personal link, or nobody.
 pub struct Caller(pub Actor);
 
@@ -46,7 +80,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = request_token(&parts.headers);
+        let token = token_of(parts);
         Ok(Caller(
             sessions::authenticate(&state.services, token.as_deref()).await?,
         ))
@@ -60,7 +94,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(BearerToken(request_token(&parts.headers)))
+        Ok(BearerToken(token_of(parts)))
     }
 }
 

@@ -238,6 +238,8 @@ pub enum Conflict {
     AlreadyExpired,
     /// A household with this case reference exists.
     ReferenceTaken,
+    /// There is a fund with this name already (a second "next year" from the same form).
+    FundNameTaken,
     /// The same thing exists already.
     Exists,
     /// What the request was based on changed meanwhile (read again and retry).
@@ -557,6 +559,7 @@ impl Conflict {
             Conflict::AlreadyBlocked => "already_blocked",
             Conflict::AlreadyExpired => "already_expired",
             Conflict::ReferenceTaken => "reference_taken",
+            Conflict::FundNameTaken => "fund_name_taken",
             Conflict::Exists => "conflict",
             Conflict::Changed => "fund_changed",
             Conflict::VoucherChanged => "voucher_changed",

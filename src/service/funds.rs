@@ -547,6 +547,17 @@ pub async fn next_year(
     actor.require(&[Role::Admin])?;
     let req = input.read()?;
     let old = get(svc, from).await?;
+    // The form sent twice (a reload, a double click) makes no second fund.
+    let wanted = req.name.trim().to_lowercase();
+    if svc
+        .store()
+        .funds()
+        .await?
+        .iter()
+        .any(|f| f.name.trim().to_lowercase() == wanted)
+    {
+        return Err(Conflict::FundNameTaken.into());
+    }
     let approvals = svc.store().approvals_of(from).await?;
     let (new, _) = create(
         svc,

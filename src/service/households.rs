@@ -217,6 +217,95 @@ pub async fn erase_personal_data(svc: &Services, actor: &Actor, id: Uuid) -> Res
     Ok(())
 }
 
+/// Corrections to a household (staff): the parent's contact data, children's first names and
+/// birth dates, and children added. The case reference stays.
+#[derive(Debug, Clone)]
+pub struct HouseholdEdit {
+    /// Parent's name.
+    pub parent_name: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Existing children, corrected: id, first name, birth date.
+    pub children: Vec<(Uuid, String, NaiveDate)>,
+    /// Children to add.
+    pub added: Vec<NewChild>,
+}
+
+/// Corrects a household (staff); refused after erasure.
+pub async fn update(
+    svc: &Services,
+    actor: &Actor,
+    id: Uuid,
+    input: Input<HouseholdEdit>,
+) -> Result<()> {
+    actor.require(&[Role::Staff])?;
+    let req = input.read()?;
+    let h = get(svc, id).await?;
+    if h.erased_at.is_some() {
+        return Err(Rule::HouseholdErased.into());
+    }
+    let parent_name = required_text("parent_name", &req.parent_name, 200)?;
+    let too_long =
+        |s: &Option<String>, max: usize| s.as_ref().is_some_and(|s| s.chars().count() > max);
+    let email = optional_text("email", req.email.as_deref(), 254)?;
+    if too_long(&req.email, 254) || email.as_deref().is_some_and(|e| !valid_email(e)) {
+        return Err(Invalid::Email.into());
+    }
+    let phone = optional_text("phone", req.phone.as_deref(), 30)?;
+    if too_long(&req.phone, 30) || phone.as_deref().is_some_and(|p| !valid_phone(p)) {
+        return Err(Invalid::Phone.into());
+    }
+    let existing = svc.store().children(id).await?;
+    if existing.len() + req.added.len() > MAX_CHILDREN {
+        return Err(Invalid::Children.into());
+    }
+    let today = svc.today();
+    let oldest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    let born_ok = |d: NaiveDate| d <= today && d >= oldest;
+    let mut changes = vec![Change::UpdateHousehold {
+        id,
+        parent_name,
+        email,
+        phone,
+    }];
+    for (child, name, birth) in &req.children {
+        if !existing.iter().any(|c| c.id == *child) {
+            return Err(Error::NotFound(Missing::Child));
+        }
+        let first_name = required_text("first_name", name, 100)?;
+        if !born_ok(*birth) {
+            return Err(Invalid::BirthDate.into());
+        }
+        changes.push(Change::UpdateChild {
+            id: *child,
+            household: id,
+            first_name,
+            birth_date: *birth,
+        });
+    }
+    let now = svc.now();
+    for (i, c) in req.added.iter().enumerate() {
+        let first_name = required_text("first_name", &c.first_name, 100)?;
+        if !born_ok(c.birth_date) {
+            return Err(Invalid::BirthDate.into());
+        }
+        changes.push(Change::InsertChild {
+            child: ChildRow {
+                id: Uuid::new_v4(),
+                household_id: id,
+                first_name: Some(first_name),
+                birth_date: Some(c.birth_date),
+            },
+            position: existing.len() + i,
+            at: now,
+        });
+    }
+    svc.store().apply(&changes).await?;
+    Ok(())
+}
+
 /// Gives the household a new personal link (staff); the old one stops working at once.
 pub async fn renew_link(svc: &Services, actor: &Actor, id: Uuid) -> Result<String> {
     actor.require(&[Role::Staff])?;

@@ -112,9 +112,9 @@ fn invalid(i: &Invalid) -> Text {
                  leesrichting omdraait). Typ de tekst opnieuw in."
             ),
         }),
-        Invalid::Amount => s("Het bedrag moet groter zijn dan nul (in centen)."),
+        Invalid::Amount => s("Het bedrag moet groter zijn dan nul."),
         Invalid::AmountPerChild => {
-            s("Het bedrag per kind moet groter zijn dan nul en hoogstens € 100.000,00 (in centen).")
+            s("Het bedrag per kind moet groter zijn dan nul en hoogstens € 100.000,00.")
         }
         Invalid::AmountTooLarge => s("Dit bedrag is te groot."),
         Invalid::PeriodReversed => s("De einddatum ligt voor de begindatum."),
@@ -174,7 +174,7 @@ fn missing(m: Missing) -> Text {
         Missing::Household => "Dit huishouden bestaat niet.",
         Missing::Child => "Dit kind bestaat niet.",
         Missing::Provider => "Deze aanbieder bestaat niet.",
-        Missing::Voucher => "Deze voucher bestaat niet.",
+        Missing::Voucher => "Dit tegoed bestaat niet.",
         Missing::Redemption => "Deze betaling bestaat niet.",
         Missing::User => "Deze gebruiker bestaat niet.",
         Missing::VoucherKey => "Er is geen sleutel voor tegoeden met deze code.",
@@ -186,18 +186,21 @@ fn missing(m: Missing) -> Text {
 fn conflict(c: Conflict) -> Text {
     s(match c {
         Conflict::AlreadyIssued { pooled: true } => {
-            "Dit huishouden heeft in deze regeling al een voucher."
+            "Dit gezin heeft in deze regeling al een tegoed."
         }
         Conflict::AlreadyIssued { pooled: false } => {
-            "Dit kind heeft in deze regeling al een voucher."
+            "Dit kind heeft in deze regeling al een tegoed."
         }
         Conflict::AlreadyReversed => "Deze betaling is al teruggedraaid.",
         Conflict::AlreadyPaidOut => {
             "Deze betaling is al uitbetaald en kan niet meer worden teruggedraaid."
         }
-        Conflict::AlreadyBlocked => "Deze voucher is al geblokkeerd.",
+        Conflict::AlreadyBlocked => "Dit tegoed is al geblokkeerd.",
         Conflict::AlreadyExpired => "Deze regeling is al afgesloten.",
-        Conflict::ReferenceTaken => "Er is al een huishouden met dit kenmerk.",
+        Conflict::ReferenceTaken => "Er is al een gezin met dit kenmerk.",
+        Conflict::FundNameTaken => {
+            "Er is al een regeling met deze naam. Kies een andere naam, of open die regeling via het overzicht."
+        }
         Conflict::Exists => "Dit bestaat al.",
         Conflict::Changed => "Dit kan niet meer: de gegevens zijn intussen veranderd.",
         Conflict::TwoFactorOn => "Inloggen in twee stappen staat al aan voor uw account.",
@@ -237,14 +240,14 @@ fn token(e: &TokenError) -> &'static str {
 fn ledger_rule(r: &Rejection) -> &'static str {
     match r {
         Rejection::InsufficientBalance { .. } => "Er staat niet genoeg tegoed op deze rekening.",
-        Rejection::Blocked(_) => "Deze voucher is geblokkeerd.",
-        Rejection::Expired => "Deze voucher is verlopen.",
+        Rejection::Blocked(_) => "Dit tegoed is geblokkeerd.",
+        Rejection::Expired => "Dit tegoed is verlopen.",
         Rejection::Generation => {
             "Deze QR-code is vervangen door een nieuwe. Gebruik de nieuwe code."
         }
-        Rejection::Category => "Deze voucher mag niet aan deze soort activiteit worden besteed.",
+        Rejection::Category => "Dit tegoed mag niet aan deze soort activiteit worden besteed.",
         Rejection::AlreadyIssued(_) => {
-            "Voor dit kind is in deze regeling al een voucher uitgegeven."
+            "Voor dit kind is in deze regeling al een tegoed uitgegeven."
         }
         Rejection::AlreadyReversed(_) => "Deze betaling is al teruggedraaid.",
         Rejection::Closed(_) => "Deze rekening is gesloten.",
@@ -260,16 +263,16 @@ fn ledger_rule(r: &Rejection) -> &'static str {
         | Rejection::Key(_)
         | Rejection::AccountExists(_)
         | Rejection::InvalidAccount(_)
-        | Rejection::InvalidTransfer(_) => "Dit mag niet volgens de regels van het grootboek.",
+        | Rejection::InvalidTransfer(_) => {
+            "Dit kan niet: het past niet bij de regels voor het geld in dit systeem."
+        }
     }
 }
 
 fn rule(r: &Rule) -> Text {
     match r {
-        Rule::InsufficientBalance => {
-            s("Er staat niet genoeg tegoed op deze voucher voor dit bedrag.")
-        }
-        Rule::NothingLeft => s("Het tegoed van deze voucher is op."),
+        Rule::InsufficientBalance => s("Er staat niet genoeg op dit tegoed voor dit bedrag."),
+        Rule::NothingLeft => s("Dit tegoed is op."),
         Rule::AmountAboveLimit { limit } => Cow::Owned(format!(
             "Dit bedrag is hoger dan het maximum van {limit} per boeking. Controleer het bedrag; \
              boek een groter bedrag in delen of vraag de beheerder om een hoger maximum."
@@ -294,33 +297,33 @@ fn rule(r: &Rule) -> Text {
         Rule::VoucherBlocked => s(
             "Dit tegoed is geblokkeerd. Vraag de ouder om contact op te nemen met Stichting Leergeld.",
         ),
-        Rule::VoucherExpired => s("Deze voucher is verlopen."),
+        Rule::VoucherExpired => s("Dit tegoed is verlopen."),
         Rule::VoucherNotYetValid { from } => Cow::Owned(format!(
-            "Deze voucher is geldig vanaf {}.",
-            from.format("%d-%m-%Y")
+            "Dit tegoed is te gebruiken vanaf {}.",
+            crate::core::time::dutch_long(*from)
         )),
         Rule::TokenSuperseded => {
             s("Deze QR-code is vervangen door een nieuwe. Vraag naar de nieuwe code.")
         }
         Rule::Token(e) => s(token(e)),
         Rule::UnknownKey => s("Deze code is ondertekend met een sleutel die wij niet kennen."),
-        Rule::UnknownVoucherToken => s("Deze voucher is bij ons niet bekend."),
+        Rule::UnknownVoucherToken => s(
+            "Deze code is bij ons niet bekend. Vraag de ouder om de brief of de link van Stichting Leergeld.",
+        ),
         Rule::ProviderNotApproved => {
-            s("Deze aanbieder is niet aangesloten bij de regeling van deze voucher.")
+            s("Deze aanbieder doet niet mee met de regeling van dit tegoed.")
         }
-        Rule::ClubNotApproved => {
-            s("Uw organisatie is niet aangesloten bij de regeling van deze voucher.")
-        }
+        Rule::ClubNotApproved => s("Uw club doet niet mee met de regeling van dit tegoed."),
         Rule::CategoryNotAllowed(c) => {
-            Cow::Owned(format!("Deze voucher mag niet aan '{c}' worden besteed."))
+            Cow::Owned(format!("Dit tegoed mag niet aan {c} worden besteed."))
         }
         Rule::CategoryNotAllowedHere(c) => Cow::Owned(format!(
-            "Deze voucher mag bij deze aanbieder niet aan '{c}' worden besteed."
+            "Dit tegoed mag bij deze club niet aan {c} worden besteed."
         )),
         Rule::CategoryNotInFund(c) => {
-            Cow::Owned(format!("De categorie '{c}' hoort niet bij deze regeling."))
+            Cow::Owned(format!("De soort {c} hoort niet bij deze regeling."))
         }
-        Rule::CategoryNotOffered(c) => Cow::Owned(format!("Deze aanbieder biedt geen '{c}' aan.")),
+        Rule::CategoryNotOffered(c) => Cow::Owned(format!("Deze aanbieder biedt geen {c} aan.")),
         Rule::ChildNotEligible { max_age } => Cow::Owned(format!(
             "Dit kind is bij de start van de regeling ouder dan {max_age} jaar."
         )),
@@ -330,8 +333,10 @@ fn rule(r: &Rule) -> Text {
         Rule::HouseholdErased => s("De gegevens van dit huishouden zijn gewist."),
         Rule::ChildErased => s("De gegevens van dit kind zijn gewist."),
         Rule::FundExpired => s("Deze regeling is afgelopen."),
-        Rule::NoVoucher => s("Dit kind heeft in deze regeling (nog) geen voucher."),
-        Rule::TooManyReissues => s("Deze voucher is te vaak opnieuw uitgegeven."),
+        Rule::NoVoucher => s("Dit kind heeft in deze regeling (nog) geen tegoed."),
+        Rule::TooManyReissues => s(
+            "Dit tegoed heeft te vaak een nieuwe QR-code gekregen. Neem contact op met de beheerder.",
+        ),
         Rule::TwoFactorOff => s(
             "Deze gebruiker heeft inloggen in twee stappen niet aan staan. Er valt niets te \
              deblokkeren; stel zo nodig alleen een nieuw wachtwoord in.",
@@ -344,9 +349,9 @@ fn rule(r: &Rule) -> Text {
             "Deze sleutel is nog in gebruik. Vervang eerst de sleutel (keys rotate) of trek hem \
              in (keys revoke); geef daarna de tegoeden opnieuw uit.",
         ),
-        Rule::IdempotencyConflict => {
-            s("Deze Idempotency-Key is al gebruikt voor een ander verzoek.")
-        }
+        Rule::IdempotencyConflict => s(
+            "Deze betaling is al gedaan met andere gegevens. Begin opnieuw: scan de QR-code nog een keer.",
+        ),
         Rule::Ledger(r) => s(ledger_rule(r)),
     }
 }

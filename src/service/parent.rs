@@ -44,7 +44,9 @@ pub async fn overview(svc: &Services, actor: &Actor) -> Result<Vec<ParentVoucher
 
 async fn one(svc: &Services, actor: &Actor, id: Uuid) -> Result<ParentVoucher> {
     let view = vouchers::view(svc, actor, id).await?;
-    let qr_svg = if view.status == "closed" || view.status == "expired" {
+    // No QR code that would not work: closed, expired or blocked (the page says why).
+    let qr_svg = if view.status == "closed" || view.status == "expired" || view.status == "blocked"
+    {
         None
     } else {
         match vouchers::current_token(svc, actor, id).await {

@@ -83,6 +83,30 @@ pub enum Change {
         /// When.
         at: DateTime<Utc>,
     },
+    /// New contact data of a household; refuses ([`Precondition::HouseholdNotErased`]) after
+    /// erasure.
+    UpdateHousehold {
+        /// The household.
+        id: Uuid,
+        /// Parent's name.
+        parent_name: String,
+        /// E-mail.
+        email: Option<String>,
+        /// Phone.
+        phone: Option<String>,
+    },
+    /// A corrected first name and birth date of a child; refuses
+    /// ([`Precondition::HouseholdNotErased`]) after erasure.
+    UpdateChild {
+        /// The child.
+        id: Uuid,
+        /// Its household.
+        household: Uuid,
+        /// First name.
+        first_name: String,
+        /// Birth date.
+        birth_date: chrono::NaiveDate,
+    },
     /// A new personal link; refuses ([`Precondition::HouseholdNotErased`]) after erasure.
     RenewLink {
         /// The household.
@@ -328,6 +352,39 @@ impl Change {
                     vec![V::Uuid(*id)],
                 ),
             ],
+            Change::UpdateHousehold {
+                id,
+                parent_name,
+                email,
+                phone,
+            } => vec![guarded(
+                "UPDATE households SET parent_name = $1, email = $2, phone = $3 \
+                 WHERE id = $4 AND erased_at IS NULL",
+                vec![
+                    V::Text(parent_name.clone()),
+                    V::OptText(email.clone()),
+                    V::OptText(phone.clone()),
+                    V::Uuid(*id),
+                ],
+                Precondition::HouseholdNotErased,
+            )],
+            Change::UpdateChild {
+                id,
+                household,
+                first_name,
+                birth_date,
+            } => vec![guarded(
+                "UPDATE children SET first_name = $1, birth_date = $2 WHERE id = $3 \
+                 AND household_id = $4 AND household_id IN \
+                 (SELECT id FROM households WHERE erased_at IS NULL)",
+                vec![
+                    V::Text(first_name.clone()),
+                    V::OptDate(Some(*birth_date)),
+                    V::Uuid(*id),
+                    V::Uuid(*household),
+                ],
+                Precondition::HouseholdNotErased,
+            )],
             Change::RenewLink {
                 household,
                 generation,

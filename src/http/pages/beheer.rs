@@ -84,7 +84,6 @@ fn uuid(typed: Option<&str>) -> Option<Uuid> {
 #[derive(Deserialize)]
 pub struct Done {
     klaar: Option<String>,
-    q: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<String> {
@@ -94,6 +93,8 @@ fn notice(done: Option<&str>) -> Option<String> {
             "storting" => "De storting is geboekt.",
             "goedgekeurd" => "De aanbieder is goedgekeurd voor deze regeling.",
             "gezin" => "Het gezin is toegevoegd.",
+            "gewijzigd" => "De gegevens zijn opgeslagen.",
+            "gewist" => "De persoonsgegevens van het gezin zijn gewist.",
             "uitgegeven" => "Het tegoed is uitgegeven.",
             "link" => "Er is een nieuwe persoonlijke link. De oude link werkt niet meer.",
             "geblokkeerd" => "Het tegoed is geblokkeerd. De QR-code werkt niet meer.",
@@ -724,6 +725,7 @@ struct HouseholdsPage {
     q: String,
     searched: bool,
     found: Vec<HouseholdLine>,
+    notice: Option<String>,
     error: Option<String>,
     form: HouseholdForm,
 }
@@ -745,6 +747,7 @@ async fn households_page(
     q: String,
     error: Option<String>,
     form: HouseholdForm,
+    notice: Option<String>,
 ) -> Response {
     let found = if q.trim().is_empty() {
         Vec::new()
@@ -777,6 +780,7 @@ async fn households_page(
                 parent: h.parent_name.unwrap_or_default(),
             })
             .collect(),
+        notice,
         error: error.clone(),
         form,
     };
@@ -792,11 +796,28 @@ pub async fn households_list(
     households_page(
         &state,
         &v,
-        d.q.unwrap_or_default(),
+        String::new(),
         None,
         HouseholdForm::default(),
+        notice(d.klaar.as_deref()),
     )
     .await
+}
+
+/// `POST /beheer/gezinnen/zoeken`: field `q` (sent in the body, so that names never appear in
+/// an address or a log).
+pub async fn search_households(
+    State(state): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    sent: Sent,
+) -> Response {
+    let f = match checked(&state, &v, &headers, sent) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let q = f.get("q").unwrap_or_default().to_owned();
+    households_page(&state, &v, q, None, HouseholdForm::default(), None).await
 }
 
 /// `POST /beheer/gezinnen`: a new household with its children.
@@ -833,7 +854,7 @@ pub async fn create_household(
                     n.trim()
                 }
             );
-            return households_page(&state, &v, String::new(), Some(m), form).await;
+            return households_page(&state, &v, String::new(), Some(m), form, None).await;
         };
         children.push(NewChild {
             first_name: n.clone(),
@@ -851,7 +872,7 @@ pub async fn create_household(
     match households::create(&state.services, &v.actor, Input::new(input)).await {
         Ok(h) => see_other(&format!("/beheer/gezinnen/{}?klaar=gezin", h.household.id)),
         Err(e) => match message(&e) {
-            Some(m) => households_page(&state, &v, String::new(), Some(m), form).await,
+            Some(m) => households_page(&state, &v, String::new(), Some(m), form, None).await,
             None => refused(&state, &v, &e, "/beheer/gezinnen"),
         },
     }
@@ -1387,6 +1408,173 @@ pub async fn create_provider(
         Err(e) => match message(&e) {
             Some(m) => providers_page(&state, &v, None, Some(m), Some(&f)).await,
             None => refused(&state, &v, &e, "/beheer/aanbieders"),
+        },
+    }
+}
+
+// ---------------------------------------------------------------- editing a household
+
+struct EditChild {
+    id: String,
+    name: String,
+    birth: String,
+}
+
+#[derive(Template)]
+#[template(path = "beheer_wijzigen.html")]
+struct EditPage {
+    chrome: Chrome,
+    csrf: String,
+    id: Uuid,
+    reference: String,
+    parent_name: String,
+    email: String,
+    phone: String,
+    children: Vec<EditChild>,
+    added: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+async fn edit_page(
+    state: &AppState,
+    v: &Visitor,
+    id: Uuid,
+    error: Option<String>,
+    f: Option<&Fields>,
+) -> Response {
+    let h = match households::view(&state.services, &v.actor, id).await {
+        Ok(h) => h,
+        Err(e) => return refused(state, v, &e, &format!("/beheer/gezinnen/{id}/wijzigen")),
+    };
+    if h.household.erased_at.is_some() {
+        return refused(
+            state,
+            v,
+            &Error::Rule(crate::service::error::Rule::HouseholdErased),
+            "/beheer/gezinnen",
+        );
+    }
+    let (children, added, parent_name, email, phone) = match f {
+        Some(f) => (
+            f.all("child_id")
+                .into_iter()
+                .zip(f.all("child_name"))
+                .zip(f.all("child_birth_date"))
+                .map(|((id, name), birth)| EditChild { id, name, birth })
+                .collect(),
+            f.all("new_child_name")
+                .into_iter()
+                .zip(f.all("new_child_birth_date"))
+                .collect(),
+            f.get("parent_name").unwrap_or_default().to_owned(),
+            f.get("email").unwrap_or_default().to_owned(),
+            f.get("phone").unwrap_or_default().to_owned(),
+        ),
+        None => (
+            h.children
+                .iter()
+                .map(|c| EditChild {
+                    id: c.id.to_string(),
+                    name: c.first_name.clone().unwrap_or_default(),
+                    birth: c.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                })
+                .collect(),
+            vec![(String::new(), String::new()); 2],
+            h.household.parent_name.clone().unwrap_or_default(),
+            h.household.email.clone().unwrap_or_default(),
+            h.household.phone.clone().unwrap_or_default(),
+        ),
+    };
+    let t = EditPage {
+        chrome: Chrome::for_visitor(state, v),
+        csrf: v.csrf(),
+        id,
+        reference: h.household.reference.unwrap_or_default(),
+        parent_name,
+        email,
+        phone,
+        children,
+        added,
+        error: error.clone(),
+    };
+    page(error_status(&error), t.render(), false)
+}
+
+/// `GET /beheer/gezinnen/{id}/wijzigen`: correct the contact data and the children, or add one.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return super::common::not_found(&state, &v);
+    };
+    edit_page(&state, &v, id, None, None).await
+}
+
+/// `POST /beheer/gezinnen/{id}/wijzigen`.
+pub async fn edit(
+    State(state): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    sent: Sent,
+) -> Response {
+    let f = match checked(&state, &v, &headers, sent) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return super::common::not_found(&state, &v);
+    };
+    let mut children = Vec::new();
+    for ((child, name), birth) in f
+        .all("child_id")
+        .into_iter()
+        .zip(f.all("child_name"))
+        .zip(f.all("child_birth_date"))
+    {
+        let (Some(child), Some(birth)) = (uuid(Some(&child)), date(Some(&birth))) else {
+            let m = format!("Vul de geboortedatum van {} in.", name.trim());
+            return edit_page(&state, &v, id, Some(m), Some(&f)).await;
+        };
+        children.push((child, name, birth));
+    }
+    let mut added = Vec::new();
+    for (name, birth) in f
+        .all("new_child_name")
+        .into_iter()
+        .zip(f.all("new_child_birth_date"))
+    {
+        if name.trim().is_empty() && birth.trim().is_empty() {
+            continue;
+        }
+        let Some(birth_date) = date(Some(&birth)) else {
+            let m = format!("Vul de geboortedatum van {} in.", name.trim());
+            return edit_page(&state, &v, id, Some(m), Some(&f)).await;
+        };
+        added.push(NewChild {
+            first_name: name,
+            birth_date,
+        });
+    }
+    let opt = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let input = households::HouseholdEdit {
+        parent_name: f.get("parent_name").unwrap_or_default().to_owned(),
+        email: opt(f.get("email")),
+        phone: opt(f.get("phone")),
+        children,
+        added,
+    };
+    match households::update(&state.services, &v.actor, id, Input::new(input)).await {
+        Ok(()) => see_other(&format!("/beheer/gezinnen/{id}?klaar=gewijzigd")),
+        Err(e) => match message(&e) {
+            Some(m) => edit_page(&state, &v, id, Some(m), Some(&f)).await,
+            None => refused(&state, &v, &e, &format!("/beheer/gezinnen/{id}")),
         },
     }
 }

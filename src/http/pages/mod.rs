@@ -16,7 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::http::state::AppState;
-pub use start::fallback;
+pub use start::{fallback, method_not_allowed};
 
 /// The page routes.
 pub fn routes() -> Router<AppState> {
@@ -62,8 +62,13 @@ pub fn routes() -> Router<AppState> {
             "/beheer/gezinnen",
             get(beheer::households_list).post(beheer::create_household),
         )
+        .route("/beheer/gezinnen/zoeken", post(beheer::search_households))
         .route("/beheer/gezinnen/{id}", get(beheer::household))
         .route("/beheer/gezinnen/{id}/wissen", get(beheer::erase_form))
+        .route(
+            "/beheer/gezinnen/{id}/wijzigen",
+            get(beheer::edit_form).post(beheer::edit),
+        )
         .route(
             "/beheer/gezinnen/{id}/brief/{fund}",
             get(beheer::household_letters),

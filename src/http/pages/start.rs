@@ -49,3 +49,21 @@ pub async fn fallback(
     }
     not_found(&state, &visitor)
 }
+
+/// `405` for a method a path does not take: JSON under `/api/`, a page elsewhere.
+pub async fn method_not_allowed(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    visitor: Visitor,
+) -> Response {
+    let p = uri.path();
+    if p == "/api" || p.starts_with("/api/") {
+        return crate::http::error::ApiError(Error::Invalid(
+            crate::service::error::Invalid::MethodNotAllowed,
+        ))
+        .into_response();
+    }
+    let mut r = not_found(&state, &visitor);
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
