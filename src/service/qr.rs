@@ -36,6 +36,31 @@ pub fn modules(text: &str) -> Result<(Vec<bool>, usize), QrError> {
 
 /// An SVG image of the code, one unit per module, scalable. `label` is read out by screen readers.
 pub fn svg(text: &str, label: &str) -> Result<String, QrError> {
+    // Encoding a code (eight masks tried) takes a few milliseconds; the same token is drawn
+    // again and again (a parent reopening the page, a letter printed twice), so the last
+    // drawings are kept. Bounded: the map starts afresh when it is full.
+    const KEEP: usize = 2048;
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (text.to_owned(), label.to_owned());
+    if let Ok(map) = cache.lock()
+        && let Some(hit) = map.get(&key)
+    {
+        return Ok(hit.clone());
+    }
+    let drawn = draw_svg(text, label)?;
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= KEEP {
+            map.clear();
+        }
+        map.insert(key, drawn.clone());
+    }
+    Ok(drawn)
+}
+
+fn draw_svg(text: &str, label: &str) -> Result<String, QrError> {
     let (dark, width) = modules(text)?;
     let size = width + 2 * QUIET_ZONE;
     let mut path = String::with_capacity(width * width * 4);
