@@ -879,3 +879,136 @@ async fn leergeld_corrects_a_household(db: &common::TestDb) {
 }
 
 on_both_backends!(leergeld_corrects_a_household);
+
+async fn staff_set_up_two_factor_log_in_on_the_pages(db: &common::TestDb) {
+    let settings = kindpakket::service::Settings {
+        require_two_factor: true,
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(db, settings, Default::default()).await;
+    let password = app.user("medewerker", "staff", None).await;
+    // Log-in leads to the set-up page; other pages send the user back there.
+    let r = page(&app, "/inloggen", None).await;
+    let form_cookie = format!(
+        "kp_formulier={}",
+        cookie_value(&set_cookie(&r, "kp_formulier").unwrap())
+    );
+    let csrf = field(&r.text, "csrf_token");
+    let r = form(
+        &app,
+        "/inloggen",
+        Some(&form_cookie),
+        None,
+        &[
+            ("csrf_token", &csrf),
+            ("username", "medewerker"),
+            ("password", &password),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.headers["location"], "/tweestaps");
+    let session = cookie_value(&set_cookie(&r, "kp_sessie").unwrap());
+    let r = page(&app, "/beheer", Some(&session)).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/tweestaps");
+    let p = page(&app, "/tweestaps", Some(&session)).await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(p.text.contains("verplicht"), "{}", p.text);
+    let csrf = field(&p.text, "csrf_token");
+    let cookie = format!("kp_sessie={session}");
+    let r = form(
+        &app,
+        "/tweestaps",
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("actie", "starten")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<svg"), "the QR code of the secret");
+    let secret = regex::Regex::new(r#"<code class="kp-token">([A-Z2-7]+)</code>"#)
+        .unwrap()
+        .captures(&r.text)
+        .unwrap()[1]
+        .to_owned();
+    // A wrong code is refused on the page; the right one turns it on and shows ten codes.
+    let r = form(
+        &app,
+        "/tweestaps",
+        Some(&cookie),
+        None,
+        &[
+            ("csrf_token", &csrf),
+            ("actie", "bevestigen"),
+            ("code", "000000"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = form(
+        &app,
+        "/tweestaps",
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("actie", "starten")],
+    )
+    .await;
+    let secret2 = regex::Regex::new(r#"<code class="kp-token">([A-Z2-7]+)</code>"#)
+        .unwrap()
+        .captures(&r.text)
+        .unwrap()[1]
+        .to_owned();
+    assert_ne!(secret, secret2, "a new secret after a failed confirmation");
+    let key = data_encoding::BASE32_NOPAD
+        .decode(secret2.as_bytes())
+        .unwrap();
+    let step = kindpakket::core::totp::step_at(chrono::Utc::now().timestamp() as u64);
+    let code = format!("{:06}", kindpakket::core::totp::code(&key, step));
+    let r = form(
+        &app,
+        "/tweestaps",
+        Some(&cookie),
+        None,
+        &[
+            ("csrf_token", &csrf),
+            ("actie", "bevestigen"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.text.matches("utrecht-unordered-list__item").count(),
+        10,
+        "{}",
+        r.text
+    );
+    // The session that confirmed goes on; /beheer opens now.
+    let r = page(&app, "/beheer", Some(&session)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The log-in page now asks for the code (a field named totp).
+    let r = page(&app, "/inloggen", None).await;
+    let form_cookie = format!(
+        "kp_formulier={}",
+        cookie_value(&set_cookie(&r, "kp_formulier").unwrap())
+    );
+    let csrf = field(&r.text, "csrf_token");
+    let r = form(
+        &app,
+        "/inloggen",
+        Some(&form_cookie),
+        None,
+        &[
+            ("csrf_token", &csrf),
+            ("username", "medewerker"),
+            ("password", &password),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(r.text.contains("name=\"totp\""), "{}", r.text);
+    app.close().await;
+}
+
+on_both_backends!(staff_set_up_two_factor_log_in_on_the_pages);

@@ -45,6 +45,7 @@ fn nav_for(role: Role) -> Vec<NavLink> {
             l("/beheer", "Overzicht"),
             l("/beheer/gezinnen", "Gezinnen"),
             l("/beheer/aanbieders", "Aanbieders"),
+            l("/tweestaps", "Inloggen in twee stappen"),
         ],
     }
 }
@@ -248,6 +249,7 @@ pub fn home_of(role: Role) -> &'static str {
 /// it), else the Dutch message with its status.
 pub fn refused(state: &AppState, visitor: &Visitor, e: &Error, here: &str) -> Response {
     match e {
+        Error::TwoFactorEnrolmentRequired => see_other("/tweestaps"),
         Error::Unauthenticated(_) if !matches!(visitor.actor, Actor::User(_)) => {
             let back: String = url_escape(here);
             see_other(&format!("/inloggen?terug={back}"))

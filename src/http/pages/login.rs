@@ -150,7 +150,9 @@ pub async fn submit(
     };
     match sessions::login(&state.services, addr, Input::new(credentials)).await {
         Ok(session) => {
-            let to = if back.is_empty() || session.two_factor_enrolment_required {
+            let to = if session.two_factor_enrolment_required {
+                "/tweestaps".to_owned()
+            } else if back.is_empty() {
                 home_of(session.role).to_owned()
             } else {
                 back

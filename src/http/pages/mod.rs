@@ -2,6 +2,7 @@
 //! `templates/`), on the NL Design System, with JavaScript only where a page needs it. Pages
 //! call the same use cases as the API; authorization lives there.
 
+mod account;
 mod assets;
 mod beheer;
 mod common;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/{*path}", get(assets::file))
         .route("/inloggen", get(login::show).post(login::submit))
         .route("/uitloggen", post(login::logout))
+        .route("/tweestaps", get(account::show).post(account::act))
         .route("/kassa", get(kassa::show).post(kassa::check))
         .route("/kassa/bedrag", post(kassa::amount))
         .route("/kassa/betaal", post(kassa::pay))
