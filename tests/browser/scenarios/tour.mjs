@@ -39,6 +39,11 @@ export async function run(t) {
     await t.checkPage(staff, 'beheer-tegoed');
     await visit(t, staff, `${household}/wissen`, 'beheer-wissen');
     await visit(t, staff, '/beheer/aanbieders', 'beheer-aanbieders');
+    await visit(t, staff, `${household}/wijzigen`, 'beheer-gezin-wijzigen');
+    await visit(t, staff, '/tweestaps', 'tweestaps');
+    await clickAndWait(staff, staff.getByRole('button', { name: 'Instellen' }));
+    expect(await staff.locator('.kp-qr svg').count() === 1, 'no QR code to set up the app');
+    await t.checkPage(staff, 'tweestaps-qr');
     // A household form with a child without a birth date: the error on the page.
     await staff.goto(`${t.url}/beheer/gezinnen`);
     await staff.locator('input[name=reference]').fill(`TOUR-${Date.now()}`);
