@@ -515,6 +515,43 @@ async fn the_kassa_books_a_payment_once_and_only_for_its_club(db: &common::TestD
         "{}",
         r.text
     );
+    // More than is left is said at the amount step, with what is left; nothing is booked.
+    let r = form(
+        &app,
+        "/kassa/bedrag",
+        Some(&cookie),
+        None,
+        &[
+            ("csrf_token", &csrf),
+            ("token", &w.token(0)),
+            ("amount", "999,00"),
+            ("category", "sport"),
+            ("idempotency_key", &uuid::Uuid::new_v4().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text.contains("Er staat nog € 250,00 op dit tegoed"),
+        "{}",
+        r.text
+    );
+    // A mistyped code keeps what was typed, to correct it.
+    let typo = format!("{}X", w.token(0));
+    let r = form(
+        &app,
+        "/kassa",
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("token", &typo)],
+    )
+    .await;
+    assert!(
+        r.text.contains("kp-result--fout") && r.text.contains(&typo),
+        "{}",
+        r.text
+    );
+    assert_eq!(balance(&app, &w.staff, &w.voucher_id(0)).await, before);
     app.close().await;
 }
 
@@ -603,6 +640,45 @@ async fn a_club_manages_only_its_own_cashiers(db: &common::TestDb) {
     assert_eq!(r.status, 404, "{}", r.text);
     let r = app.post("/api/v1/login", None, serde_json::json!({"username": "kassa-muziek", "password": "kassa-muziek-wachtwoord-1"})).await;
     assert_eq!(r.status, 200, "still works: {}", r.text);
+    // Removing the own club's cashier asks first, then ends the cashier's log-in.
+    let kassa1 = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "kassa1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = form(
+        &app,
+        &format!("/aanbieder/kassa-medewerkers/{kassa1}"),
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("actie", "verwijderen")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("kassa1 verwijderen?"), "{}", r.text);
+    assert_eq!(
+        page(&app, "/kassa", Some(&w.cashier)).await.status,
+        200,
+        "not yet removed"
+    );
+    let r = form(
+        &app,
+        &format!("/aanbieder/kassa-medewerkers/{kassa1}"),
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("actie", "verwijderen-bevestigd")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        page(&app, "/kassa", Some(&w.cashier)).await.status,
+        303,
+        "logged out"
+    );
     app.close().await;
 }
 
@@ -630,6 +706,11 @@ async fn parent_pages_are_private_and_friendly(db: &common::TestDb) {
         r.text
     );
     assert!(r.text.contains("<svg"), "the QR code");
+    // And the code under it, in groups of five, for a club that has to type it.
+    let token = w.token(0);
+    let first: String = token.chars().take(10).collect();
+    let grouped = format!("{} {}", &first[..5], &first[5..]);
+    assert!(r.text.contains(&grouped), "{grouped} in {}", r.text);
     let r = page(&app, &format!("{path}/brief"), None).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("kp-letter__qr") && r.text.contains("Noor"));
@@ -1012,3 +1093,128 @@ async fn staff_set_up_two_factor_log_in_on_the_pages(db: &common::TestDb) {
 }
 
 on_both_backends!(staff_set_up_two_factor_log_in_on_the_pages);
+
+/// Issuing for a whole fund stops at its time budget and says how many are left; the next run
+/// goes on where it stopped (a large fund never runs into the request deadline).
+async fn issuing_for_a_large_fund_goes_on_where_it_stopped(db: &common::TestDb) {
+    let settings = kindpakket::service::Settings {
+        bulk_reissue_budget: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(db, settings, Default::default()).await;
+    let w = app.world().await;
+    let r = app.post("/api/v1/households", Some(&w.staff), serde_json::json!({
+        "reference": "LG-0003", "parent_name": "Ans Bakker",
+        "children": [{"first_name": "Tim", "birth_date": "2014-03-03"}, {"first_name": "Eva", "birth_date": "2017-07-07"}]})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let staff = kindpakket::service::sessions::authenticate(&app.state.services, Some(&w.staff))
+        .await
+        .unwrap();
+    let fund = uuid::Uuid::parse_str(&w.fund).unwrap();
+    let first = kindpakket::service::vouchers::issue_all(&app.state.services, &staff, fund)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.issued, first.remaining, first.already),
+        (1, 1, 2),
+        "{first:?}"
+    );
+    let second = kindpakket::service::vouchers::issue_all(&app.state.services, &staff, fund)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.issued, second.remaining, second.already),
+        (1, 0, 3),
+        "{second:?}"
+    );
+    // The page says how many are left.
+    let p = page(
+        &app,
+        &format!("/beheer/regelingen/{}", w.fund),
+        Some(&w.staff),
+    )
+    .await;
+    let csrf = field(&p.text, "csrf_token");
+    let r = form(
+        &app,
+        &format!("/beheer/regelingen/{}/uitgeven", w.fund),
+        Some(&format!("kp_sessie={}", w.staff)),
+        None,
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert!(
+        r.text.contains("0 nieuwe tegoeden uitgegeven"),
+        "{}",
+        r.text
+    );
+    app.close().await;
+}
+
+on_both_backends!(issuing_for_a_large_fund_goes_on_where_it_stopped);
+
+async fn leergeld_erases_a_household_after_a_question(db: &common::TestDb) {
+    let app = TestApp::new(db).await;
+    let w = app.world().await;
+    let path = format!("/beheer/gezinnen/{}/wissen", w.household);
+    // Staff see no erase link and are refused by the use case; an admin is asked first.
+    let h = page(
+        &app,
+        &format!("/beheer/gezinnen/{}", w.household),
+        Some(&w.staff),
+    )
+    .await;
+    assert!(!h.text.contains(&path), "{}", h.text);
+    let csrf = field(&h.text, "csrf_token");
+    let r = form(
+        &app,
+        &path,
+        Some(&format!("kp_sessie={}", w.staff)),
+        None,
+        &[("csrf_token", &csrf), ("bevestig", "ja")],
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let q = page(&app, &path, Some(&w.admin)).await;
+    assert_eq!(q.status, 200, "{}", q.text);
+    assert!(q.text.contains("Ja, wis de gegevens"), "{}", q.text);
+    let csrf = field(&q.text, "csrf_token");
+    let cookie = format!("kp_sessie={}", w.admin);
+    let r = form(&app, &path, Some(&cookie), None, &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.status, 303, "without the answer, back to the question");
+    assert_eq!(r.headers["location"].to_str().unwrap(), path);
+    let r = form(
+        &app,
+        &path,
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("bevestig", "ja")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let h = app
+        .get(
+            &format!("/api/v1/households/{}", w.household),
+            Some(&w.staff),
+        )
+        .await
+        .json();
+    assert!(h["parent_name"].is_null(), "{h}");
+    let r = form(
+        &app,
+        "/beheer/gezinnen/zoeken",
+        Some(&cookie),
+        None,
+        &[("csrf_token", &csrf), ("q", "Fatima")],
+    )
+    .await;
+    assert!(r.text.contains("Geen gezinnen gevonden"), "{}", r.text);
+    assert_eq!(
+        page(&app, &w.parent_link, None).await.status,
+        404,
+        "the link stops working"
+    );
+    app.close().await;
+}
+
+on_both_backends!(leergeld_erases_a_household_after_a_question);

@@ -37,8 +37,9 @@ pub struct Settings {
     pub max_top_up: Cents,
     /// Admin, staff and finance must set up two-factor log-in before anything else.
     pub require_two_factor: bool,
-    /// How long one bulk-reissue request works before it answers with what is left (well
-    /// inside the request deadline; the caller repeats until nothing is left).
+    /// How long one bulk request (reissuing for a key, issuing for a whole fund) works before
+    /// it answers with what is left (well inside the request deadline; the caller repeats
+    /// until nothing is left).
     pub bulk_reissue_budget: std::time::Duration,
 }
 

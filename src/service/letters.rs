@@ -15,6 +15,8 @@ pub struct Letter {
     pub view: VoucherView,
     /// The QR code of its current token (SVG).
     pub qr_svg: String,
+    /// The code under the QR code, in groups of five.
+    pub code: String,
     /// The household's reference (for Leergeld's envelope), when kept.
     pub reference: Option<String>,
 }
@@ -62,6 +64,7 @@ pub async fn of_fund(
         out.push(Letter {
             view,
             qr_svg,
+            code: super::qr::grouped(&token),
             reference,
         });
     }

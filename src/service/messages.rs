@@ -99,18 +99,21 @@ fn invalid(i: &Invalid) -> Text {
         }
         Invalid::BodyTooLarge => s("Het verzoek is te groot."),
         Invalid::MethodNotAllowed => s("Deze handeling kan niet op dit adres."),
-        Invalid::Text { field, problem } => Cow::Owned(match problem {
-            TextProblem::Empty => format!("Het veld '{field}' mag niet leeg zijn."),
-            TextProblem::TooLong(max) => {
-                format!("Het veld '{field}' is te lang (hoogstens {max} tekens).")
-            }
-            TextProblem::ControlCharacters => {
-                format!("Het veld '{field}' bevat tekens die niet zijn toegestaan.")
-            }
-            TextProblem::FormatCharacters => format!(
-                "Het veld '{field}' bevat onzichtbare tekens (zoals een teken dat de \
+        Invalid::Text { field, problem } => Cow::Owned({
+            let field = field_label(field);
+            match problem {
+                TextProblem::Empty => format!("Het veld '{field}' mag niet leeg zijn."),
+                TextProblem::TooLong(max) => {
+                    format!("Het veld '{field}' is te lang (hoogstens {max} tekens).")
+                }
+                TextProblem::ControlCharacters => {
+                    format!("Het veld '{field}' bevat tekens die niet zijn toegestaan.")
+                }
+                TextProblem::FormatCharacters => format!(
+                    "Het veld '{field}' bevat onzichtbare tekens (zoals een teken dat de \
                  leesrichting omdraait). Typ de tekst opnieuw in."
-            ),
+                ),
+            }
         }),
         Invalid::Amount => s("Het bedrag moet groter zijn dan nul."),
         Invalid::AmountPerChild => {
@@ -353,5 +356,19 @@ fn rule(r: &Rule) -> Text {
             "Deze betaling is al gedaan met andere gegevens. Begin opnieuw: scan de QR-code nog een keer.",
         ),
         Rule::Ledger(r) => s(ledger_rule(r)),
+    }
+}
+
+/// The Dutch name of a field, as the forms label it.
+fn field_label(field: &str) -> &str {
+    match field {
+        "name" => "naam",
+        "sponsor" => "wie betaalt",
+        "reference" => "kenmerk",
+        "parent_name" => "naam van de ouder",
+        "first_name" => "voornaam",
+        "reason" => "reden",
+        "description" => "omschrijving",
+        other => other,
     }
 }

@@ -15,6 +15,8 @@ pub struct ParentVoucher {
     /// The QR code of its current token (an SVG), unless it cannot be shown: the voucher is
     /// closed, or its key was withdrawn and it waits for a new letter.
     pub qr_svg: Option<String>,
+    /// The code under the QR code, in groups of five, for a club that types it.
+    pub code: Option<String>,
 }
 
 /// The actor of a personal link: the parent of its household, or `unknown_page` for a link
@@ -45,6 +47,7 @@ pub async fn overview(svc: &Services, actor: &Actor) -> Result<Vec<ParentVoucher
 async fn one(svc: &Services, actor: &Actor, id: Uuid) -> Result<ParentVoucher> {
     let view = vouchers::view(svc, actor, id).await?;
     // No QR code that would not work: closed, expired or blocked (the page says why).
+    let mut code = None;
     let qr_svg = if view.status == "closed" || view.status == "expired" || view.status == "blocked"
     {
         None
@@ -55,11 +58,12 @@ async fn one(svc: &Services, actor: &Actor, id: Uuid) -> Result<ParentVoucher> {
                     Some(name) => format!("QR-code van het tegoed van {name}"),
                     None => "QR-code van het tegoed van uw gezin".to_owned(),
                 };
+                code = Some(super::qr::grouped(&token));
                 Some(super::qr::svg(&token, &label).map_err(Error::internal)?)
             }
             Err(Error::Conflict(Conflict::ReissueNeeded)) => None,
             Err(e) => return Err(e),
         }
     };
-    Ok(ParentVoucher { view, qr_svg })
+    Ok(ParentVoucher { view, qr_svg, code })
 }

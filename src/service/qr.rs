@@ -34,6 +34,18 @@ pub fn modules(text: &str) -> Result<(Vec<bool>, usize), QrError> {
     Ok((dark, width))
 }
 
+/// A code as people read and type it: in groups of five characters.
+pub fn grouped(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 5);
+    for (i, c) in code.chars().enumerate() {
+        if i > 0 && i % 5 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// An SVG image of the code, one unit per module, scalable. `label` is read out by screen readers.
 pub fn svg(text: &str, label: &str) -> Result<String, QrError> {
     // Encoding a code (eight masks tried) takes a few milliseconds; the same token is drawn

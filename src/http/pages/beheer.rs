@@ -248,6 +248,16 @@ pub async fn create_fund(
         Ok(a) => a,
         Err(e) => return overview_page(&state, &v, None, Some(e), form).await,
     };
+    let max_age = match form.max_age.trim() {
+        "" => None,
+        typed => match typed.parse::<i64>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                let e = "Vul de hoogste leeftijd in cijfers in, bijvoorbeeld 17.".to_owned();
+                return overview_page(&state, &v, None, Some(e), form).await;
+            }
+        },
+    };
     let input = NewFund {
         name: form.name.clone(),
         sponsor: form.sponsor.clone(),
@@ -255,7 +265,7 @@ pub async fn create_fund(
         valid_until: until,
         categories: f.all("categories"),
         amount_per_child_cents: amount,
-        max_age_years: form.max_age.trim().parse().ok(),
+        max_age_years: max_age,
         pooling: Some("child".into()),
     };
     match funds::create(&state.services, &v.actor, Input::new(input)).await {
@@ -648,6 +658,7 @@ struct LetterView {
     valid_until: String,
     categories: String,
     qr_svg: String,
+    code: String,
 }
 
 #[derive(Template)]
@@ -689,6 +700,7 @@ async fn letters_page(
                 valid_until: dutch_long(l.view.expires_at),
                 categories: categories(&l.view.categories),
                 qr_svg: l.qr_svg,
+                code: l.code,
             })
             .collect(),
         left_out,
@@ -1042,6 +1054,17 @@ pub async fn erase_form(
     page(StatusCode::OK, t.render(), false)
 }
 
+/// `POST /beheer/gezinnen/{id}/wissen`: erases the personal data (after the confirm step).
+pub async fn erase(
+    state: State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    sent: Sent,
+) -> Response {
+    household_action(state, v, headers, Path((id, "wissen".to_owned())), sent).await
+}
+
 /// `POST /beheer/gezinnen/{id}/{action}`: `wissen` (erase personal data, after the confirm
 /// step), `link` (a new parent link), `uitgeven` (a voucher for one child: fund_id, child_id).
 pub async fn household_action(
@@ -1171,6 +1194,10 @@ async fn voucher_page(
                 ),
                 "reverse" => "Teruggeboekt".to_owned(),
                 "expire" => "Verlopen: terug naar de regeling".to_owned(),
+                "blocked" => "Geblokkeerd".to_owned(),
+                "unblocked" => "Blokkade opgeheven".to_owned(),
+                "reissued" => "Nieuwe QR-code".to_owned(),
+                "closed" => "Afgesloten".to_owned(),
                 other => other.to_owned(),
             },
             amount: Cents(h.amount_cents).to_string(),
@@ -1248,6 +1275,10 @@ pub async fn voucher_action(
     let svc = &state.services;
     let reason = f.get("reason").unwrap_or_default().trim().to_owned();
     let done: Result<&str, Error> = match action.as_str() {
+        "blokkeren" if reason.is_empty() => {
+            let m = "Schrijf kort op waarom u het tegoed blokkeert.".to_owned();
+            return voucher_page(&state, &v, id, None, Some(m)).await;
+        }
         "blokkeren" => vouchers::block(svc, &v.actor, id, Input::new(vouchers::Block { reason }))
             .await
             .map(|_| "geblokkeerd"),

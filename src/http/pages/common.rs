@@ -29,6 +29,9 @@ pub struct Nav {
     pub links: Vec<NavLink>,
     /// The CSRF token of the log-out form.
     pub csrf: String,
+    /// Offer "log out everywhere" (not on a club's shared till phone: one tap would log out
+    /// every phone of that cashier account; the club's manager removes a lost phone's access).
+    pub everywhere: bool,
 }
 
 fn nav_for(role: Role) -> Vec<NavLink> {
@@ -90,6 +93,7 @@ impl Chrome {
             c.nav = Some(Nav {
                 links: nav_for(u.role),
                 csrf: visitor.csrf(),
+                everywhere: u.role != Role::Cashier,
             });
         }
         c
@@ -164,6 +168,7 @@ struct ErrorPage {
     chrome: Chrome,
     title: String,
     message: String,
+    login: bool,
 }
 
 /// A page for a use case's refusal or fault: its Dutch message, with a status to match.
@@ -193,6 +198,7 @@ fn error_page_with(_state: &AppState, chrome: Chrome, e: &Error) -> Response {
         chrome,
         title: title.to_owned(),
         message: e.message().into_owned(),
+        login: false,
     };
     page(status, t.render(), true)
 }
@@ -277,8 +283,9 @@ pub fn expired_form(state: &AppState) -> Response {
     let t = ErrorPage {
         chrome: Chrome::new(&state.config.contact, true),
         title: "Het formulier is verlopen".to_owned(),
-        message: "Het formulier is verlopen of komt niet van deze website. Er is niets opgeslagen. Ga terug, laad de pagina opnieuw en probeer het nog eens."
+        message: "Er is niets opgeslagen, want het formulier was verlopen (bijvoorbeeld omdat u intussen bent uitgelogd). Ga terug, laad de pagina opnieuw en probeer het nog eens."
             .to_owned(),
+        login: true,
     };
     page(StatusCode::FORBIDDEN, t.render(), true)
 }

@@ -228,9 +228,11 @@ pub async fn amount(
     let key = f.get("idempotency_key");
     let cents = match Cents::parse_euros(&typed) {
         Ok(c) if c.is_positive() => c,
-        _ => {
+        parsed => {
             let msg = if typed.is_empty() {
                 "Vul het bedrag in, bijvoorbeeld 12,50."
+            } else if parsed.is_ok() || typed.trim_start().starts_with('-') {
+                "Het bedrag moet meer dan € 0,00 zijn."
             } else {
                 "Dit is geen bedrag. Schrijf het zo: 12,50."
             };
@@ -246,6 +248,33 @@ pub async fn amount(
             .await;
         }
     };
+    // More than is left is said at this step, next to the amount, with what is left.
+    match vouchers::lookup(&state.services, &visitor.actor, Input::new(token.clone())).await {
+        Ok(l) if l.valid && l.balance_cents.is_some_and(|b| cents.0 > b) => {
+            let msg = format!(
+                "Er staat nog {} op dit tegoed. Kies een lager bedrag.",
+                Cents(l.balance_cents.unwrap_or_default())
+            );
+            return result(
+                &state,
+                &visitor,
+                token,
+                typed,
+                Some(msg),
+                Some(&category),
+                key,
+            )
+            .await;
+        }
+        Ok(l) if !l.valid => {
+            return result(&state, &visitor, token, String::new(), None, None, None).await;
+        }
+        Ok(_) => {}
+        Err(Error::Invalid(_)) => {
+            return result(&state, &visitor, token, String::new(), None, None, None).await;
+        }
+        Err(e) => return refused(&state, &visitor, &e, "/kassa"),
+    }
     let club = match providers::mine(&state.services, &visitor.actor).await {
         Ok(p) => p.name,
         Err(e) => return refused(&state, &visitor, &e, "/kassa"),
@@ -300,8 +329,7 @@ pub async fn pay(
     .await
     {
         Ok(r) => super::common::see_other(&format!("/kassa/bon/{}", r.id)),
-        Err(Error::Rule(rule)) => {
-            let e = Error::Rule(rule);
+        Err(e @ (Error::Rule(_) | Error::Invalid(_) | Error::Conflict(_) | Error::Replayed(_))) => {
             let club = match providers::mine(&state.services, &visitor.actor).await {
                 Ok(p) => p.name,
                 Err(e) => return refused(&state, &visitor, &e, "/kassa"),

@@ -66,7 +66,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/beheer/gezinnen/zoeken", post(beheer::search_households))
         .route("/beheer/gezinnen/{id}", get(beheer::household))
-        .route("/beheer/gezinnen/{id}/wissen", get(beheer::erase_form))
+        .route(
+            "/beheer/gezinnen/{id}/wissen",
+            get(beheer::erase_form).post(beheer::erase),
+        )
         .route(
             "/beheer/gezinnen/{id}/wijzigen",
             get(beheer::edit_form).post(beheer::edit),

@@ -22,6 +22,7 @@ struct Card {
     categories: String,
     notice: Option<String>,
     qr_svg: Option<String>,
+    code: Option<String>,
     lines: Vec<Line>,
 }
 
@@ -55,6 +56,7 @@ struct Letter {
     valid_until: String,
     categories: String,
     qr_svg: String,
+    code: String,
 }
 
 #[derive(Template)]
@@ -109,12 +111,14 @@ pub async fn letter(State(state): State<AppState>, Path(link): Path<String>) -> 
         .filter_map(|v| {
             let name = name_of(&v);
             let qr_svg = v.qr_svg?;
+            let code = v.code.unwrap_or_default();
             Some(Letter {
                 name,
                 balance: Cents(v.view.balance_cents).to_string(),
                 valid_until: dutch_long(v.view.expires_at),
                 categories: categories(&v.view.categories),
                 qr_svg,
+                code,
             })
         })
         .collect();
@@ -177,6 +181,7 @@ fn card(v: ParentVoucher) -> Card {
         categories: categories(&v.view.categories),
         notice,
         qr_svg: v.qr_svg,
+        code: v.code,
         lines,
     }
 }

@@ -70,6 +70,15 @@ struct CashiersPage {
     new_name: String,
 }
 
+#[derive(Template)]
+#[template(path = "aanbieder_verwijderen.html")]
+struct RemovePage {
+    chrome: Chrome,
+    csrf: String,
+    id: Uuid,
+    name: String,
+}
+
 /// A notice after an action, named in the address (no personal data).
 #[derive(Deserialize)]
 pub struct Done {
@@ -371,7 +380,29 @@ pub async fn change_cashier(
         )
         .await
         .map(|()| "wachtwoord"),
-        Some("verwijderen") => users::disable(svc, &visitor.actor, id)
+        Some("verwijderen") => {
+            // First a question: removing logs the phone out at once.
+            let name = match users::list(svc, &visitor.actor).await {
+                Ok(list) => list.into_iter().find(|u| u.id == id).map(|u| u.username),
+                Err(e) => return refused(&state, &visitor, &e, "/aanbieder/kassa-medewerkers"),
+            };
+            let Some(name) = name else {
+                return refused(
+                    &state,
+                    &visitor,
+                    &Error::NotFound(crate::service::error::Missing::User),
+                    "/aanbieder/kassa-medewerkers",
+                );
+            };
+            let t = RemovePage {
+                chrome: Chrome::for_visitor(&state, &visitor),
+                csrf: visitor.csrf(),
+                id,
+                name,
+            };
+            return page(StatusCode::OK, t.render(), false);
+        }
+        Some("verwijderen-bevestigd") => users::disable(svc, &visitor.actor, id)
             .await
             .map(|_| "verwijderd"),
         _ => Err(Error::Forbidden),

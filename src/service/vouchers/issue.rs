@@ -303,6 +303,9 @@ pub struct IssueSummary {
     pub no_money: usize,
     /// Anything else, with the household's reference and the reason (Dutch).
     pub failed: Vec<(String, String)>,
+    /// Not tried yet: the run stopped at its time budget (well inside the request deadline);
+    /// running it again goes on where it stopped.
+    pub remaining: usize,
 }
 
 /// Issues a voucher to every eligible child (or household, for a fund pooled per household)
@@ -358,7 +361,13 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
         }
     }
     let total = targets.len();
+    let started = std::time::Instant::now();
+    let budget = svc.settings().bulk_reissue_budget;
     for (done, (reference, req)) in targets.into_iter().enumerate() {
+        if done > 0 && started.elapsed() >= budget {
+            out.remaining = total - done;
+            break;
+        }
         match issue(svc, actor, fund_id, None, Input::new(req)).await {
             Ok(_) => out.issued += 1,
             Err(Error::Conflict(Conflict::AlreadyIssued { .. })) => out.already += 1,
@@ -377,6 +386,7 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
     }
     tracing::info!(fund = %fund_id, issued = out.issued, already = out.already,
         not_eligible = out.not_eligible, no_money = out.no_money, failed = out.failed.len(),
+        remaining = out.remaining,
         "vouchers issued for a whole fund");
     Ok(out)
 }
