@@ -26,6 +26,7 @@ const SCENARIOS = {
   login: './scenarios/login.mjs', // /inloggen, wrong and right password, Uitloggen
   kassa: './scenarios/kassa.mjs', // the till, typed code: check, amount, confirm, receipt, resubmit
   camera: './scenarios/camera.mjs', // the till with a (fake) camera
+  keyboard: './scenarios/keyboard.mjs', // the till with the keyboard alone
   provider: './scenarios/provider.mjs', // /aanbieder: the club's redemptions, a reversal
   beheer: './scenarios/beheer.mjs', // /beheer: issue vouchers for a fund, approve a provider
   tour: './scenarios/tour.mjs', // every other page, as its role: axe and screenshots

@@ -4,7 +4,7 @@
 
 import { join } from 'node:path';
 import { assertAccessible } from './axe.mjs';
-import { screenshots, slug } from './shots.mjs';
+import { noHorizontalScroll, screenshots, slug } from './shots.mjs';
 import { DEMO_PASSWORD } from './server.mjs';
 
 export class Failure extends Error {}
@@ -90,6 +90,13 @@ export class Scenario {
       await assertAccessible(page, `${name} (${page.url()})`);
     } catch (e) {
       this.soft(e.message);
+    }
+    // A phone of 320 px: the page never scrolls sideways (wide tables scroll inside their box).
+    try {
+      const { ok, scrollWidth } = await noHorizontalScroll(page, 320);
+      if (!ok) this.soft(`${name} is ${scrollWidth} px wide at 320 px (${page.url()})`);
+    } catch (e) {
+      this.soft(`320 px check of ${name}: ${e.message}`);
     }
     try {
       await screenshots(page, { dir: this.env.shotsDir, backend: this.env.backend, name });
