@@ -956,6 +956,32 @@ async fn leergeld_corrects_a_household(db: &common::TestDb) {
     assert!(r.status.is_success(), "{}", r.text);
     let r = send("2018-09-30").await;
     assert_eq!(r.status, 422, "{}", r.text);
+    // A new household with a wrong e-mail address: the message is tied to that field.
+    let g = page(&app, "/beheer/gezinnen", Some(&w.staff)).await;
+    let csrf = field(&g.text, "csrf_token");
+    let r = form(
+        &app,
+        "/beheer/gezinnen",
+        Some(&format!("kp_sessie={}", w.staff)),
+        None,
+        &[
+            ("csrf_token", &csrf),
+            ("reference", "LG-0099"),
+            ("parent_name", "Kees"),
+            ("email", "geen-adres"),
+            ("phone", ""),
+            ("child_name", "Bo"),
+            ("child_birth_date", "2016-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let invalid: Vec<&str> = regex::Regex::new(r#"name="([a-z_]+)"[^>]*aria-invalid="true""#)
+        .unwrap()
+        .captures_iter(&r.text)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert_eq!(invalid, ["email"], "{}", r.text);
     app.close().await;
 }
 

@@ -110,7 +110,7 @@ fn notice(done: Option<&str>) -> Option<String> {
     )
 }
 
-fn error_status(e: &Option<String>) -> StatusCode {
+fn error_status(e: &Option<FormError>) -> StatusCode {
     if e.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -118,10 +118,84 @@ fn error_status(e: &Option<String>) -> StatusCode {
     }
 }
 
+/// A refusal shown on a form: the Dutch message, and the field it is about (`""` for the form
+/// as a whole), so that the page can mark that field (`aria-invalid`).
+#[derive(Debug, Clone)]
+pub struct FormError {
+    text: String,
+    field: &'static str,
+}
+
+impl std::fmt::Display for FormError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<String> for FormError {
+    fn from(text: String) -> Self {
+        FormError { text, field: "" }
+    }
+}
+
+impl FormError {
+    /// A message about one field.
+    fn on(field: &'static str, text: impl Into<String>) -> Self {
+        FormError {
+            text: text.into(),
+            field,
+        }
+    }
+}
+
+/// The field of the forms a refusal is about.
+fn field_of(e: &Error) -> &'static str {
+    use crate::service::error::Invalid as I;
+    match e {
+        Error::Invalid(i) => match i {
+            I::Text { field, .. } => match *field {
+                "name" => "name",
+                "sponsor" => "sponsor",
+                "reference" => "reference",
+                "parent_name" => "parent_name",
+                "first_name" => "child",
+                "reason" => "reason",
+                _ => "",
+            },
+            I::Amount | I::AmountPerChild | I::AmountTooLarge => "amount",
+            I::PeriodReversed | I::PeriodTooLong => "valid_until",
+            I::Categories(_) | I::Category => "categories",
+            I::MaxAge => "max_age_years",
+            I::Kvk => "kvk",
+            I::Iban => "iban",
+            I::Email => "email",
+            I::Phone => "phone",
+            I::Children | I::BirthDate => "child",
+            _ => "",
+        },
+        Error::Conflict(crate::service::error::Conflict::ReferenceTaken) => "reference",
+        Error::Conflict(crate::service::error::Conflict::FundNameTaken) => "name",
+        _ => "",
+    }
+}
+
 /// The message of a refusal the person can act on; `None` for the rest (shown as a page).
-fn message(e: &Error) -> Option<String> {
+fn message(e: &Error) -> Option<FormError> {
     matches!(e, Error::Invalid(_) | Error::Rule(_) | Error::Conflict(_))
-        .then(|| e.message().into_owned())
+        .then(|| FormError::on(field_of(e), e.message().into_owned()))
+}
+
+impl FormError {
+    /// True when the error is about the field named `field` in the form (for the templates).
+    pub fn is_about(&self, field: &str) -> bool {
+        let key = match field {
+            "child_name" | "child_birth_date" | "new_child_name" | "new_child_birth_date" => {
+                "child"
+            }
+            other => other,
+        };
+        !self.field.is_empty() && self.field == key
+    }
 }
 
 fn checked(
@@ -156,7 +230,7 @@ struct OverviewPage {
     can: Can,
     funds: Vec<FundLine>,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
     form: NewFundForm,
 }
 
@@ -174,7 +248,7 @@ async fn overview_page(
     state: &AppState,
     v: &Visitor,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
     form: NewFundForm,
 ) -> Response {
     let list = match funds::list(&state.services, &v.actor).await {
@@ -241,19 +315,27 @@ pub async fn create_fund(
         max_age: f.get("max_age_years").unwrap_or_default().to_owned(),
     };
     let (Some(from), Some(until)) = (date(f.get("valid_from")), date(f.get("valid_until"))) else {
-        let e = Some("Vul de eerste en de laatste dag in.".to_owned());
+        let e = Some(FormError::on(
+            "valid_from",
+            "Vul de eerste en de laatste dag in.",
+        ));
         return overview_page(&state, &v, None, e, form).await;
     };
     let amount = match euros(&form.amount) {
         Ok(a) => a,
-        Err(e) => return overview_page(&state, &v, None, Some(e), form).await,
+        Err(e) => {
+            return overview_page(&state, &v, None, Some(FormError::on("amount", e)), form).await;
+        }
     };
     let max_age = match form.max_age.trim() {
         "" => None,
         typed => match typed.parse::<i64>() {
             Ok(a) => Some(a),
             Err(_) => {
-                let e = "Vul de hoogste leeftijd in cijfers in, bijvoorbeeld 17.".to_owned();
+                let e = FormError::on(
+                    "max_age_years",
+                    "Vul de hoogste leeftijd in cijfers in, bijvoorbeeld 17.",
+                );
                 return overview_page(&state, &v, None, Some(e), form).await;
             }
         },
@@ -271,7 +353,7 @@ pub async fn create_fund(
     match funds::create(&state.services, &v.actor, Input::new(input)).await {
         Ok((fund, _)) => see_other(&format!("/beheer/regelingen/{}?klaar=regeling", fund.id)),
         Err(e) => match message(&e) {
-            Some(m) => overview_page(&state, &v, None, Some(m), form).await,
+            Some(m) => overview_page(&state, &v, None, Some(m.into()), form).await,
             None => refused(&state, &v, &e, "/beheer"),
         },
     }
@@ -306,7 +388,7 @@ struct FundPage {
     approvals: Vec<ApprovalLine>,
     providers: Vec<Choice>,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
     ended: bool,
     key: String,
 }
@@ -316,7 +398,7 @@ async fn fund_page(
     v: &Visitor,
     id: Uuid,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
 ) -> Response {
     let svc = &state.services;
     let here = format!("/beheer/regelingen/{id}");
@@ -413,7 +495,7 @@ pub async fn fund_action(
     let svc = &state.services;
     let done: Result<&str, Error> = match action.as_str() {
         "storting" => match euros(f.get("amount").unwrap_or_default()) {
-            Err(m) => return fund_page(&state, &v, id, None, Some(m)).await,
+            Err(m) => return fund_page(&state, &v, id, None, Some(m.into())).await,
             Ok(amount_cents) => funds::deposit(
                 svc,
                 &v.actor,
@@ -430,7 +512,7 @@ pub async fn fund_action(
         "goedkeuren" => match uuid(f.get("provider_id")) {
             None => {
                 let m = "Kies een aanbieder.".to_owned();
-                return fund_page(&state, &v, id, None, Some(m)).await;
+                return fund_page(&state, &v, id, None, Some(m.into())).await;
             }
             Some(p) => {
                 funds::approve_provider(svc, &v.actor, id, p, Input::new(f.all("categories")))
@@ -442,7 +524,7 @@ pub async fn fund_action(
             return match vouchers::issue_all(svc, &v.actor, id).await {
                 Ok(s) => summary_page(&state, &v, id, s, None),
                 Err(e) => match message(&e) {
-                    Some(m) => fund_page(&state, &v, id, None, Some(m)).await,
+                    Some(m) => fund_page(&state, &v, id, None, Some(m.into())).await,
                     None => refused(&state, &v, &e, &format!("/beheer/regelingen/{id}")),
                 },
             };
@@ -452,7 +534,7 @@ pub async fn fund_action(
     match done {
         Ok(what) => see_other(&format!("/beheer/regelingen/{id}?klaar={what}")),
         Err(e) => match message(&e) {
-            Some(m) => fund_page(&state, &v, id, None, Some(m)).await,
+            Some(m) => fund_page(&state, &v, id, None, Some(m.into())).await,
             None => refused(&state, &v, &e, &format!("/beheer/regelingen/{id}")),
         },
     }
@@ -501,14 +583,14 @@ struct NextYearPage {
     valid_until: String,
     deposit: String,
     keep: Vec<KeepLine>,
-    error: Option<String>,
+    error: Option<FormError>,
 }
 
 async fn next_year_page(
     state: &AppState,
     v: &Visitor,
     id: Uuid,
-    error: Option<String>,
+    error: Option<FormError>,
     f: Option<&Fields>,
 ) -> Response {
     let svc = &state.services;
@@ -582,13 +664,13 @@ pub async fn next_year(
     };
     let (Some(from), Some(until)) = (date(f.get("valid_from")), date(f.get("valid_until"))) else {
         let m = "Vul de eerste en de laatste dag in.".to_owned();
-        return next_year_page(&state, &v, id, Some(m), Some(&f)).await;
+        return next_year_page(&state, &v, id, Some(m.into()), Some(&f)).await;
     };
     let deposit = match f.get("deposit").map(str::trim).filter(|d| !d.is_empty()) {
         None => None,
         Some(d) => match euros(d) {
             Ok(c) => Some(c),
-            Err(m) => return next_year_page(&state, &v, id, Some(m), Some(&f)).await,
+            Err(m) => return next_year_page(&state, &v, id, Some(m.into()), Some(&f)).await,
         },
     };
     let svc = &state.services;
@@ -602,7 +684,7 @@ pub async fn next_year(
         Ok(n) => n,
         Err(e) => {
             return match message(&e) {
-                Some(m) => next_year_page(&state, &v, id, Some(m), Some(&f)).await,
+                Some(m) => next_year_page(&state, &v, id, Some(m.into()), Some(&f)).await,
                 None => refused(
                     &state,
                     &v,
@@ -630,7 +712,7 @@ pub async fn next_year(
                 new.name,
                 e.message()
             );
-            return fund_page(&state, &v, new.id, None, Some(m)).await;
+            return fund_page(&state, &v, new.id, None, Some(m.into())).await;
         }
     }
     if deposit.is_none() {
@@ -644,7 +726,7 @@ pub async fn next_year(
                 "De regeling is gemaakt, maar de tegoeden zijn niet uitgegeven: {}",
                 e.message()
             );
-            fund_page(&state, &v, new.id, None, Some(m)).await
+            fund_page(&state, &v, new.id, None, Some(m.into())).await
         }
     }
 }
@@ -738,7 +820,7 @@ struct HouseholdsPage {
     searched: bool,
     found: Vec<HouseholdLine>,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
     form: HouseholdForm,
 }
 
@@ -757,7 +839,7 @@ async fn households_page(
     state: &AppState,
     v: &Visitor,
     q: String,
-    error: Option<String>,
+    error: Option<FormError>,
     form: HouseholdForm,
     notice: Option<String>,
 ) -> Response {
@@ -866,7 +948,7 @@ pub async fn create_household(
                     n.trim()
                 }
             );
-            return households_page(&state, &v, String::new(), Some(m), form, None).await;
+            return households_page(&state, &v, String::new(), Some(m.into()), form, None).await;
         };
         children.push(NewChild {
             first_name: n.clone(),
@@ -884,7 +966,7 @@ pub async fn create_household(
     match households::create(&state.services, &v.actor, Input::new(input)).await {
         Ok(h) => see_other(&format!("/beheer/gezinnen/{}?klaar=gezin", h.household.id)),
         Err(e) => match message(&e) {
-            Some(m) => households_page(&state, &v, String::new(), Some(m), form, None).await,
+            Some(m) => households_page(&state, &v, String::new(), Some(m.into()), form, None).await,
             None => refused(&state, &v, &e, "/beheer/gezinnen"),
         },
     }
@@ -931,7 +1013,7 @@ struct HouseholdPage {
     vouchers: Vec<VoucherLine>,
     funds: Vec<(Uuid, String)>,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
 }
 
 async fn household_page(
@@ -939,7 +1021,7 @@ async fn household_page(
     v: &Visitor,
     id: Uuid,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
 ) -> Response {
     let svc = &state.services;
     let here = format!("/beheer/gezinnen/{id}");
@@ -1099,7 +1181,7 @@ pub async fn household_action(
             let (Some(fund), Some(child)) = (uuid(f.get("fund_id")), uuid(f.get("child_id")))
             else {
                 let m = "Kies een regeling en een kind.".to_owned();
-                return household_page(&state, &v, id, None, Some(m)).await;
+                return household_page(&state, &v, id, None, Some(m.into())).await;
             };
             vouchers::issue(
                 svc,
@@ -1120,7 +1202,7 @@ pub async fn household_action(
     match done {
         Ok(what) => see_other(&format!("/beheer/gezinnen/{id}?klaar={what}")),
         Err(e) => match message(&e) {
-            Some(m) => household_page(&state, &v, id, None, Some(m)).await,
+            Some(m) => household_page(&state, &v, id, None, Some(m.into())).await,
             None => refused(&state, &v, &e, &format!("/beheer/gezinnen/{id}")),
         },
     }
@@ -1155,7 +1237,7 @@ struct VoucherPage {
     child_id: String,
     key: String,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
 }
 
 async fn voucher_page(
@@ -1163,7 +1245,7 @@ async fn voucher_page(
     v: &Visitor,
     id: Uuid,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
 ) -> Response {
     let svc = &state.services;
     let here = format!("/beheer/tegoeden/{id}");
@@ -1277,7 +1359,7 @@ pub async fn voucher_action(
     let done: Result<&str, Error> = match action.as_str() {
         "blokkeren" if reason.is_empty() => {
             let m = "Schrijf kort op waarom u het tegoed blokkeert.".to_owned();
-            return voucher_page(&state, &v, id, None, Some(m)).await;
+            return voucher_page(&state, &v, id, None, Some(m.into())).await;
         }
         "blokkeren" => vouchers::block(svc, &v.actor, id, Input::new(vouchers::Block { reason }))
             .await
@@ -1286,7 +1368,7 @@ pub async fn voucher_action(
             .await
             .map(|_| "opnieuw"),
         "ophogen" => match euros(f.get("amount").unwrap_or_default()) {
-            Err(m) => return voucher_page(&state, &v, id, None, Some(m)).await,
+            Err(m) => return voucher_page(&state, &v, id, None, Some(m.into())).await,
             Ok(amount_cents) => vouchers::top_up(
                 svc,
                 &v.actor,
@@ -1303,7 +1385,7 @@ pub async fn voucher_action(
         "betalen" => {
             let amount = match euros(f.get("amount").unwrap_or_default()) {
                 Ok(a) => a,
-                Err(m) => return voucher_page(&state, &v, id, None, Some(m)).await,
+                Err(m) => return voucher_page(&state, &v, id, None, Some(m.into())).await,
             };
             let view = match vouchers::view(svc, &v.actor, id).await {
                 Ok(x) => x,
@@ -1312,7 +1394,7 @@ pub async fn voucher_action(
             let (Some(child), Some(provider)) = (view.child_id, uuid(f.get("provider_id"))) else {
                 let m = "Kies een aanbieder. Een betaling van een gezinstegoed kan via de API."
                     .to_owned();
-                return voucher_page(&state, &v, id, None, Some(m)).await;
+                return voucher_page(&state, &v, id, None, Some(m.into())).await;
             };
             redemptions::direct_payment(
                 svc,
@@ -1335,7 +1417,7 @@ pub async fn voucher_action(
     match done {
         Ok(what) => see_other(&format!("/beheer/tegoeden/{id}?klaar={what}")),
         Err(e) => match message(&e) {
-            Some(m) => voucher_page(&state, &v, id, None, Some(m)).await,
+            Some(m) => voucher_page(&state, &v, id, None, Some(m.into())).await,
             None => refused(&state, &v, &e, &format!("/beheer/tegoeden/{id}")),
         },
     }
@@ -1369,7 +1451,7 @@ struct ProvidersPage {
     can: Can,
     providers: Vec<ProviderLine>,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
     name: String,
     kvk: String,
     iban: String,
@@ -1379,7 +1461,7 @@ async fn providers_page(
     state: &AppState,
     v: &Visitor,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<FormError>,
     f: Option<&Fields>,
 ) -> Response {
     let list = match providers::list(&state.services, &v.actor).await {
@@ -1437,7 +1519,7 @@ pub async fn create_provider(
     match providers::create(&state.services, &v.actor, Input::new(input)).await {
         Ok(_) => see_other("/beheer/aanbieders?klaar=aanbieder"),
         Err(e) => match message(&e) {
-            Some(m) => providers_page(&state, &v, None, Some(m), Some(&f)).await,
+            Some(m) => providers_page(&state, &v, None, Some(m.into()), Some(&f)).await,
             None => refused(&state, &v, &e, "/beheer/aanbieders"),
         },
     }
@@ -1463,14 +1545,14 @@ struct EditPage {
     phone: String,
     children: Vec<EditChild>,
     added: Vec<(String, String)>,
-    error: Option<String>,
+    error: Option<FormError>,
 }
 
 async fn edit_page(
     state: &AppState,
     v: &Visitor,
     id: Uuid,
-    error: Option<String>,
+    error: Option<FormError>,
     f: Option<&Fields>,
 ) -> Response {
     let h = match households::view(&state.services, &v.actor, id).await {
@@ -1567,7 +1649,7 @@ pub async fn edit(
     {
         let (Some(child), Some(birth)) = (uuid(Some(&child)), date(Some(&birth))) else {
             let m = format!("Vul de geboortedatum van {} in.", name.trim());
-            return edit_page(&state, &v, id, Some(m), Some(&f)).await;
+            return edit_page(&state, &v, id, Some(m.into()), Some(&f)).await;
         };
         children.push((child, name, birth));
     }
@@ -1582,7 +1664,7 @@ pub async fn edit(
         }
         let Some(birth_date) = date(Some(&birth)) else {
             let m = format!("Vul de geboortedatum van {} in.", name.trim());
-            return edit_page(&state, &v, id, Some(m), Some(&f)).await;
+            return edit_page(&state, &v, id, Some(m.into()), Some(&f)).await;
         };
         added.push(NewChild {
             first_name: name,
@@ -1604,7 +1686,7 @@ pub async fn edit(
     match households::update(&state.services, &v.actor, id, Input::new(input)).await {
         Ok(()) => see_other(&format!("/beheer/gezinnen/{id}?klaar=gewijzigd")),
         Err(e) => match message(&e) {
-            Some(m) => edit_page(&state, &v, id, Some(m), Some(&f)).await,
+            Some(m) => edit_page(&state, &v, id, Some(m.into()), Some(&f)).await,
             None => refused(&state, &v, &e, &format!("/beheer/gezinnen/{id}")),
         },
     }
