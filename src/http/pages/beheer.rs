@@ -353,7 +353,7 @@ pub async fn create_fund(
     match funds::create(&state.services, &v.actor, Input::new(input)).await {
         Ok((fund, _)) => see_other(&format!("/beheer/regelingen/{}?klaar=regeling", fund.id)),
         Err(e) => match message(&e) {
-            Some(m) => overview_page(&state, &v, None, Some(m.into()), form).await,
+            Some(m) => overview_page(&state, &v, None, Some(m), form).await,
             None => refused(&state, &v, &e, "/beheer"),
         },
     }
@@ -524,7 +524,7 @@ pub async fn fund_action(
             return match vouchers::issue_all(svc, &v.actor, id).await {
                 Ok(s) => summary_page(&state, &v, id, s, None),
                 Err(e) => match message(&e) {
-                    Some(m) => fund_page(&state, &v, id, None, Some(m.into())).await,
+                    Some(m) => fund_page(&state, &v, id, None, Some(m)).await,
                     None => refused(&state, &v, &e, &format!("/beheer/regelingen/{id}")),
                 },
             };
@@ -534,7 +534,7 @@ pub async fn fund_action(
     match done {
         Ok(what) => see_other(&format!("/beheer/regelingen/{id}?klaar={what}")),
         Err(e) => match message(&e) {
-            Some(m) => fund_page(&state, &v, id, None, Some(m.into())).await,
+            Some(m) => fund_page(&state, &v, id, None, Some(m)).await,
             None => refused(&state, &v, &e, &format!("/beheer/regelingen/{id}")),
         },
     }
@@ -684,7 +684,7 @@ pub async fn next_year(
         Ok(n) => n,
         Err(e) => {
             return match message(&e) {
-                Some(m) => next_year_page(&state, &v, id, Some(m.into()), Some(&f)).await,
+                Some(m) => next_year_page(&state, &v, id, Some(m), Some(&f)).await,
                 None => refused(
                     &state,
                     &v,
@@ -966,7 +966,7 @@ pub async fn create_household(
     match households::create(&state.services, &v.actor, Input::new(input)).await {
         Ok(h) => see_other(&format!("/beheer/gezinnen/{}?klaar=gezin", h.household.id)),
         Err(e) => match message(&e) {
-            Some(m) => households_page(&state, &v, String::new(), Some(m.into()), form, None).await,
+            Some(m) => households_page(&state, &v, String::new(), Some(m), form, None).await,
             None => refused(&state, &v, &e, "/beheer/gezinnen"),
         },
     }
@@ -1202,7 +1202,7 @@ pub async fn household_action(
     match done {
         Ok(what) => see_other(&format!("/beheer/gezinnen/{id}?klaar={what}")),
         Err(e) => match message(&e) {
-            Some(m) => household_page(&state, &v, id, None, Some(m.into())).await,
+            Some(m) => household_page(&state, &v, id, None, Some(m)).await,
             None => refused(&state, &v, &e, &format!("/beheer/gezinnen/{id}")),
         },
     }
@@ -1417,7 +1417,7 @@ pub async fn voucher_action(
     match done {
         Ok(what) => see_other(&format!("/beheer/tegoeden/{id}?klaar={what}")),
         Err(e) => match message(&e) {
-            Some(m) => voucher_page(&state, &v, id, None, Some(m.into())).await,
+            Some(m) => voucher_page(&state, &v, id, None, Some(m)).await,
             None => refused(&state, &v, &e, &format!("/beheer/tegoeden/{id}")),
         },
     }
@@ -1519,7 +1519,7 @@ pub async fn create_provider(
     match providers::create(&state.services, &v.actor, Input::new(input)).await {
         Ok(_) => see_other("/beheer/aanbieders?klaar=aanbieder"),
         Err(e) => match message(&e) {
-            Some(m) => providers_page(&state, &v, None, Some(m.into()), Some(&f)).await,
+            Some(m) => providers_page(&state, &v, None, Some(m), Some(&f)).await,
             None => refused(&state, &v, &e, "/beheer/aanbieders"),
         },
     }
@@ -1686,7 +1686,7 @@ pub async fn edit(
     match households::update(&state.services, &v.actor, id, Input::new(input)).await {
         Ok(()) => see_other(&format!("/beheer/gezinnen/{id}?klaar=gewijzigd")),
         Err(e) => match message(&e) {
-            Some(m) => edit_page(&state, &v, id, Some(m.into()), Some(&f)).await,
+            Some(m) => edit_page(&state, &v, id, Some(m), Some(&f)).await,
             None => refused(&state, &v, &e, &format!("/beheer/gezinnen/{id}")),
         },
     }
