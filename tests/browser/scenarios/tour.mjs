@@ -77,6 +77,20 @@ export async function run(t) {
     await clickAndWait(manager, manager.getByRole('button', { name: 'Toevoegen' }));
     expect(/10 tot 1000 tekens/.test(await manager.locator('main').innerText()), 'no message about the short password');
     await t.checkPage(manager, 'aanbieder-kassa-medewerkers-fout');
+    // The question before a cashier is removed (answered "Nee").
+    await manager.goto(`${t.url}/aanbieder/kassa-medewerkers`);
+    await clickAndWait(manager, manager.getByRole('button', { name: /verwijderen$/ }).first());
+    expect(/verwijderen\?/.test(await manager.locator('h1').innerText()), 'no question before removing a cashier');
+    await t.checkPage(manager, 'aanbieder-verwijderen');
+    // The reversal form of a payment (not sent).
+    await manager.goto(`${t.url}/aanbieder`);
+    const reverse = manager.locator('a[href^="/aanbieder/terugboeken/"]').first();
+    if (await reverse.count()) {
+      await clickAndWait(manager, reverse);
+      await t.checkPage(manager, 'aanbieder-terugboeken');
+    } else {
+      t.note('no payment to open the reversal form of (run with the kassa scenario)');
+    }
   });
 
   const auditor = await t.newPage();
