@@ -345,6 +345,9 @@ pub struct World {
     pub children: Vec<String>,
     pub vouchers: Vec<serde_json::Value>,
     pub parent_link: String,
+    /// The year of the world's fund: the app clock's Dutch year, so the suite
+    /// keeps working after New Year.
+    pub year: i32,
 }
 
 impl World {
@@ -377,13 +380,17 @@ impl TestApp {
         let staff = self.login_as("medewerker", "staff", None).await;
         let finance = self.login_as("financien", "finance", None).await;
         let auditor = self.login_as("accountant", "auditor", None).await;
+        let year = {
+            use chrono::Datelike;
+            self.state.services.today().year()
+        };
         let r = self
             .post(
                 "/api/v1/funds",
                 Some(&admin),
                 json!({
-            "name": "Kindpakket Westerkwartier 2026", "sponsor": "Gemeente Westerkwartier",
-            "valid_from": "2026-01-01", "valid_until": "2026-12-31",
+            "name": format!("Kindpakket Westerkwartier {year}"), "sponsor": "Gemeente Westerkwartier",
+            "valid_from": format!("{year}-01-01"), "valid_until": format!("{year}-12-31"),
             "categories": ["sport", "cultuur", "school"], "amount_per_child_cents": 25000}),
             )
             .await;
@@ -468,6 +475,7 @@ impl TestApp {
             children,
             vouchers,
             parent_link,
+            year,
         }
     }
 
