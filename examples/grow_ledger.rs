@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kindpakket::core::category::Category;
-use kindpakket::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
+use kindpakket::core::entry::{AccountKind, AccountRef, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
 use kindpakket::core::money::Cents;
 use kindpakket::ledger::{Command, Draft, Ledger, LedgerOptions};
 use kindpakket::store::Store;
@@ -27,7 +27,11 @@ fn open(kind: AccountKind, fund: Uuid) -> (Uuid, Draft) {
         Uuid::nil()
     };
     let body = Body::OpenAccount {
-        account: id,
+        account: if kind == AccountKind::Voucher {
+            AccountRef::Voucher(id)
+        } else {
+            AccountRef::Clear(id)
+        },
         kind,
         flags: FLAG_NO_NEGATIVE,
         fund,
@@ -36,7 +40,17 @@ fn open(kind: AccountKind, fund: Uuid) -> (Uuid, Draft) {
     (id, Draft::new(body))
 }
 
+/// Vouchers are named by commitments (sealed by the sequencer), which side follows from the kind.
 fn transfer(kind: TransferKind, debit: Uuid, credit: Uuid, cents: i64) -> Draft {
+    let (debit, credit) = match kind {
+        TransferKind::Issue | TransferKind::TopUp | TransferKind::Reverse => {
+            (AccountRef::Clear(debit), AccountRef::Voucher(credit))
+        }
+        TransferKind::Redeem | TransferKind::DirectPayment | TransferKind::Expire => {
+            (AccountRef::Voucher(debit), AccountRef::Clear(credit))
+        }
+        _ => (AccountRef::Clear(debit), AccountRef::Clear(credit)),
+    };
     Draft::new(Body::Transfer {
         kind,
         category: (kind == TransferKind::DirectPayment).then_some(Category::Sport),

@@ -213,6 +213,11 @@ pub struct VerifyArgs {
     /// environment).
     #[arg(long, env = "KINDPAKKET_EXPORT")]
     pub export: Option<PathBuf>,
+    /// Run the public audit against a running service at this base URL (for example
+    /// `http://127.0.0.1:8080`): what anyone can download (the latest checkpoint and every
+    /// entry it covers), without the openings of the voucher commitments. Plain HTTP.
+    #[arg(long, env = "KINDPAKKET_VERIFY_PUBLIC")]
+    pub public: Option<String>,
     /// The ledger verifier key you trust (vkey form); it must be one of the ledger's keys.
     #[arg(long, env = "KINDPAKKET_VERIFY_KEY")]
     pub key: Option<String>,
@@ -224,6 +229,11 @@ pub struct ExportArgs {
     /// File to write.
     #[arg(long, env = "KINDPAKKET_EXPORT_OUT")]
     pub out: PathBuf,
+    /// Write a public bundle: entries, checkpoints and keys, without the openings of the
+    /// voucher commitments (what anyone may download). Without it, the bundle is the full
+    /// auditor bundle.
+    #[arg(long, env = "KINDPAKKET_EXPORT_PUBLIC")]
+    pub public: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -585,8 +595,11 @@ async fn user_manage(a: UserNameArgs, what: Manage) -> anyhow::Result<()> {
 /// The auditor bundle.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ExportBundle {
-    /// Always `kindpakket-export/v1`.
+    /// Always `kindpakket-export/v2`.
     pub format: String,
+    /// `full` (with the openings of every voucher commitment: for the auditor only) or
+    /// `public` (what anyone may download).
+    pub audit: String,
     /// Log origin.
     pub origin: String,
     /// Number of entries.
@@ -599,6 +612,10 @@ pub struct ExportBundle {
     pub entries: Vec<String>,
     /// Stored checkpoints.
     pub checkpoints: Vec<ExportCheckpoint>,
+    /// Full bundles only: per entry, the openings of its voucher commitments (base64 of 32
+    /// bytes per commitment, salt then account, in slot order; empty for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openings: Option<Vec<String>>,
 }
 
 /// A voucher key in the bundle.
@@ -619,7 +636,7 @@ pub struct ExportCheckpoint {
     pub note: String,
 }
 
-const EXPORT_FORMAT: &str = "kindpakket-export/v1";
+const EXPORT_FORMAT: &str = "kindpakket-export/v2";
 
 async fn export(a: ExportArgs) -> anyhow::Result<()> {
     let store = Store::open(&a.db.database)
@@ -650,8 +667,16 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
             public_key: B64.encode(k.public_key),
         })
         .collect();
+    let openings = (!a.public).then(|| {
+        data.entries
+            .iter()
+            .map(|e| B64.encode(e.openings.as_deref().unwrap_or_default()))
+            .collect()
+    });
     let bundle = ExportBundle {
         format: EXPORT_FORMAT.into(),
+        audit: if a.public { "public" } else { "full" }.into(),
+        openings,
         origin,
         size: report.size,
         ledger_keys,
@@ -671,10 +696,16 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
     let json = serde_json::to_vec_pretty(&bundle)?;
     write_file(&a.out, &json)?;
     println!(
-        "exported {} entries and {} checkpoints to {}",
+        "exported {} entries and {} checkpoints to {} ({} bundle{})",
         bundle.size,
         bundle.checkpoints.len(),
-        a.out.display()
+        a.out.display(),
+        bundle.audit,
+        if a.public {
+            ""
+        } else {
+            ", with the openings of every voucher commitment: for the auditor only"
+        }
     );
     store.close().await;
     Ok(())
@@ -693,7 +724,18 @@ pub fn read_export(path: &Path) -> anyhow::Result<LedgerData> {
     let bundle: ExportBundle =
         serde_json::from_slice(&bytes).context("the export file is not a kindpakket export")?;
     if bundle.format != EXPORT_FORMAT {
-        bail!("unknown export format {:?}", bundle.format);
+        bail!(
+            "unknown export format {:?} (this version reads {EXPORT_FORMAT}; ledger format v1 is \
+             not read any more)",
+            bundle.format
+        );
+    }
+    match (bundle.audit.as_str(), &bundle.openings) {
+        ("full", Some(o)) if o.len() == bundle.entries.len() => {}
+        ("full", _) => bail!("a full bundle must hold openings for every entry"),
+        ("public", None) => {}
+        ("public", Some(_)) => bail!("a public bundle must not hold openings"),
+        (other, _) => bail!("unknown bundle kind {other:?}"),
     }
     let entries = bundle
         .entries
@@ -707,11 +749,19 @@ pub fn read_export(path: &Path) -> anyhow::Result<LedgerData> {
                 bytes: B64
                     .decode(b)
                     .with_context(|| format!("entry {i} is not base64"))?,
+                openings: match &bundle.openings {
+                    Some(o) => Some(
+                        B64.decode(&o[i])
+                            .with_context(|| format!("openings of entry {i} are not base64"))?,
+                    ),
+                    None => None,
+                },
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(LedgerData {
         entries,
+        orphan_openings: Vec::new(),
         stored_hashes: None,
         checkpoints: bundle
             .checkpoints
@@ -730,9 +780,10 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
         Some(k) => Some(Vkey::parse(k).map_err(|e| anyhow::anyhow!("--key: {e}"))?),
         None => None,
     };
-    let data = match (&a.export, &a.database) {
-        (Some(path), _) => read_export(path)?,
-        (None, Some(url)) => {
+    let data = match (&a.public, &a.export, &a.database) {
+        (Some(url), _, _) => public_data(url).await?,
+        (None, Some(path), _) => read_export(path)?,
+        (None, None, Some(url)) => {
             // Read-only: an audit never creates, migrates or changes what it checks.
             let store = Store::open_read_only(url)
                 .await
@@ -741,7 +792,7 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
             store.close().await;
             d
         }
-        (None, None) => bail!("give either --database or --export"),
+        (None, None, None) => bail!("give --database, --export or --public"),
     };
     match audit::audit(&data, trusted.as_ref()) {
         Ok(report) => {
@@ -757,6 +808,89 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// One GET over plain HTTP/1.1: the body of a 200 answer.
+async fn http_get(base: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+    use http_body_util::{BodyExt, Empty};
+    let uri: hyper::Uri = format!("{}{path}", base.trim_end_matches('/'))
+        .parse()
+        .with_context(|| format!("{base} is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        bail!("--public takes a plain http:// URL (run it next to the service or its proxy)");
+    }
+    let host = uri.host().context("the URL has no host")?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .with_context(|| format!("connecting to {host}:{port}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let authority = uri.authority().map(|a| a.to_string()).unwrap_or(host);
+    let req = hyper::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header(hyper::header::HOST, authority)
+        .body(Empty::<hyper::body::Bytes>::new())?;
+    let res = sender.send_request(req).await?;
+    let status = res.status();
+    let body = res.into_body().collect().await?.to_bytes().to_vec();
+    if !status.is_success() {
+        bail!(
+            "GET {path} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(body)
+}
+
+/// What anyone can download from a running service: the latest checkpoint and every entry it
+/// covers, fetched 1,000 at a time. No openings: the public audit.
+async fn public_data(base: &str) -> anyhow::Result<LedgerData> {
+    #[derive(Deserialize)]
+    struct Row {
+        index: u64,
+        entry_b64: String,
+    }
+    let note = String::from_utf8(http_get(base, "/api/v1/ledger/checkpoint").await?)
+        .context("the checkpoint is not text")?;
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .context("the checkpoint has no tree size")?;
+    let mut entries = Vec::new();
+    while (entries.len() as u64) < size {
+        let start = entries.len() as u64;
+        let end = size.min(start + 1000);
+        let page: Vec<Row> = serde_json::from_slice(
+            &http_get(
+                base,
+                &format!("/api/v1/ledger/entries?start={start}&end={end}"),
+            )
+            .await?,
+        )
+        .context("the entries are not the expected JSON")?;
+        if page.is_empty() {
+            bail!("the service returned no entries from {start} on, below its checkpoint's {size}");
+        }
+        for r in page {
+            entries.push(EntryRow {
+                index: i64::try_from(r.index)?,
+                id: None,
+                kind: None,
+                bytes: B64
+                    .decode(&r.entry_b64)
+                    .with_context(|| format!("entry {} is not base64", r.index))?,
+                openings: None,
+            });
+        }
+    }
+    Ok(LedgerData {
+        entries,
+        orphan_openings: Vec::new(),
+        stored_hashes: None,
+        checkpoints: vec![(i64::try_from(size)?, note)],
+    })
 }
 
 /// The ledger's genesis key, its fingerprint, and whether it was checked against a trusted

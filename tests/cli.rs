@@ -136,12 +136,52 @@ async fn export_and_verify_round_trip_and_a_trusted_key_is_checked(db: &common::
     assert!(o.status.success(), "{}", out(&o));
     let v = kp(db, &["verify", "--database", &db.url], None);
     assert!(v.status.success(), "{}", out(&v));
-    assert!(out(&v).starts_with("ok: 8 entries"), "{}", out(&v));
+    assert!(out(&v).starts_with("ok, full audit"), "{}", out(&v));
+    assert!(out(&v).contains(": 8 entries"), "{}", out(&v));
     let bundle = db.dir.path().join("bundle.json");
     let e = kp(db, &["export", "--out", bundle.to_str().unwrap()], None);
     assert!(e.status.success(), "{}", out(&e));
     let v = kp(db, &["verify", "--export", bundle.to_str().unwrap()], None);
     assert!(v.status.success(), "{}", out(&v));
+    assert!(out(&v).starts_with("ok, full audit"), "{}", out(&v));
+    // The public bundle holds no openings and gets the public audit; a full bundle whose
+    // openings were changed fails, naming the entry.
+    let public = db.dir.path().join("public.json");
+    let e = kp(
+        db,
+        &["export", "--public", "--out", public.to_str().unwrap()],
+        None,
+    );
+    assert!(e.status.success(), "{}", out(&e));
+    let pj: serde_json::Value = serde_json::from_slice(&std::fs::read(&public).unwrap()).unwrap();
+    assert_eq!(pj["audit"], "public");
+    assert!(
+        pj.get("openings").is_none(),
+        "a public bundle has no openings"
+    );
+    let pv = kp(db, &["verify", "--export", public.to_str().unwrap()], None);
+    assert!(out(&pv).starts_with("ok, public audit"), "{}", out(&pv));
+    let mut fj: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(fj["audit"], "full");
+    let n = fj["openings"].as_array().unwrap().len();
+    assert_eq!(n, fj["entries"].as_array().unwrap().len());
+    // No voucher yet in this ledger: an opening where there is no commitment is refused.
+    fj["openings"][n - 1] =
+        serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    let tampered = db.dir.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_vec(&fj).unwrap()).unwrap();
+    let tv = kp(
+        db,
+        &["verify", "--export", tampered.to_str().unwrap()],
+        None,
+    );
+    assert!(!tv.status.success(), "{}", out(&tv));
+    assert!(
+        out(&tv).contains(&format!("entry {}: bad opening", n - 1)),
+        "{}",
+        out(&tv)
+    );
     // Without --key the summary names the ledger's genesis key (the trust anchor) and its
     // fingerprint, and says that it was not checked against a trusted one.
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
@@ -250,7 +290,7 @@ async fn every_command_works_from_nothing_with_flags_from_the_environment(db: &c
     assert!(e.status.success(), "{}", out(&e));
     let v = kp_env(db, &["verify"], &[], None);
     assert!(v.status.success(), "{}", out(&v));
-    assert!(out(&v).starts_with("ok: "), "{}", out(&v));
+    assert!(out(&v).starts_with("ok, full audit"), "{}", out(&v));
     // An export named in the environment wins over the database there.
     let v = kp_env(db, &["verify"], &[("KINDPAKKET_EXPORT", bundle)], None);
     assert!(v.status.success(), "{}", out(&v));
@@ -497,7 +537,7 @@ async fn verify_opens_the_database_read_only_and_never_creates_or_migrates_it(db
     });
     let o = kp(db, &["verify", "--database", &db.url], None);
     assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).starts_with("ok:"), "{}", out(&o));
+    assert!(out(&o).starts_with("ok, full audit"), "{}", out(&o));
     assert_eq!(migrations(&store).await, all - 1, "verify did not migrate");
     store.close().await;
 }

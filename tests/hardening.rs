@@ -2028,17 +2028,22 @@ async fn overlapping_bulk_reissues_hand_out_one_letter_each(db: &common::TestDb)
     ));
     // And the ledger refuses a state change made from a stale read of the account (a block
     // or another reissue came first), so a reissue cannot undo a block made meanwhile.
+    let account = app
+        .store
+        .voucher(voucher)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id;
     let stale = kindpakket::ledger::Command {
         entries: vec![kindpakket::ledger::Draft::expecting(
             kindpakket::core::entry::Body::AccountState {
-                account: voucher,
+                account: kindpakket::core::entry::AccountRef::Voucher(account),
                 status: kindpakket::core::entry::AccountStatus::Active,
-                generation: 1,
             },
             kindpakket::ledger::Expect {
-                account: voucher,
-                status: kindpakket::core::entry::AccountStatus::Active,
-                generation: 0,
+                account,
+                status: kindpakket::core::entry::AccountStatus::Blocked,
             },
         )],
         changes: Vec::new(),

@@ -9,7 +9,9 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use kindpakket::core::audit::{AuditFailure, audit};
-use kindpakket::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, KeyPurpose, Leg, TransferKind};
+use kindpakket::core::entry::{
+    AccountKind, AccountRef, Body, FLAG_NO_NEGATIVE, KeyPurpose, Leg, TransferKind,
+};
 use kindpakket::core::merkle;
 use kindpakket::core::money::Cents;
 use kindpakket::core::note::Checkpoint;
@@ -41,7 +43,11 @@ fn open(kind: AccountKind, fund: Uuid) -> (Uuid, Body) {
     (
         id,
         Body::OpenAccount {
-            account: id,
+            account: if kind == AccountKind::Voucher {
+                AccountRef::Voucher(id)
+            } else {
+                AccountRef::Clear(id)
+            },
             kind,
             flags: FLAG_NO_NEGATIVE,
             fund,
@@ -54,7 +60,23 @@ fn open(kind: AccountKind, fund: Uuid) -> (Uuid, Body) {
     )
 }
 
+/// A voucher is named by a commitment (sealed by the sequencer), every other account in the
+/// clear; which side is the voucher follows from the kind.
+fn refs(kind: TransferKind, debit: Uuid, credit: Uuid) -> (AccountRef, AccountRef) {
+    use TransferKind as T;
+    match kind {
+        T::Issue | T::TopUp | T::Reverse => (AccountRef::Clear(debit), AccountRef::Voucher(credit)),
+        T::Redeem | T::DirectPayment | T::Expire => {
+            (AccountRef::Voucher(debit), AccountRef::Clear(credit))
+        }
+        T::Deposit | T::Payout | T::DepositCorrection => {
+            (AccountRef::Clear(debit), AccountRef::Clear(credit))
+        }
+    }
+}
+
 fn transfer(kind: TransferKind, debit: Uuid, credit: Uuid, cents: i64) -> Body {
+    let (debit, credit) = refs(kind, debit, credit);
     Body::Transfer {
         kind,
         category: matches!(kind, TransferKind::DirectPayment)
@@ -761,8 +783,8 @@ async fn the_ledger_names_each_kind_of_failure_for_what_it_is(db: &common::TestD
         reference: Uuid::nil(),
         legs: vec![
             Leg {
-                debit: voucher,
-                credit: fund,
+                debit: AccountRef::Voucher(voucher),
+                credit: AccountRef::Clear(fund),
                 amount: Cents(1),
             };
             256

@@ -28,6 +28,7 @@ static MATRIX: &[(&str, &[&str])] = &[
     ("create fund", &["admin"]),
     ("view fund", &["admin", "staff", "finance", "auditor"]),
     ("deposit", &["admin", "finance"]),
+    ("correct deposit", &["admin", "finance"]),
     ("create household", &["admin", "staff"]),
     ("view household", &["admin", "staff", "auditor"]),
     ("renew parent link", &["admin", "staff"]),
@@ -127,6 +128,12 @@ async fn every_role_gets_exactly_the_endpoints_it_may_use(db: &common::TestDb) {
             path: format!("/api/v1/funds/{fund}/deposits"),
             body: Some(json!({"amount_cents": 100, "reference": "r"})),
             allowed: allowed("deposit"),
+        },
+        Call {
+            method: "POST",
+            path: format!("/api/v1/funds/{fund}/deposit-corrections"),
+            body: Some(json!({"deposit_entry_index": 0, "amount_cents": 1, "reason": "r"})),
+            allowed: allowed("correct deposit"),
         },
         Call {
             method: "POST",
@@ -529,6 +536,22 @@ async fn every_use_case_allows_exactly_the_roles_the_http_matrix_allows(db: &com
             }
         })
     }));
+    calls.push(("correct deposit", allowed("correct deposit"), {
+        let s = s.clone();
+        use_case!(|a, ok| {
+            let s = s.clone();
+            async move {
+                let d = funds::DepositCorrection {
+                    deposit_entry_index: 0,
+                    amount_cents: 1,
+                    reason: "r".into(),
+                };
+                funds::correct_deposit(&s, &a, fund, None, input(ok, d))
+                    .await
+                    .map(drop)
+            }
+        })
+    }));
     calls.push(("create household", allowed("create household"), {
         let s = s.clone();
         use_case!(|a, ok| {
@@ -757,6 +780,7 @@ async fn every_use_case_allows_exactly_the_roles_the_http_matrix_allows(db: &com
     let takes_input = [
         "create fund",
         "deposit",
+        "correct deposit",
         "create household",
         "issue voucher",
         "top up",

@@ -1,14 +1,21 @@
-//! Golden test vectors for the ledger format described in `docs/ledger-format.md`.
+//! Golden test vectors for the ledger format (version 2) described in `docs/ledger-format.md`.
 //!
-//! A small ledger is built deterministically (fixed keys, ids and times; Ed25519 signatures are
-//! deterministic), and every encoded entry, leaf hash, the root, the signed checkpoint and a
-//! tlog-proof are compared with the values written down below and in
-//! `tests/vectors/ledger-v1.json`. The JSON file is what `tests/vectors/verify_vectors.py` checks
-//! independently of this code.
+//! A small ledger is built deterministically (fixed keys, ids, times and commitment salts;
+//! Ed25519 signatures are deterministic), and every encoded entry, leaf hash, the root, the
+//! signed checkpoint and a tlog-proof are compared with the values written down below and in
+//! `tests/vectors/ledger-v2.json`. The JSON file is what `tests/vectors/verify_vectors.py`
+//! checks independently of this code.
 //!
-//! The redemption's attachment on the (public) ledger is the 59-byte token record (the token's
-//! signed fields and its SHA-256), never the 91-byte token itself: the JSON file also carries
-//! the full token as the holder's off-ledger copy, so that the record can be checked against it.
+//! The voucher account never appears in the clear: every appearance is a fresh commitment whose
+//! opening (salt and account) is off the public ledger. Here the salts are fixed so that the
+//! vectors are reproducible: the commitment in slot `s` of entry `i` has the salt of 16 bytes
+//! each equal to `8·i + s` (the service draws them at random). The JSON file carries every
+//! entry's openings, so that both audits can be replayed: the full one (openings checked, every
+//! voucher replayed) and the public one (each fund's vouchers replayed as one pool account).
+//!
+//! A redemption carries nothing of its token. The JSON file carries the redeemed KP1 token only
+//! as the holder's off-ledger copy (its key id, generation and SHA-256 are what the service keeps
+//! in its private `redemptions` table).
 //!
 //! After an intentional format change, regenerate the JSON file with
 //! `KINDPAKKET_UPDATE_VECTORS=1 cargo test --test vectors`, then update the constants below and
@@ -17,18 +24,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
 
 use ed25519_dalek::SigningKey;
-use kindpakket::core::accounts::LedgerState;
-use kindpakket::core::audit::{EntryRow, LedgerData, audit};
+use kindpakket::core::accounts::{LedgerState, pool_id};
+use kindpakket::core::audit::{AuditFailure, EntryRow, LedgerData, audit};
 use kindpakket::core::category::{Category, CategorySet};
 use kindpakket::core::entry::{
-    AccountKind, AccountStatus, Body, Entry, FLAG_NO_NEGATIVE, KeyAction, KeyPurpose, Leg,
-    SignedEntry, TransferKind,
+    AccountKind, AccountRef, AccountStatus, Body, Entry, FLAG_NO_NEGATIVE, KeyAction, KeyPurpose,
+    Leg, Opening, SignedEntry, TransferKind,
 };
 use kindpakket::core::merkle::{self, Frontier, Hash};
 use kindpakket::core::money::Cents;
 use kindpakket::core::note::{self, Checkpoint, NoteSigner, Vkey};
 use kindpakket::core::proof::TlogProof;
-use kindpakket::core::token::{self, RECORD_BYTES, TOKEN_BYTES, TokenRecord, VoucherToken};
+use kindpakket::core::token::{self, TOKEN_BYTES, VoucherToken};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -47,84 +54,97 @@ const ENTRY_ID_BASE: u128 = 0x01941f29_7c00_7000_8000_000000000000;
 const EXTERNAL: Uuid = Uuid::from_u128(0x11111111_1111_4111_8111_111111111111);
 const FUND: Uuid = Uuid::from_u128(0x22222222_2222_4222_8222_222222222222);
 const BANK: Uuid = Uuid::from_u128(0x66666666_6666_4666_8666_666666666666);
-const VOUCHER: Uuid = Uuid::from_u128(0x33333333_3333_4333_8333_333333333333);
+/// The voucher's ledger account (private: only ever on the ledger inside commitments).
+const VOUCHER_ACCOUNT: Uuid = Uuid::from_u128(0x33333333_3333_4333_8333_333333333333);
+/// The voucher id inside its KP1 token: unrelated to its ledger account.
+const TOKEN_VOUCHER: Uuid = Uuid::from_u128(0x77777777_7777_4777_8777_777777777777);
 const PROVIDER: Uuid = Uuid::from_u128(0x44444444_4444_4444_8444_444444444444);
 const PARTY: Uuid = Uuid::from_u128(0x55555555_5555_4555_8555_555555555555);
 const PAYOUT_REFERENCE: &[u8] = b"kindpakket payout 2026-0001";
+/// Index of the deposit, which the deposit correction refers to.
+const DEPOSIT_INDEX: u64 = 7;
+/// Index of the pooled issue (two legs to the same voucher).
+const ISSUE_INDEX: u64 = 9;
 /// Index of the redemption; the tlog-proof is for this entry.
-const REDEEM_INDEX: u64 = 10;
+const REDEEM_INDEX: u64 = 11;
+/// Index of the direct payment, which the reversal refers to.
+const DIRECT_INDEX: u64 = 12;
+/// Number of voucher commitments on the ledger.
+const COMMITMENTS: usize = 10;
 const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ledger-format.md");
-const JSON_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ledger-v1.json");
+const JSON_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ledger-v2.json");
 
 /// Hex of every signed entry, in order.
 const ENTRY_HEX: &[&str] = &[
-    "010100000000000000000000019b76daa80001941f297c0070008000000000000000003f1e6b696e6470616b6b65742e6578616d706c652f6c65646765722f746573742077d3d3868d26e33e8a3b0c96290b0e158aafe3c8ef9bc60e1fc6053d733e524061ac371a49274ff55031570f7dfbf98f23d456c2360dd8c97a22d00b9ff84557c463361402b024088d33ebd6ff8b44328651b3ac112f7b6b7666ef4e0e3d8fdda70d09",
-    "010200000000000000010000019b76daabe801941f297c007000800000000000000100260102bec5b6c375e92eba97bf28c0461a71d34137605af5da930e9d06bbc94ef957607f54d9c34061ac37ce043e9ece72e8bcf0130ef600f5bc033216cfcd834dc3ec45a01448007de92dd12c3de642243975083c23b570850c89bea7c20f3199e04f80ba607afe03e200",
-    "010300000000000000020000019b76daafd001941f297c007000800000000000000200331111111111114111811111111111111101000000000000000000000000000000000000000000000000000000000000000000004061ac377f8ebbb58e15872faa25d72015d14e49077bc19749907609742ff9b567baf3ec469013bf4858d65b47e68b71dc3b164a377f9871c766867441df953eb1bf4a06",
-    "010300000000000000030000019b76dab3b801941f297c007000800000000000000300332222222222224222822222222222222202000100000000000000000000000000000000000000000000000000000000000000004061ac375fca277fdbdfa0b8ff75a77e7f323aef75cf3084b02b31f91e62ff2253beac08a5d4f4956ed90ba187cf010b0912623994575923506485f507203aa487f23709",
-    "010300000000000000040000019b76dab7a001941f297c007000800000000000000400336666666666664666866666666666666605000100000000000000000000000000000000000000000000000000000000000000004061ac37b76dbef445ddcdb756c2f3199ef585a3afb2dee78e4341b349f9d78388d03861022fcee9588abcd836202c3afb2a6e660c7d5dc35af80aab044e612b268cac0b",
-    "010300000000000000050000019b76dabb8801941f297c007000800000000000000500333333333333334333833333333333333303000122222222222242228222222222222222000000000000000000000000000000004061ac37c90db45f90a23fa1cc2f5fbe95207253381138d2f05f3e234f66b50d4def2e3e23ead2206ff0b214b1d8b01570019216437922789c633edd28c4ef41b38b9008",
-    "010300000000000000060000019b76dabf7001941f297c007000800000000000000600334444444444444444844444444444444404000122222222222242228222222222222222555555555555455585555555555555554061ac377635c81e81d726697e539b068ab6db8990304ba0b3e0723dea59452ccc0e97b91c34543709cec58d0ff5d7816a37a2ede00be0edb8209406af3f2dec2216b607",
-    "010500000000000000070000019b76dac35801941f297c0070008000000000000007003d01000000000000000000000000000000000001111111111111411181111111111111112222222222224222822222222222222200000000000186a000004061ac372e9c8a2330fa18f629311d987bcee1f2879d198a63d42822ef66558ce84d1231fda3ad96b4e3bd07a14c9e364fb105325c31e1d9dc07cd56b9425aaabdfacb0a",
-    "010500000000000000080000019b76dac74001941f297c0070008000000000000008003d02000000000000000000000000000000000001222222222222422282222222222222223333333333334333833333333333333300000000000061a800004061ac37edb72385d285954b1c8f25400ee1d3097fa405779874e042e5653fe30c97e545ba1f7d108151b62f003d787fe1e16da98a6343cf5196dc00e5ac67c2da160400",
-    "010500000000000000090000019b76dacb2801941f297c0070008000000000000009003d050000000000000000000000000000000000012222222222224222822222222222222233333333333343338333333333333333000000000000138800004061ac37949a4fb9247e2864fb6af05c4c6016e38a5ba713bb88035aebcb5236cbfad980132b72211b12b7ab0a0d1f3cb29150c49e0cb1981e36e316eab55384a7f6e50e",
-    "0105000000000000000a0000019b76dacf1001941f297c007000800000000000000a00780301000000000000000000000000000000000133333333333343338333333333333333444444444444444484444444444444440000000000002ee0003b01bec5b6c3333333333333433383333333333333336b36ec8003004fe5cf07ddc9fcdd2055a999d36f323732f2fef0e3aa49db52de472e098af76c4061ac373716c9d808d1edf0f68f460912a4301d3b618a4b3365c383e41b898394ff12c4a6dfca7395b9784dd5b020783853c1a1935e5ff95294956e0a6c6fb5b58eba01",
-    "0105000000000000000b0000019b76dad2f801941f297c007000800000000000000b003d0702000000000000000000000000000000000133333333333343338333333333333333444444444444444484444444444444440000000000000bb800004061ac37bb08e2a4fafc8cf26a00f4c7e84ece82e419904c5995545e6036a4da2557db9b714b7ccd75ef41710a0f098681878121d8f2b09002022cae0c118a30f6582a06",
-    "0105000000000000000c0000019b76dad6e001941f297c007000800000000000000c003d040201941f297c007000800000000000000b0144444444444444448444444444444444333333333333433383333333333333330000000000000bb800004061ac37b819562e874cd8289ea0ddcbee88251dd09bbb63ae99452330fd172898c74dd527ed8e686726c7707014398b2df9206f21fbb8732239fc394fa28e775bcdae03",
-    "0105000000000000000d0000019b76dadac801941f297c007000800000000000000d00580800000000000000000000000000000000000144444444444444448444444444444444666666666666466686666666666666660000000000002ee0001b6b696e6470616b6b6574207061796f757420323032362d303030314061ac37e88ba0eae1156c1be2c7cdfcb67389ec7dd009f5f40a88d3362bd537874da2aee81114e06bc71c281d335e91311a2a7ebcc32649a35a19e8a2ef44b5b2a8ed01",
-    "0104000000000000000e0000019b76dadeb001941f297c007000800000000000000e00123333333333334333833333333333333302014061ac37173213d45bffcc4b4f7825cac04b256f5ff72ccc9cfab55f32ba0861c399d529d0d983399c2665109a9a5d35920976b92f5c63a7a330a2e1de5b79d7d195b60a",
-    "0105000000000000000f0000019b76dae29801941f297c007000800000000000000f003d060000000000000000000000000000000000013333333333334333833333333333333322222222222242228222222222222222000000000000465000004061ac37df84a7b8f514a7b2c03d1c9a40d4f384c8f7666f270af84b61ffb4b689b44083680d15a85f0a77cbb81d2b0328710b5ce91e695e1bc5c638c9609b3b2b50410f",
-    "010400000000000000100000019b76dae68001941f297c007000800000000000001000123333333333334333833333333333333303014061ac371c573496dbdb915a8df69de6b887e2dbb15be5525341aae12f317cd9fed4bb688320883bf631656686f13c8dc25015bd8158041a259da8ae96b5950ef3adc805",
+    "020100000000000000000000019b76daa80001941f297c0070008000000000000000003f1e6b696e6470616b6b65742e6578616d706c652f6c65646765722f746573742077d3d3868d26e33e8a3b0c96290b0e158aafe3c8ef9bc60e1fc6053d733e524061ac37783890d746987cb1244656605ea965d40f7e9c94022624b4c9856b794f12c47edcef8a886e028efca3ff9b50e8f1f3e441485c9cfacb9cac88323e4884fe8807",
+    "020200000000000000010000019b76daabe801941f297c007000800000000000000100260102bec5b6c375e92eba97bf28c0461a71d34137605af5da930e9d06bbc94ef957607f54d9c34061ac377b9ff2d0f17e28b12d03bff05499f38099e539ac9ea7722b83f9afb0392d975abdef93c173b43cc2a84c8a21f690658e46a51b82dc4c6ee37100c2f423979406",
+    "020300000000000000020000019b76daafd001941f297c00700080000000000000020034011111111111114111811111111111111101000000000000000000000000000000000000000000000000000000000000000000004061ac37da32ad69806dd8017022f2a56fde8855bc6a1edc981b010e166f0ee8415b0c898c8c31073c4dad65b9ab725fd2a4d2315ccebcb6ec4eb6d7f20898de058cc700",
+    "020300000000000000030000019b76dab3b801941f297c00700080000000000000030034012222222222224222822222222222222202000100000000000000000000000000000000000000000000000000000000000000004061ac37c3b95d7af40232b942bc00a2c8f8e72133f1b6ddb61dddaec120ab70b763285dbaa4f2bca085062bcb708ba17b089b3cc609ed823d720eda02bbba24d93f850f",
+    "020300000000000000040000019b76dab7a001941f297c00700080000000000000040034016666666666664666866666666666666605000100000000000000000000000000000000000000000000000000000000000000004061ac3797c977accf2a5cd85d5ce58dffab60b9829b883740f6e0fb9bead5ed38edb12801e137385c90747b242973555f3b1e35d14c4349a1fbfcc49e5d417465e0bb0d",
+    "020300000000000000050000019b76dabb8801941f297c0070008000000000000005004402772e2795793ff09b98e4a72bb45b3d3a5d4fce001353f1004f77fd270e1742e803000122222222222242228222222222222222000000000000000000000000000000004061ac373cfb969aa2bb99c905995be2c0d48ac0fc0c593411ebab0d588246505227db9910c076098b6c17e7e20ab29b2f6fc83b2568577741dd1e6a03d1a3293332180b",
+    "020300000000000000060000019b76dabf7001941f297c00700080000000000000060034014444444444444444844444444444444404000122222222222242228222222222222222555555555555455585555555555555554061ac37cd017adac6f329c5c43f0d9bd892e07328316d15a3eed7760361c00704f3d97901749ba9429a78990fab30d0d249d1e69777e1bd9617cee0a843f9f5cbc9a607",
+    "020500000000000000070000019b76dac35801941f297c0070008000000000000007003f010000000000000000000000000000000000010111111111111141118111111111111111012222222222224222822222222222222200000000000186a000004061ac3755cfb39eea21841473cafdd619f457f69349c340563df2428ca0836c39b72e151957ea5873ae3b458e6fe623bb8b4c8aee7c005f833983db264d3f746dd96f0b",
+    "020500000000000000080000019b76dac74001941f297c0070008000000000000008003f090001941f297c00700080000000000000070101222222222222422282222222222222220111111111111141118111111111111111000000000000138800004061ac3705d3600867a0f6d60c08759bf9084ef1ed0ebb42acc8857007b20827c5b2ce4247934f3f1bf72832af071a4c745ecbaa8b6b40eaa8a0657f6712c4d50d87c409",
+    "020500000000000000090000019b76dacb2801941f297c0070008000000000000009008902000000000000000000000000000000000002012222222222224222822222222222222202290cbeb9b6d65c35b6245d0f2435f7dc4272ed73ef8d049d8784794243365ea30000000000003a98012222222222224222822222222222222202f4d678d8194d960cd4f918dcffbe91a9a0796d7574425633d9284f73f64ab34b000000000000271000004061ac375fd889f43bbb113dd65858e687dcb4cadeb3b8e186c96997dd41486d9f919fe3b86832933def57127c86b71f6364a4df97120ae0ac1747254465d4370f3ff80d",
+    "0205000000000000000a0000019b76dacf1001941f297c007000800000000000000a004f050000000000000000000000000000000000010122222222222242228222222222222222022f70a2d47ec4aa60a207a2132d67b2155fd481fc20d6c56f8bd5de160fc7d5f6000000000000138800004061ac37d725d22b3188f5c1aea120e1a26f4771c44066a878b0f6d5ca2ee9ee47cdc564c82a8b9a6d28e2b899d4fcacac8f88a2ba7d13b21c1e548ec37264b661b73c02",
+    "0205000000000000000b0000019b76dad2f801941f297c007000800000000000000b004f0301000000000000000000000000000000000102921926bbff7b73e947a1458282f3b1315b903be024aaecc2f94b4105b23be01901444444444444444484444444444444440000000000002ee000004061ac37a9fc6904ba4db54ff7f9a8146e2ab9a06e6cb7e0a381f3d7de46a624408e13537a5a330434c625ad4b2fbbe13dd504d77fe363c0f15d21f8d470af4f718c1308",
+    "0205000000000000000c0000019b76dad6e001941f297c007000800000000000000c004f07020000000000000000000000000000000001028eff92bbcc25e0b98b7b5a94df17bbd2844a21b1465474d82d55eb94016c030901444444444444444484444444444444440000000000000bb800004061ac37411aaf86cd27b52b40da2fb252599c8814335b5cca9881423a45a883fe137ba3d890cc0210242f36f6648afb645e73b7d53e7240d729b6d704094d4aa624820b",
+    "0205000000000000000d0000019b76dadac801941f297c007000800000000000000d004f040201941f297c007000800000000000000c01014444444444444444844444444444444402a87d8de6c56c2026a540f89052c25dd63c70af6a27fada9267add64afc9034ae0000000000000bb800004061ac37c270207313ce754b0c3f89ae25453d8e3349979b12123e3e824b62fd4f8d19b4eb946f20ec93ccc4ca70b3a6cd7ecfb6cb3801bbedfa64a79c3149cce3273404",
+    "0205000000000000000e0000019b76dadeb001941f297c007000800000000000000e005a08000000000000000000000000000000000001014444444444444444844444444444444401666666666666466686666666666666660000000000002ee0001b6b696e6470616b6b6574207061796f757420323032362d303030314061ac37ffedcdea4441a3f5b525e2630fa3fa43c9ba50352c0c39e1023dcddf293de3d1c60dd9d5f76dd56348807a70a6910a3408bc1fe7acbf72e5b7f7a26dc6302302",
+    "0204000000000000000f0000019b76dae29801941f297c007000800000000000000f002202ac8bd058fe4708ee963ac741d756a73f37a6c4a0490e61475ffeed3d60350285024061ac3755df57659f36c7fce310ad91c29d1f1da53af73df031a27d751c23aba7643e1d607a7d39f78c59f5d070d14e134f6d1b20cf1d12ed3eb45d2fbf3157dd1f9706",
+    "020500000000000000100000019b76dae68001941f297c0070008000000000000010004f0600000000000000000000000000000000000102a29736c8aaa42939ccbd54b49ae1467f296b9399c7094ca6cfdcb1d131f513360122222222222242228222222222222222000000000000465000004061ac37bf48135dac6d8b99ae86cff508127cd2cf4a5be15c37a9d061e33b6089f75b8206903e4249aabb6534df3f65e67ccfd9d49ba2940e2340e357185cc026515106",
+    "020400000000000000110000019b76daea6801941f297c007000800000000000001100220258ca78946882718ced8224d7dca9a78b783f3cd081f12b04cff03dcc167a2aa6034061ac37f577f5c5e8eb61c6b83c7866f3a21621b0b2408d9a64468a9aafc791ccaef2ab79f5678038c7c3b5666eca35d94c9805c2edf072dd191e4b163b5d186d1f1406",
 ];
 
 /// Hex of every leaf hash, in order.
 const LEAF_HEX: &[&str] = &[
-    "239becec9729a2761ff502f5980c1abecb5f5ab99a4480b90df51eb99f47c1ae",
-    "b00d94976b301c65627ee16025bdadb7592e331692b06f27a892e178c59d101c",
-    "cfa1873157f5b0afc907971812222bccac922d42f13b7a480e084633f01f5751",
-    "67535c45184250c6d1540070020c642a18fe2cfd594d91c6e38f792d2665f1b1",
-    "d63a1c652a0bed8f64e8397c8a787979c8719de4282a9a27f1afe6d6c49f81b6",
-    "1fdb64f94df9ef1e26ec072f81cf8c8af2474e46f99997d7082f2d2f588ac001",
-    "58f85315fe10b045014509aab1f777ca079c09e8cc49f94889740e608ada1aee",
-    "0e7228e8d55c5491bd2cd8bdba7300b6606a7f4e079ec6e2f31beedc9113736e",
-    "a2ed06ba6448b1e6f5013327b0dceffebd23cefe04c0249214b5e7b4df09c480",
-    "c3b0668247e47c7208d4b63797657eef7b89634bb645ef05e15328fa03d3b71e",
-    "fc9d4f7c541f337920ab96f18824a894f2371e8e375b5e200d28d648248a7cb4",
-    "556ae94f7a21bff4f117d06733b4dd73c158cd1e8694df7b4d2e50c6f68ac937",
-    "74604e639ff1c3b0f82af2ac01e54d3882aeb2b8ce82abe17b9e9e10ba4518fd",
-    "d8bc1967e2aa2f8ee5ddd044ec49859140cb1776563eed6a29b4679ba2aeb50e",
-    "f64a1df3c6f8c1b823f4edec6fa66737f6ac66a28ba606858702b874009ca588",
-    "ed17a97854f66177d61ee6bec84a9d3572a276eff50ddf3b5fb97648bcf456df",
-    "821e2e3718578a0ff8e85dde89b64cc93682f74c57c630d690402c01edd23fc0",
+    "26b457121273ec8dac3b2b0654b08521530e047820207754c979470b0cb5c029",
+    "632fdc430b72186b329058da513aa972fc97025326b108cbb932aa1e5b5d6dd4",
+    "ed92839614f3738eead42b79b7d73a3eea7df8b727b46373660568c8e45eeb9a",
+    "2ef4955746b118e6242db3114f132ef0ac020da8dc4de5e10d9b74d2cdba3f2f",
+    "5406d01eb60b9fb85495a021310e01bfaab1e37784dfcb555d374a176c8f49dc",
+    "40b3df77f10c5ab7c17eeb3a3f3a6bff7798876a2aaf917335c93d34be628988",
+    "d606bd03ed6f90873f7238fbdf2b10837c388fc472ce714574d5d3d9ae0382ee",
+    "375864a8f55ee25c7dad53713237b7dc2c1d40d56fc06e0a065c587164c95f54",
+    "d32f6620811861c7319cd5a5d366075cdffcb019184f6bb45cf48fc0800d33d5",
+    "1faa450991b25240dec01790f36adafd7cfecafb79e5e2822acd189b4eac0e8d",
+    "7e36a76f499127559f13f4321533d8bf8f80a27b390eb811ff13528a38a578e6",
+    "120dd6abd56ad3768bd7968b358d12e2e14184c0781bc03e051991ca17b1e350",
+    "c1eb9c4b5d92e73ad1f2ba2d737e99ab825a6b6537c7b4a44f6aefec555e8f02",
+    "380f7a3c0d752bf3f4b2328e7853803e42cd0a9ed2349a0328fb539ffaf87892",
+    "d25fb055c514cc83b20b509ba57dd8fa873fdb6ca7b3b1af42f4fe44413f1ba4",
+    "99faafebc4256bdb405a51b56a35b176d1a5e554925023737a4f6cdef0579f24",
+    "fd687e4b264f8803e63f3b82e9ad9e6a9e86bfb8df9bdd9f95274fa836b6e074",
+    "64a0bad84ae496209582f30154989f7a4bf1e70e50c655037a63664d982af5ce",
 ];
 
 /// The root over all entries.
-const ROOT_HEX: &str = "d97861b3582989debc6f8064a690bb34fd9fb6fcf35ce17d7014fb2509d20cc4";
+const ROOT_HEX: &str = "c458799925733f075a1d38b5ca86b7f9eb2e38936036f278d88bc1b063087e87";
 
 /// The signed checkpoint for all entries.
 const CHECKPOINT_NOTE: &str = concat!(
     "kindpakket.example/ledger/test\n",
-    "17\n",
-    "2Xhhs1gpid68b4BkppC7NP2ftvzzXOF9cBT7JQnSDMQ=\n",
+    "18\n",
+    "xFh5mSVzPwdaHTi1yoa3+esuOJNgNvJ42IvBsGMIfoc=\n",
     "\n",
-    "\u{2014} kindpakket.example/ledger/test QGGsN+CZgB99fx7nJ1PRRl6zhk2IhYZ2sMS0ICPo4QRMU2TP75i5FMqJsAG+S9xeHfo8aGkzukrO3PqquhzULKBI2wQ=\n",
+    "\u{2014} kindpakket.example/ledger/test QGGsN+1X/4zrPPvGdFoL9dcT/t7FyR2P+NVVxkVtgOurX+UXMmbRnmAXweDlDq7iCrIXZd8svIZAcDk078VTIRoWWws=\n",
 );
 
 /// The tlog-proof of the redemption against that checkpoint.
 const TLOG_PROOF: &str = concat!(
     "c2sp.org/tlog-proof@v1\n",
-    "index 10\n",
-    "VWrpT3ohv/TxF9BnM7Tdc8FYzR6GlN97TS5QxvaKyTc=\n",
-    "nEot3DjT734yw3B+suYLYNr8mok6Legw54h6zxrMSIU=\n",
-    "7lCHtizzDkacIagyDKQmswSOyqetHrD4QDHBl39oQtc=\n",
-    "StqazQ1EM7LHZEBXY1UgRfaTqZirokTkTyh1pjKAVik=\n",
-    "gh4uNxhXig/46F3eibZMyTaC90xXxjDWkEAsAe3SP8A=\n",
+    "index 11\n",
+    "fjanb0mRJ1WfE/QyFTPYv4+Aons5DrgR/xNSijileOY=\n",
+    "1vxnP/MnqVF90gjF+HxXl0/5FLEpEk4TFb/W+ssTJ+k=\n",
+    "6ot0RfbH11W3CGWcZ+YQwoIBvl4KA8dupepyV9/mbO0=\n",
+    "RA5tCLb8h23glzCBpSUbgGxaQXqhGItaTvLyYYr6IDE=\n",
+    "1ZkFoghzQFiJsJGT2mkw4JTK3LAN2EtLE/QTDcGmCzY=\n",
     "\n",
     "kindpakket.example/ledger/test\n",
-    "17\n",
-    "2Xhhs1gpid68b4BkppC7NP2ftvzzXOF9cBT7JQnSDMQ=\n",
+    "18\n",
+    "xFh5mSVzPwdaHTi1yoa3+esuOJNgNvJ42IvBsGMIfoc=\n",
     "\n",
-    "\u{2014} kindpakket.example/ledger/test QGGsN+CZgB99fx7nJ1PRRl6zhk2IhYZ2sMS0ICPo4QRMU2TP75i5FMqJsAG+S9xeHfo8aGkzukrO3PqquhzULKBI2wQ=\n",
+    "\u{2014} kindpakket.example/ledger/test QGGsN+1X/4zrPPvGdFoL9dcT/t7FyR2P+NVVxkVtgOurX+UXMmbRnmAXweDlDq7iCrIXZd8svIZAcDk078VTIRoWWws=\n",
 );
 
 fn seed_key(text: &str) -> SigningKey {
@@ -136,26 +156,70 @@ struct Vectors {
     ledger_key_id: [u8; 4],
     voucher_key: SigningKey,
     token: VoucherToken,
+    /// The signed entries, with the openings of their commitments attached.
     entries: Vec<SignedEntry>,
     encoded: Vec<Vec<u8>>,
+    /// Per entry, its openings in slot order.
+    openings: Vec<Vec<Opening>>,
     leaves: Vec<Hash>,
     stored: Vec<Hash>,
     root: Hash,
     checkpoint: Checkpoint,
     note: String,
     proof: TlogProof,
+    /// The full replay (every voucher, through the openings).
     state: LedgerState,
+    /// The public replay (the decoded entries without openings; vouchers pooled per fund).
+    public: LedgerState,
 }
 
-fn leg(debit: Uuid, credit: Uuid, cents: i64) -> Vec<Leg> {
-    vec![Leg {
+/// The deterministic salt of the commitment in slot `slot` of entry `index`.
+fn salt(index: u64, slot: usize) -> [u8; 16] {
+    [u8::try_from(index * 8 + slot as u64).expect("small index"); 16]
+}
+
+/// Turns every unsealed voucher reference of `body` into a commitment with its deterministic
+/// salt (the test's stand-in for [`Body::seal`], which draws random salts).
+fn seal(body: &mut Body, index: u64) {
+    let mut slots: Vec<&mut AccountRef> = match body {
+        Body::OpenAccount { account, .. } | Body::AccountState { account, .. } => vec![account],
+        Body::Transfer { legs, .. } => legs
+            .iter_mut()
+            .flat_map(|l| [&mut l.debit, &mut l.credit])
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (slot, r) in slots.iter_mut().enumerate() {
+        if let AccountRef::Voucher(account) = **r {
+            let o = Opening {
+                salt: salt(index, slot),
+                account,
+            };
+            **r = AccountRef::Committed {
+                commitment: o.commitment(),
+                opening: Some(o),
+            };
+        }
+    }
+}
+
+fn clear(id: Uuid) -> AccountRef {
+    AccountRef::Clear(id)
+}
+
+fn voucher() -> AccountRef {
+    AccountRef::Voucher(VOUCHER_ACCOUNT)
+}
+
+fn leg(debit: AccountRef, credit: AccountRef, cents: i64) -> Leg {
+    Leg {
         debit,
         credit,
         amount: Cents(cents),
-    }]
+    }
 }
 
-fn open(account: Uuid, kind: AccountKind, flags: u16, fund: Uuid, party: Uuid) -> Body {
+fn open(account: AccountRef, kind: AccountKind, flags: u16, fund: Uuid, party: Uuid) -> Body {
     Body::OpenAccount {
         account,
         kind,
@@ -185,17 +249,12 @@ fn entry_id(index: u64) -> Uuid {
     Uuid::from_u128(ENTRY_ID_BASE + u128::from(index))
 }
 
-fn build() -> Vectors {
-    let ledger_key = seed_key(LEDGER_SEED_TEXT);
-    let ledger_key_id = note::key_id(ORIGIN, ledger_key.verifying_key().as_bytes());
-    let voucher_key = seed_key(VOUCHER_SEED_TEXT);
+fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
     let voucher_pub = voucher_key.verifying_key();
-    let cats: CategorySet = [Category::Sport, Category::Cultuur].into_iter().collect();
-    let token = VoucherToken::sign(&voucher_key, VOUCHER, TOKEN_EXPIRY, cats, 0);
     let nil = Uuid::nil();
     let nn = FLAG_NO_NEGATIVE;
     use TransferKind as T;
-    let bodies = vec![
+    vec![
         Body::Genesis {
             origin: ORIGIN.into(),
             ledger_key: *ledger_key.verifying_key().as_bytes(),
@@ -206,60 +265,115 @@ fn build() -> Vectors {
             key_id: token::voucher_key_id(&voucher_pub),
             public_key: *voucher_pub.as_bytes(),
         },
-        open(EXTERNAL, AccountKind::External, 0, nil, nil),
-        open(FUND, AccountKind::Fund, nn, nil, nil),
-        open(BANK, AccountKind::Bank, nn, nil, nil),
-        open(VOUCHER, AccountKind::Voucher, nn, FUND, nil),
-        open(PROVIDER, AccountKind::Provider, nn, FUND, PARTY),
-        transfer(T::Deposit, None, nil, leg(EXTERNAL, FUND, 100_000), vec![]),
-        transfer(T::Issue, None, nil, leg(FUND, VOUCHER, 25_000), vec![]),
-        transfer(T::TopUp, None, nil, leg(FUND, VOUCHER, 5_000), vec![]),
+        open(clear(EXTERNAL), AccountKind::External, 0, nil, nil),
+        open(clear(FUND), AccountKind::Fund, nn, nil, nil),
+        open(clear(BANK), AccountKind::Bank, nn, nil, nil),
+        open(voucher(), AccountKind::Voucher, nn, FUND, nil),
+        open(clear(PROVIDER), AccountKind::Provider, nn, FUND, PARTY),
+        // 7
+        transfer(
+            T::Deposit,
+            None,
+            nil,
+            vec![leg(clear(EXTERNAL), clear(FUND), 100_000)],
+            vec![],
+        ),
+        // 8: part of the deposit was booked in error and goes back.
+        transfer(
+            T::DepositCorrection,
+            None,
+            entry_id(DEPOSIT_INDEX),
+            vec![leg(clear(FUND), clear(EXTERNAL), 5_000)],
+            vec![],
+        ),
+        // 9: a household's pooled voucher, one leg per eligible child.
+        transfer(
+            T::Issue,
+            None,
+            nil,
+            vec![
+                leg(clear(FUND), voucher(), 15_000),
+                leg(clear(FUND), voucher(), 10_000),
+            ],
+            vec![],
+        ),
+        // 10
+        transfer(
+            T::TopUp,
+            None,
+            nil,
+            vec![leg(clear(FUND), voucher(), 5_000)],
+            vec![],
+        ),
+        // 11: no token record: the attachment is empty.
         transfer(
             T::Redeem,
             Some(Category::Sport),
             nil,
-            leg(VOUCHER, PROVIDER, 12_000),
-            token.record().to_bytes().to_vec(),
+            vec![leg(voucher(), clear(PROVIDER), 12_000)],
+            vec![],
         ),
+        // 12
         transfer(
             T::DirectPayment,
             Some(Category::Cultuur),
             nil,
-            leg(VOUCHER, PROVIDER, 3_000),
+            vec![leg(voucher(), clear(PROVIDER), 3_000)],
             vec![],
         ),
+        // 13: the money goes back to the voucher, under a fresh commitment.
         transfer(
             T::Reverse,
             Some(Category::Cultuur),
-            entry_id(11),
-            leg(PROVIDER, VOUCHER, 3_000),
+            entry_id(DIRECT_INDEX),
+            vec![leg(clear(PROVIDER), voucher(), 3_000)],
             vec![],
         ),
+        // 14
         transfer(
             T::Payout,
             None,
             nil,
-            leg(PROVIDER, BANK, 12_000),
+            vec![leg(clear(PROVIDER), clear(BANK), 12_000)],
             PAYOUT_REFERENCE.to_vec(),
         ),
+        // 15
         Body::AccountState {
-            account: VOUCHER,
+            account: voucher(),
             status: AccountStatus::Blocked,
-            generation: 1,
         },
-        transfer(T::Expire, None, nil, leg(VOUCHER, FUND, 18_000), vec![]),
+        // 16
+        transfer(
+            T::Expire,
+            None,
+            nil,
+            vec![leg(voucher(), clear(FUND), 18_000)],
+            vec![],
+        ),
+        // 17
         Body::AccountState {
-            account: VOUCHER,
+            account: voucher(),
             status: AccountStatus::Closed,
-            generation: 1,
         },
-    ];
+    ]
+}
+
+fn build() -> Vectors {
+    let ledger_key = seed_key(LEDGER_SEED_TEXT);
+    let ledger_key_id = note::key_id(ORIGIN, ledger_key.verifying_key().as_bytes());
+    let voucher_key = seed_key(VOUCHER_SEED_TEXT);
+    let cats: CategorySet = [Category::Sport, Category::Cultuur].into_iter().collect();
+    let token = VoucherToken::sign(&voucher_key, TOKEN_VOUCHER, TOKEN_EXPIRY, cats, 0);
     let mut state = LedgerState::new();
+    let mut public = LedgerState::public();
     let mut frontier = Frontier::new();
     let mut stored = Vec::new();
-    let (mut entries, mut encoded, mut leaves) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, body) in bodies.into_iter().enumerate() {
+    let (mut entries, mut encoded, mut openings, mut leaves) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, mut body) in bodies(&ledger_key, &voucher_key).into_iter().enumerate() {
         let index = i as u64;
+        seal(&mut body, index);
+        let o = body.openings().expect("every commitment has its opening");
         let e = Entry {
             index,
             time_ms: T0 + index * 1000,
@@ -272,10 +386,15 @@ fn build() -> Vectors {
             .apply(&e)
             .unwrap_or_else(|r| panic!("entry {i} is refused: {r}"));
         let bytes = e.encode().expect("encodable entry");
+        let bare = SignedEntry::decode(&bytes).expect("decodes");
+        let _undo = public
+            .apply(&bare)
+            .unwrap_or_else(|r| panic!("entry {i} is refused by the public replay: {r}"));
         let leaf = merkle::leaf_hash(&bytes);
         stored.extend(frontier.append(leaf));
         entries.push(e);
         encoded.push(bytes);
+        openings.push(o);
         leaves.push(leaf);
     }
     let size = entries.len() as u64;
@@ -306,6 +425,7 @@ fn build() -> Vectors {
         token,
         entries,
         encoded,
+        openings,
         leaves,
         stored,
         root,
@@ -313,11 +433,40 @@ fn build() -> Vectors {
         note,
         proof,
         state,
+        public,
     }
 }
 
 fn ledger_vkey(v: &Vectors) -> Vkey {
     Vkey::new(ORIGIN, v.ledger_key.verifying_key()).expect("valid key name")
+}
+
+/// The audit input: every entry row with its openings (`full`) or without (public).
+fn ledger_data(v: &Vectors, full: bool) -> LedgerData {
+    LedgerData {
+        entries: v
+            .entries
+            .iter()
+            .zip(&v.encoded)
+            .zip(&v.openings)
+            .map(|((e, bytes), o)| EntryRow {
+                index: e.entry.index as i64,
+                id: Some(e.entry.id),
+                kind: Some(i64::from(e.entry.body.kind().code())),
+                bytes: bytes.clone(),
+                openings: full.then(|| Opening::encode_all(o)),
+            })
+            .collect(),
+        orphan_openings: Vec::new(),
+        stored_hashes: Some(
+            v.stored
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (i as i64, *h))
+                .collect(),
+        ),
+        checkpoints: vec![(v.checkpoint.size as i64, v.note.clone())],
+    }
 }
 
 #[test]
@@ -343,11 +492,30 @@ fn entries_decode_strictly_and_their_signatures_verify() {
     let v = build();
     let key = v.ledger_key.verifying_key();
     for (e, bytes) in v.entries.iter().zip(&v.encoded) {
+        assert_eq!(bytes[0], 2, "entry {} version", e.entry.index);
         let d = SignedEntry::decode(bytes).expect("decodes");
         assert_eq!(&d, e);
         assert_eq!(&d.encode().expect("encodes"), bytes);
         assert_eq!(d.key_id, v.ledger_key_id);
         assert!(d.verify(&key), "entry {} signature", e.entry.index);
+        // Decoding yields no openings; the openings of the entry fit its commitments.
+        let mut opened = d.clone();
+        if v.openings[e.entry.index as usize].is_empty() {
+            assert_eq!(d.entry.body.openings(), Some(vec![]));
+        } else {
+            assert_eq!(d.entry.body.openings(), None);
+        }
+        opened
+            .open(&v.openings[e.entry.index as usize])
+            .expect("the openings fit");
+        assert_eq!(
+            opened.entry.body.openings().as_ref(),
+            Some(&v.openings[e.entry.index as usize])
+        );
+        // A version 1 entry is not read any more.
+        let mut v1 = bytes.clone();
+        v1[0] = 1;
+        assert!(SignedEntry::decode(&v1).is_err());
     }
     v.token
         .verify(&v.voucher_key.verifying_key())
@@ -355,114 +523,354 @@ fn entries_decode_strictly_and_their_signatures_verify() {
     assert_eq!(VoucherToken::parse(&v.token.encode()), Ok(v.token));
 }
 
-/// The redemption's attachment.
-fn redeem_attachment(v: &Vectors) -> &[u8] {
+#[test]
+fn every_voucher_appearance_is_a_fresh_commitment_with_a_deterministic_salt() {
+    let v = build();
+    let mut all = Vec::new();
+    for (e, openings) in v.entries.iter().zip(&v.openings) {
+        let index = e.entry.index;
+        let refs = e.entry.body.refs();
+        let committed: Vec<(usize, [u8; 32])> = refs
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, r)| r.commitment().map(|c| (slot, c)))
+            .collect();
+        assert_eq!(committed.len(), openings.len(), "entry {index}");
+        for ((slot, c), o) in committed.iter().zip(openings) {
+            assert_eq!(o.account, VOUCHER_ACCOUNT);
+            assert_eq!(o.salt, salt(index, *slot), "entry {index} slot {slot}");
+            // SHA-256("kindpakket/voucher-commitment/v2" || 0x00 || salt || account).
+            let mut h = Sha256::new();
+            h.update(b"kindpakket/voucher-commitment/v2\0");
+            h.update(o.salt);
+            h.update(o.account.as_bytes());
+            let want: [u8; 32] = h.finalize().into();
+            assert_eq!(*c, want, "entry {index} slot {slot}");
+            all.push(*c);
+        }
+        // Every other account is in the clear, and only vouchers are committed.
+        for r in refs {
+            match r.clear() {
+                Some(id) => assert_ne!(id, VOUCHER_ACCOUNT),
+                None => assert!(r.commitment().is_some()),
+            }
+        }
+    }
+    assert_eq!(all.len(), COMMITMENTS);
+    let mut unique = all.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "a commitment appears twice");
+    // The pooled issue credits the same voucher twice, under two commitments.
+    assert_eq!(v.openings[ISSUE_INDEX as usize].len(), 2);
+    assert_eq!(
+        v.openings[ISSUE_INDEX as usize][0].account,
+        v.openings[ISSUE_INDEX as usize][1].account
+    );
+}
+
+#[test]
+fn the_public_ledger_carries_neither_the_voucher_account_nor_anything_of_the_token() {
+    let v = build();
+    // The redemption's attachment is empty: no token record any more.
     match &v.entries[REDEEM_INDEX as usize].entry.body {
         Body::Transfer {
             kind: TransferKind::Redeem,
             attachment,
             ..
-        } => attachment,
+        } => assert!(attachment.is_empty()),
         other => panic!("entry {REDEEM_INDEX} is not a redemption: {other:?}"),
     }
-}
-
-#[test]
-fn the_ledger_carries_the_token_record_but_never_the_token() {
-    let v = build();
     let token_bytes = v.token.to_bytes();
-    let attachment = redeem_attachment(&v);
-    assert_eq!(attachment.len(), RECORD_BYTES);
-    assert_eq!(RECORD_BYTES, 59);
-    assert_eq!(attachment, v.token.record().to_bytes());
-    let record = TokenRecord::from_bytes(attachment).expect("the attachment is a token record");
-    assert!(record.matches(&v.token), "the record links to the token");
-    assert_eq!(&attachment[..27], &token_bytes[..27]);
-    assert_eq!(&attachment[27..], &Sha256::digest(token_bytes)[..]);
-    assert_eq!(record.digest, v.token.digest());
-
-    // A token differing only in its signature (here: a forged one) does not match the record.
-    let mut forged = v.token;
-    forged.signature[0] ^= 1;
-    assert!(!record.matches(&forged));
-    // Nor does the same voucher's token of another generation.
-    let other = VoucherToken::sign(
-        &v.voucher_key,
-        v.token.voucher,
-        v.token.expiry,
-        v.token.categories,
-        v.token.generation + 1,
-    );
-    assert!(!record.matches(&other));
-
-    // Neither the whole token nor any 16-byte piece of its signature is in any encoded entry
-    // (entries are public: the signature would make the token spendable).
     assert_eq!(token_bytes.len(), TOKEN_BYTES);
     for (i, bytes) in v.encoded.iter().enumerate() {
+        let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
         assert!(
-            !bytes.windows(TOKEN_BYTES).any(|w| w == token_bytes),
-            "entry {i} contains the full token"
+            !has(VOUCHER_ACCOUNT.as_bytes()),
+            "entry {i}: voucher account"
         );
+        assert!(
+            !has(TOKEN_VOUCHER.as_bytes()),
+            "entry {i}: token's voucher id"
+        );
+        assert!(!has(&token_bytes[..27]), "entry {i}: token fields");
+        assert!(!has(&v.token.digest()), "entry {i}: token digest");
         for piece in v.token.signature.windows(16) {
-            assert!(
-                !bytes.windows(16).any(|w| w == piece),
-                "entry {i} contains part of the token signature"
-            );
+            assert!(!has(piece), "entry {i}: part of the token signature");
         }
     }
 }
 
+/// Balances of a replay as `(account, kind, cents)`, sorted by account.
+fn balances(state: &LedgerState) -> Vec<(Uuid, AccountKind, i64)> {
+    let mut b: Vec<_> = state
+        .accounts()
+        .map(|(id, a)| (*id, a.kind, a.balance.0))
+        .collect();
+    b.sort_by_key(|x| x.0);
+    b
+}
+
 #[test]
-fn the_ledger_replays_and_the_audit_passes() {
+fn both_replays_reach_the_expected_balances() {
     let v = build();
+    // Full replay: every voucher.
     assert_eq!(v.state.size(), v.entries.len() as u64);
     assert_eq!(v.state.origin(), Some(ORIGIN));
     assert_eq!(v.state.total(), 0);
-    let balance = |id: &Uuid| v.state.account(id).expect("account").balance;
-    assert_eq!(balance(&EXTERNAL), Cents(-100_000));
-    assert_eq!(balance(&FUND), Cents(88_000));
-    assert_eq!(balance(&VOUCHER), Cents(0));
-    assert_eq!(balance(&PROVIDER), Cents(0));
-    assert_eq!(balance(&BANK), Cents(12_000));
+    assert_eq!(
+        balances(&v.state),
+        vec![
+            (EXTERNAL, AccountKind::External, -95_000),
+            (FUND, AccountKind::Fund, 83_000),
+            (VOUCHER_ACCOUNT, AccountKind::Voucher, 0),
+            (PROVIDER, AccountKind::Provider, 0),
+            (BANK, AccountKind::Bank, 12_000),
+        ]
+    );
+    let account = v.state.account(&VOUCHER_ACCOUNT).expect("voucher");
+    assert_eq!(account.status, AccountStatus::Closed);
+    assert!(account.issued);
     let redemption = v
         .state
         .reversible(&entry_id(REDEEM_INDEX))
         .expect("redemption");
     assert_eq!(redemption.reversed_at, None);
-    let direct = v.state.reversible(&entry_id(11)).expect("direct payment");
-    assert_eq!(direct.reversed_at, Some(12));
+    assert_eq!(redemption.legs[0].debit, VOUCHER_ACCOUNT);
+    let direct = v
+        .state
+        .reversible(&entry_id(DIRECT_INDEX))
+        .expect("direct payment");
+    assert_eq!(direct.reversed_at, Some(DIRECT_INDEX + 1));
 
-    let data = LedgerData {
-        entries: v
-            .entries
-            .iter()
-            .zip(&v.encoded)
-            .map(|(e, bytes)| EntryRow {
-                index: e.entry.index as i64,
-                id: Some(e.entry.id),
-                kind: Some(i64::from(e.entry.body.kind().code())),
-                bytes: bytes.clone(),
-            })
-            .collect(),
-        stored_hashes: Some(
-            v.stored
-                .iter()
-                .enumerate()
-                .map(|(i, h)| (i as i64, *h))
-                .collect(),
-        ),
-        checkpoints: vec![(v.checkpoint.size as i64, v.note.clone())],
+    // Public replay: the fund's vouchers are one pool account,
+    // SHA-256("kindpakket/voucher-pool/v2" || 0x00 || fund)[:16].
+    let mut h = Sha256::new();
+    h.update(b"kindpakket/voucher-pool/v2\0");
+    h.update(FUND.as_bytes());
+    let pool = Uuid::from_slice(&h.finalize()[..16]).expect("16 bytes");
+    assert_eq!(pool_id(&FUND), pool);
+    assert!(v.public.is_public());
+    assert_eq!(v.public.total(), 0);
+    let mut want = vec![
+        (EXTERNAL, AccountKind::External, -95_000),
+        (FUND, AccountKind::Fund, 83_000),
+        (pool, AccountKind::Voucher, 0),
+        (PROVIDER, AccountKind::Provider, 0),
+        (BANK, AccountKind::Bank, 12_000),
+    ];
+    want.sort_by_key(|x| x.0);
+    assert_eq!(balances(&v.public), want);
+    assert!(v.public.account(&VOUCHER_ACCOUNT).is_none());
+}
+
+#[test]
+fn the_full_and_the_public_audit_pass() {
+    let v = build();
+    let trusted = ledger_vkey(&v);
+    for full in [true, false] {
+        let report = audit(&ledger_data(&v, full), Some(&trusted))
+            .unwrap_or_else(|f| panic!("audit (full: {full}) fails: {f}"));
+        assert_eq!(report.full, full);
+        assert_eq!(report.origin, ORIGIN);
+        assert_eq!(report.size, v.entries.len() as u64);
+        assert_eq!(report.root, v.root);
+        assert_eq!(report.signatures, v.entries.len());
+        assert_eq!(report.redemptions, 1);
+        assert_eq!(report.checkpoints, 1);
+        assert_eq!(report.commitments, COMMITMENTS);
+        assert_eq!(report.balances["external"], Cents(-95_000));
+        assert_eq!(report.balances["fund"], Cents(83_000));
+        assert_eq!(report.balances["voucher"], Cents(0));
+        assert_eq!(report.balances["provider"], Cents(0));
+        assert_eq!(report.balances["bank"], Cents(12_000));
+        let want = if full { &v.state } else { &v.public };
+        assert_eq!(balances(&report.state), balances(want));
+        let prefix = if full {
+            "ok, full audit ("
+        } else {
+            "ok, public audit ("
+        };
+        assert!(report.summary().starts_with(prefix), "{}", report.summary());
+    }
+}
+
+#[test]
+fn flipping_any_bit_of_any_opening_fails_the_full_audit_naming_that_entry() {
+    let v = build();
+    let data = ledger_data(&v, true);
+    let mut checked = 0;
+    for i in 0..data.entries.len() {
+        let len = data.entries[i].openings.as_ref().map_or(0, Vec::len);
+        for byte in 0..len {
+            for bit in 0..8 {
+                let mut d = data.clone();
+                d.entries[i].openings.as_mut().expect("full")[byte] ^= 1 << bit;
+                match audit(&d, None) {
+                    Err(AuditFailure::Entry { index, reason }) => {
+                        assert_eq!(index, i as u64, "byte {byte} bit {bit} of entry {i}");
+                        assert!(reason.contains("bad opening"), "entry {i}: {reason}");
+                    }
+                    other => panic!("byte {byte} bit {bit} of entry {i}: {other:?}"),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, COMMITMENTS * 32 * 8);
+}
+
+#[test]
+fn missing_extra_and_orphan_openings_fail_the_full_audit() {
+    let v = build();
+    let data = ledger_data(&v, true);
+    let entry_fails = |d: &LedgerData, want: usize| match audit(d, None) {
+        Err(AuditFailure::Entry { index, reason }) => {
+            assert_eq!(index, want as u64, "{reason}");
+            assert!(reason.contains("bad opening"), "{reason}");
+        }
+        other => panic!("entry {want}: {other:?}"),
     };
-    let report = audit(&data, Some(&ledger_vkey(&v))).expect("audit passes");
-    assert_eq!(report.origin, ORIGIN);
-    assert_eq!(report.size, v.entries.len() as u64);
-    assert_eq!(report.root, v.root);
-    assert_eq!(report.signatures, v.entries.len());
-    assert_eq!(report.redemptions, 1);
-    assert_eq!(report.checkpoints, 1);
-    assert_eq!(report.balances["external"], Cents(-100_000));
-    assert_eq!(report.balances["fund"], Cents(88_000));
-    assert_eq!(report.balances["bank"], Cents(12_000));
+    // A missing opening (the pooled issue keeps only its first).
+    let mut d = data.clone();
+    d.entries[ISSUE_INDEX as usize]
+        .openings
+        .as_mut()
+        .expect("full")
+        .truncate(32);
+    entry_fails(&d, ISSUE_INDEX as usize);
+    // A truncated opening.
+    let mut d = data.clone();
+    d.entries[REDEEM_INDEX as usize]
+        .openings
+        .as_mut()
+        .expect("full")
+        .pop();
+    entry_fails(&d, REDEEM_INDEX as usize);
+    // An opening for an entry without commitments (the deposit).
+    let mut d = data.clone();
+    d.entries[DEPOSIT_INDEX as usize].openings = Some(Opening::encode_all(&v.openings[5]));
+    entry_fails(&d, DEPOSIT_INDEX as usize);
+    // The openings of two entries swapped.
+    let mut d = data.clone();
+    let (a, b) = (REDEEM_INDEX as usize, DIRECT_INDEX as usize);
+    let oa = d.entries[a].openings.take();
+    d.entries[a].openings = std::mem::replace(&mut d.entries[b].openings, oa);
+    entry_fails(&d, a);
+    // Openings stored for an index without an entry.
+    let mut d = data.clone();
+    d.orphan_openings = vec![v.entries.len() as i64];
+    assert!(
+        matches!(audit(&d, None), Err(AuditFailure::Ledger(m)) if m.contains("no entry")),
+        "orphan openings"
+    );
+    // Some rows with openings and some without.
+    let mut d = data.clone();
+    d.entries[3].openings = None;
+    assert!(matches!(audit(&d, None), Err(AuditFailure::Ledger(_))));
+}
+
+/// The state just before entry `upto` (full replay).
+fn state_before(v: &Vectors, upto: u64) -> LedgerState {
+    let mut s = LedgerState::new();
+    for e in &v.entries[..upto as usize] {
+        let _undo = s.apply(e).expect("replays");
+    }
+    s
+}
+
+#[test]
+fn the_new_rules_refuse_what_they_should() {
+    let v = build();
+    let sign = |index: u64, mut body: Body| {
+        seal(&mut body, index);
+        Entry {
+            index,
+            time_ms: T0 + index * 1000,
+            id: entry_id(index + 1000),
+            body,
+        }
+        .sign(&v.ledger_key, v.ledger_key_id)
+        .expect("encodable")
+    };
+    let code = |s: &mut LedgerState, e: &SignedEntry| s.apply(e).map(|_| ()).map_err(|r| r.code());
+    let correction = |reference: Uuid, cents: i64| {
+        transfer(
+            TransferKind::DepositCorrection,
+            None,
+            reference,
+            vec![leg(clear(FUND), clear(EXTERNAL), cents)],
+            vec![],
+        )
+    };
+    // After the first correction (5,000 of 100,000), at most 95,000 more can be taken back.
+    let i = ISSUE_INDEX;
+    let mut s = state_before(&v, i);
+    assert_eq!(
+        code(
+            &mut s,
+            &sign(i, correction(entry_id(DEPOSIT_INDEX), 95_001))
+        ),
+        Err("correction_too_large")
+    );
+    assert_eq!(
+        code(&mut s, &sign(i, correction(entry_id(8), 1))),
+        Err("unknown_deposit")
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &sign(i, correction(entry_id(DEPOSIT_INDEX), 95_000))
+        ),
+        Ok(())
+    );
+    // An issue to a voucher issued by an earlier entry.
+    let issue = transfer(
+        TransferKind::Issue,
+        None,
+        Uuid::nil(),
+        vec![leg(clear(FUND), voucher(), 1)],
+        vec![],
+    );
+    let i = ISSUE_INDEX + 1;
+    let mut s = state_before(&v, i);
+    assert_eq!(code(&mut s, &sign(i, issue)), Err("already_issued"));
+    // A commitment that is already on the ledger (the redemption's, used again).
+    let i = REDEEM_INDEX + 1;
+    let mut s = state_before(&v, i);
+    let Body::Transfer { legs, .. } = &v.entries[REDEEM_INDEX as usize].entry.body else {
+        panic!("a transfer")
+    };
+    let again = transfer(
+        TransferKind::DirectPayment,
+        Some(Category::Sport),
+        Uuid::nil(),
+        vec![leg(legs[0].debit, clear(PROVIDER), 1)],
+        vec![],
+    );
+    assert_eq!(code(&mut s, &sign(i, again)), Err("duplicate_commitment"));
+    // The voucher named in the clear.
+    let in_clear = transfer(
+        TransferKind::DirectPayment,
+        Some(Category::Sport),
+        Uuid::nil(),
+        vec![leg(clear(VOUCHER_ACCOUNT), clear(PROVIDER), 1)],
+        vec![],
+    );
+    assert_eq!(code(&mut s, &sign(i, in_clear)), Err("invalid_account"));
+    // A redemption with an attachment.
+    let attached = transfer(
+        TransferKind::Redeem,
+        Some(Category::Sport),
+        Uuid::nil(),
+        vec![leg(voucher(), clear(PROVIDER), 1)],
+        vec![1],
+    );
+    assert_eq!(code(&mut s, &sign(i, attached)), Err("invalid_transfer"));
+    // A commitment without its opening, in a full replay.
+    let bare = SignedEntry::decode(&v.encoded[REDEEM_INDEX as usize]).expect("decodes");
+    let mut s = state_before(&v, REDEEM_INDEX);
+    assert_eq!(code(&mut s, &bare), Err("bad_opening"));
 }
 
 #[test]
@@ -495,14 +903,18 @@ fn the_document_carries_the_current_vectors() {
     wanted.push(v.note.clone());
     wanted.push(v.proof.encode());
     wanted.push(v.token.encode());
-    wanted.push(note::hex(&v.token.record().to_bytes()));
     wanted.push(note::hex(&v.token.digest()));
+    wanted.push(note::hex(pool_id(&FUND).as_bytes()));
+    for o in v.openings.iter().flatten() {
+        wanted.push(note::hex(&o.commitment()));
+    }
     for w in wanted {
         assert!(
             doc.contains(&w),
             "docs/ledger-format.md does not contain {w:?}"
         );
     }
+    assert!(doc.starts_with("# Kindpakket ledger format, version 2\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,7 +934,9 @@ struct Json {
     checkpoint_note: String,
     tlog_proof: ProofJson,
     token: TokenJson,
-    balances: Vec<BalanceJson>,
+    commitments: usize,
+    pools: Vec<PoolJson>,
+    balances: BalancesJson,
 }
 
 #[derive(Serialize)]
@@ -546,6 +960,16 @@ struct EntryJson {
     signature: String,
     hex: String,
     leaf_hash: String,
+    /// The openings of the entry's commitments, 32 bytes each (salt, account) in slot order.
+    openings: String,
+}
+
+/// An account reference: `{"clear": uuid}` or `{"commitment": hex}`.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RefJson {
+    Clear(String),
+    Commitment(String),
 }
 
 #[derive(Serialize)]
@@ -562,16 +986,15 @@ enum BodyJson {
         public_key: String,
     },
     OpenAccount {
-        account: String,
+        account: RefJson,
         kind: &'static str,
         flags: u16,
         fund: String,
         party: String,
     },
     AccountState {
-        account: String,
+        account: RefJson,
         status: &'static str,
-        generation: u8,
     },
     Transfer {
         kind: &'static str,
@@ -584,8 +1007,8 @@ enum BodyJson {
 
 #[derive(Serialize)]
 struct LegJson {
-    debit: String,
-    credit: String,
+    debit: RefJson,
+    credit: RefJson,
     amount: i64,
 }
 
@@ -596,19 +1019,34 @@ struct ProofJson {
     text: String,
 }
 
-/// The redeemed token: `record` is what entry `entry_index` carries on the ledger; `hex` and
-/// `text` are the full token, the holder's off-ledger copy, whose SHA-256 is `digest`.
+/// The token the holder presented for the redemption `redemption_index`: not on the ledger.
+/// The service keeps its key id, generation and SHA-256 (`digest`) in its private
+/// `redemptions` table; `voucher` is the id inside the token, `voucher_account` the voucher's
+/// (unrelated) ledger account.
 #[derive(Serialize)]
 struct TokenJson {
-    entry_index: u64,
+    redemption_index: u64,
     voucher: String,
+    voucher_account: String,
+    key_id: String,
     expiry: u32,
     categories: u8,
     generation: u8,
-    record: String,
     digest: String,
     hex: String,
     text: String,
+}
+
+#[derive(Serialize)]
+struct PoolJson {
+    fund: String,
+    account: String,
+}
+
+#[derive(Serialize)]
+struct BalancesJson {
+    full: Vec<BalanceJson>,
+    public: Vec<BalanceJson>,
 }
 
 #[derive(Serialize)]
@@ -616,6 +1054,14 @@ struct BalanceJson {
     account: String,
     kind: &'static str,
     balance: i64,
+}
+
+fn ref_json(r: &AccountRef) -> RefJson {
+    match (r.clear(), r.commitment()) {
+        (Some(id), _) => RefJson::Clear(id.to_string()),
+        (None, Some(c)) => RefJson::Commitment(note::hex(&c)),
+        (None, None) => panic!("an unsealed reference"),
+    }
 }
 
 fn body_json(body: &Body) -> BodyJson {
@@ -642,20 +1088,15 @@ fn body_json(body: &Body) -> BodyJson {
             fund,
             party,
         } => BodyJson::OpenAccount {
-            account: account.to_string(),
+            account: ref_json(account),
             kind: kind.as_str(),
             flags: *flags,
             fund: fund.to_string(),
             party: party.to_string(),
         },
-        Body::AccountState {
-            account,
-            status,
-            generation,
-        } => BodyJson::AccountState {
-            account: account.to_string(),
+        Body::AccountState { account, status } => BodyJson::AccountState {
+            account: ref_json(account),
             status: status.as_str(),
-            generation: *generation,
         },
         Body::Transfer {
             kind,
@@ -670,8 +1111,8 @@ fn body_json(body: &Body) -> BodyJson {
             legs: legs
                 .iter()
                 .map(|l| LegJson {
-                    debit: l.debit.to_string(),
-                    credit: l.credit.to_string(),
+                    debit: ref_json(&l.debit),
+                    credit: ref_json(&l.credit),
                     amount: l.amount.0,
                 })
                 .collect(),
@@ -680,10 +1121,8 @@ fn body_json(body: &Body) -> BodyJson {
     }
 }
 
-fn json_text(v: &Vectors) -> String {
-    let voucher_pub = v.voucher_key.verifying_key();
-    let mut balances: Vec<BalanceJson> = v
-        .state
+fn balances_json(state: &LedgerState) -> Vec<BalanceJson> {
+    let mut b: Vec<BalanceJson> = state
         .accounts()
         .map(|(id, a)| BalanceJson {
             account: id.to_string(),
@@ -691,15 +1130,24 @@ fn json_text(v: &Vectors) -> String {
             balance: a.balance.0,
         })
         .collect();
-    balances.sort_by(|a, b| a.account.cmp(&b.account));
+    b.sort_by(|a, b| a.account.cmp(&b.account));
+    b
+}
+
+fn json_text(v: &Vectors) -> String {
+    let voucher_pub = v.voucher_key.verifying_key();
     let json = Json {
-        format: "kindpakket ledger format v1 test vectors",
+        format: "kindpakket ledger format v2 test vectors",
         description: "Generated by tests/vectors.rs; specified in docs/ledger-format.md; \
                       checked independently by tests/vectors/verify_vectors.py. Byte strings \
-                      are lower-case hex unless named *_base64. The redemption's attachment is \
-                      the 59-byte token record (token.record); token.hex and token.text are the \
-                      full token, the holder's off-ledger copy, which never appears in an \
-                      entry. The keys are public test keys: never use them for anything else.",
+                      are lower-case hex unless named *_base64. Each entry's openings are the \
+                      openings of its voucher commitments (salt and account, 32 bytes each, in \
+                      slot order; private in a real ledger); the salts are fixed here (16 bytes \
+                      of 8*index+slot) so that the vectors are reproducible. The redemption \
+                      carries nothing of its token: token is the holder's off-ledger copy. \
+                      balances.full is the replay with openings, balances.public the replay \
+                      without them (each fund's vouchers as one pool account). The keys are \
+                      public test keys: never use them for anything else.",
         origin: ORIGIN,
         ledger_key: KeyJson {
             seed_text: LEDGER_SEED_TEXT,
@@ -720,7 +1168,8 @@ fn json_text(v: &Vectors) -> String {
             .iter()
             .zip(&v.encoded)
             .zip(&v.leaves)
-            .map(|((e, bytes), leaf)| EntryJson {
+            .zip(&v.openings)
+            .map(|(((e, bytes), leaf), o)| EntryJson {
                 index: e.entry.index,
                 time_ms: e.entry.time_ms,
                 id: e.entry.id.to_string(),
@@ -730,6 +1179,7 @@ fn json_text(v: &Vectors) -> String {
                 signature: note::hex(&e.signature),
                 hex: note::hex(bytes),
                 leaf_hash: leaf.to_hex(),
+                openings: note::hex(&Opening::encode_all(o)),
             })
             .collect(),
         tree_size: v.checkpoint.size,
@@ -742,17 +1192,26 @@ fn json_text(v: &Vectors) -> String {
             text: v.proof.encode(),
         },
         token: TokenJson {
-            entry_index: REDEEM_INDEX,
+            redemption_index: REDEEM_INDEX,
             voucher: v.token.voucher.to_string(),
+            voucher_account: VOUCHER_ACCOUNT.to_string(),
+            key_id: note::hex(&v.token.key_id),
             expiry: v.token.expiry,
             categories: v.token.categories.mask(),
             generation: v.token.generation,
-            record: note::hex(&v.token.record().to_bytes()),
             digest: note::hex(&v.token.digest()),
             hex: note::hex(&v.token.to_bytes()),
             text: v.token.encode(),
         },
-        balances,
+        commitments: v.openings.iter().map(Vec::len).sum(),
+        pools: vec![PoolJson {
+            fund: FUND.to_string(),
+            account: pool_id(&FUND).to_string(),
+        }],
+        balances: BalancesJson {
+            full: balances_json(&v.state),
+            public: balances_json(&v.public),
+        },
     };
     let mut s = serde_json::to_string_pretty(&json).expect("serializable");
     s.push('\n');
@@ -766,10 +1225,10 @@ fn the_json_vectors_file_is_current() {
         std::fs::write(JSON_PATH, &want).expect("write the vectors file");
         return;
     }
-    let have = std::fs::read_to_string(JSON_PATH).expect("read tests/vectors/ledger-v1.json");
+    let have = std::fs::read_to_string(JSON_PATH).expect("read tests/vectors/ledger-v2.json");
     assert!(
         have == want,
-        "tests/vectors/ledger-v1.json is stale; regenerate it with \
+        "tests/vectors/ledger-v2.json is stale; regenerate it with \
          KINDPAKKET_UPDATE_VECTORS=1 cargo test --test vectors"
     );
 }

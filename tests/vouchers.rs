@@ -1413,7 +1413,160 @@ async fn a_fund_without_its_ledger_account_is_an_error_not_a_zero_balance(db: &c
     app.close().await;
 }
 
+/// A deposit booked with one zero too many is taken back by a correction: never more than that
+/// deposit brought into the fund (all corrections together), never more than the fund holds,
+/// only a deposit into this fund, once per Idempotency-Key; both audits still pass.
+async fn a_wrong_deposit_is_corrected_but_never_by_more_than_it_brought(db: &common::TestDb) {
+    let (app, _) = app(db).await;
+    let w = app.world().await;
+    let fund = w.fund.clone();
+    let deposit = |cents: i64| {
+        let (app, w, fund) = (&app, &w, fund.clone());
+        async move {
+            let r = app
+                .post(
+                    &format!("/api/v1/funds/{fund}/deposits"),
+                    Some(&w.finance),
+                    json!({"amount_cents": cents, "reference": "Beschikking"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.json()
+        }
+    };
+    let before = deposit(1_000_000).await;
+    let index = before["entry_index"].as_i64().unwrap();
+    let balance = before["fund_balance_cents"].as_i64().unwrap();
+    let correct = |fund: String, index: i64, cents: i64, who: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/api/v1/funds/{fund}/deposit-corrections"),
+                Some(&who),
+                json!({"deposit_entry_index": index, "amount_cents": cents, "reason": "een nul te veel"}),
+            )
+            .await
+        }
+    };
+    // More than the deposit brought: refused, and nothing changes.
+    let r = correct(fund.clone(), index, 1_000_001, w.finance.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (422, "correction_too_large"),
+        "{}",
+        r.text
+    );
+    let r = correct(fund.clone(), index, 0, w.finance.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    // Staff may not; finance and admin may.
+    let r = correct(fund.clone(), index, 900_000, w.staff.clone()).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = correct(fund.clone(), index, 900_000, w.finance.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["fund_balance_cents"], balance - 900_000);
+    // All corrections of one deposit together: at most what it brought.
+    let r = correct(fund.clone(), index, 100_001, w.admin.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (422, "correction_too_large"),
+        "{}",
+        r.text
+    );
+    let r = correct(fund.clone(), index, 100_000, w.admin.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["fund_balance_cents"], balance - 1_000_000);
+    // Not a deposit, or not one into this fund, or no entry at all: unknown_deposit.
+    let issue_index = w.vouchers[0]["entry_index"].as_i64().unwrap();
+    for i in [issue_index, 0, 1_000_000_000, -1] {
+        let r = correct(fund.clone(), i, 1, w.finance.clone()).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code().as_str()),
+            (404, "unknown_deposit"),
+            "{i}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .post(
+            "/api/v1/funds",
+            Some(&w.admin),
+            json!({"name": "Klein", "sponsor": "S", "valid_from": "2026-01-01",
+        "valid_until": "2026-12-31", "categories": ["sport"], "amount_per_child_cents": 800}),
+        )
+        .await;
+    let small = common::id_of(&r);
+    let r = correct(small.clone(), index, 1, w.finance.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (404, "unknown_deposit"),
+        "{}",
+        r.text
+    );
+    // Never more than the fund still holds: money given to vouchers stays there.
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{small}/deposits"),
+            Some(&w.finance),
+            json!({"amount_cents": 1_000, "reference": "r"}),
+        )
+        .await;
+    let small_index = r.json()["entry_index"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/funds/{small}/vouchers"),
+            Some(&w.staff),
+            json!({"child_id": w.children[0]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = correct(small.clone(), small_index, 300, w.finance.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (422, "insufficient_fund_balance"),
+        "{}",
+        r.text
+    );
+    // Once per Idempotency-Key: a retry gets the same answer and books nothing more.
+    let body = json!({"deposit_entry_index": small_index, "amount_cents": 200, "reason": "r"});
+    let path = format!("/api/v1/funds/{small}/deposit-corrections");
+    let send = || {
+        app.post_raw(
+            &path,
+            Some(&w.finance),
+            "application/json",
+            body.to_string(),
+            &[("idempotency-key", "correctie-1")],
+        )
+    };
+    let (a, b) = (send().await, send().await);
+    assert_eq!(
+        (a.status.as_u16(), b.status.as_u16()),
+        (201, 201),
+        "{} {}",
+        a.text,
+        b.text
+    );
+    assert_eq!(a.json(), b.json());
+    assert_eq!(a.json()["fund_balance_cents"], 0);
+    // The entries are public: a deposit_correction referring to its deposit, fund → sponsor.
+    let e = app
+        .get(
+            &format!(
+                "/api/v1/ledger/entries?start={0}&end={1}",
+                a.json()["entry_index"],
+                a.json()["entry_index"].as_u64().unwrap() + 1
+            ),
+            None,
+        )
+        .await;
+    let body = &e.json()[0]["body"];
+    assert_eq!(body["transfer_kind"], "deposit_correction", "{}", e.text);
+    assert_eq!(body["legs"][0]["debit"], small.as_str());
+    app.close().await;
+}
+
 on_both_backends!(
+    a_wrong_deposit_is_corrected_but_never_by_more_than_it_brought,
     a_voucher_s_history_is_read_in_a_fixed_number_of_queries,
     a_fund_without_its_ledger_account_is_an_error_not_a_zero_balance,
     a_parent_spends_at_a_club_and_the_receipt_verifies_offline,

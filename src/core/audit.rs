@@ -6,9 +6,11 @@
 //! 3. every entry obeys the double-entry rules when replayed from the start ([`LedgerState`]);
 //! 4. every entry signature verifies with the ledger key that was active for it (batch
 //!    verification, falling back to one-by-one checks to name the first bad entry);
-//! 5. every redemption carries a well-formed record of its token (the ledger keeps the token's
-//!    signed fields and digest, never its signature, so the rules of step 3 are checked against
-//!    them; whoever holds a token can match it to its record);
+//! 5. the **full** audit (a database, or a full export with openings) opens every voucher
+//!    commitment (each opening must hash to its commitment in the signed entry) and replays every
+//!    voucher's balance; the **public** audit (what anyone can download: entries, checkpoints,
+//!    keys) replays each fund's vouchers as one pool, with every fund, provider, bank and
+//!    external balance exact;
 //! 6. the Merkle tree rebuilt from the entries matches every stored hash and every stored
 //!    checkpoint, and every checkpoint is signed by a ledger key of this ledger;
 //! 7. the balances replay to a consistent whole (their sum is zero).
@@ -37,6 +39,20 @@ pub struct EntryRow {
     pub kind: Option<i64>,
     /// The canonical entry bytes.
     pub bytes: Vec<u8>,
+    /// The openings of the entry's voucher commitments (32 bytes each, in slot order; empty for
+    /// none), in a full audit; `None` in a public one.
+    pub openings: Option<Vec<u8>>,
+}
+
+impl EntryRow {
+    /// The entry, decoded strictly, with its openings attached when the row has them.
+    pub fn decode(&self) -> Result<SignedEntry, String> {
+        let mut e = SignedEntry::decode(&self.bytes).map_err(|e| e.to_string())?;
+        if let Some(o) = &self.openings {
+            e.open_bytes(o).map_err(|e| e.to_string())?;
+        }
+        Ok(e)
+    }
 }
 
 /// Everything the audit reads.
@@ -44,6 +60,8 @@ pub struct EntryRow {
 pub struct LedgerData {
     /// Entries in index order.
     pub entries: Vec<EntryRow>,
+    /// Indexes of stored openings that belong to no entry (a full audit refuses them).
+    pub orphan_openings: Vec<i64>,
     /// The stored Merkle hashes `(position, hash)`, when verifying a database.
     pub stored_hashes: Option<Vec<(i64, Hash)>>,
     /// Stored checkpoints `(size column, signed note)`.
@@ -87,8 +105,13 @@ pub struct AuditReport {
     pub checkpoints: usize,
     /// Entry signatures verified.
     pub signatures: usize,
-    /// Redemptions checked against their token records.
+    /// Redemptions replayed.
     pub redemptions: usize,
+    /// Whether this was the full audit (openings checked, every voucher replayed) or the
+    /// public one (vouchers replayed per fund as a pool).
+    pub full: bool,
+    /// Commitments on the ledger (all opened and checked in a full audit).
+    pub commitments: usize,
     /// Sum of balances per account kind.
     pub balances: BTreeMap<&'static str, Cents>,
     /// The replayed state.
@@ -103,8 +126,19 @@ impl AuditReport {
             .iter()
             .map(|(k, v)| format!("{k} {}", v.0))
             .collect();
+        let which = if self.full {
+            format!(
+                "full audit (every voucher replayed; {} commitments opened and checked)",
+                self.commitments
+            )
+        } else {
+            format!(
+                "public audit (vouchers replayed per fund; {} commitments not opened)",
+                self.commitments
+            )
+        };
         format!(
-            "ok: {} entries, {} entry signatures, {} redemptions, {} checkpoints verified; root {} ; balances in cents: {}; sum 0",
+            "ok, {which}: {} entries, {} entry signatures, {} redemptions, {} checkpoints verified; root {} ; balances in cents: {}; sum 0",
             self.size,
             self.signatures,
             self.redemptions,
@@ -144,7 +178,19 @@ pub fn genesis_vkey(state: &LedgerState, origin: &str) -> Option<Vkey> {
 /// given, it must be the genesis key (the one entry 0 adds): every later key is only as good as
 /// the chain of signed entries that added it.
 pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, AuditFailure> {
-    let mut state = LedgerState::new();
+    // Full when every row brings its openings; public when none does.
+    let full = data.entries.iter().all(|r| r.openings.is_some());
+    if !full && data.entries.iter().any(|r| r.openings.is_some()) {
+        return Err(AuditFailure::Ledger(
+            "some entries come with openings and some without".into(),
+        ));
+    }
+    let mut state = if full {
+        LedgerState::new()
+    } else {
+        LedgerState::public()
+    };
+    let mut commitments = 0usize;
     let mut frontier = Frontier::new();
     let mut stored: Vec<Hash> = Vec::new();
     let mut roots: Vec<Hash> = Vec::with_capacity(data.entries.len() + 1);
@@ -156,9 +202,10 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
     for (pos, row) in data.entries.iter().enumerate() {
         let pos = pos as u64;
         match check_entry(pos, row, &mut state) {
-            Ok((sig, redeem)) => {
+            Ok((sig, redeem, n)) => {
                 entry_sigs.push(sig);
                 redemptions += usize::from(redeem);
+                commitments += n;
             }
             Err(f) => {
                 first_bad = Some(f);
@@ -176,6 +223,11 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
     }
     if let Some(f) = first_bad {
         return Err(f);
+    }
+    if full && let Some(i) = data.orphan_openings.first() {
+        return Err(AuditFailure::Ledger(format!(
+            "openings are stored for index {i}, which has no entry"
+        )));
     }
     let size = state.size();
     let origin = state
@@ -278,21 +330,35 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
         checkpoints: data.checkpoints.len(),
         signatures: entry_sigs.len(),
         redemptions,
+        full,
+        commitments,
         balances,
         state,
     })
 }
 
-/// Checks one row and applies it; returns its signature check and whether it is a redemption.
+/// Checks one row and applies it; returns its signature check, whether it is a redemption and
+/// how many commitments it holds.
 fn check_entry(
     pos: u64,
     row: &EntryRow,
     state: &mut LedgerState,
-) -> Result<(SigCheck, bool), AuditFailure> {
+) -> Result<(SigCheck, bool, usize), AuditFailure> {
     if i64::try_from(pos) != Ok(row.index) {
         return Err(entry_fail(pos, format!("stored at index {}", row.index)));
     }
-    let e = SignedEntry::decode(&row.bytes).map_err(|err| entry_fail(pos, err.to_string()))?;
+    let mut e = SignedEntry::decode(&row.bytes).map_err(|err| entry_fail(pos, err.to_string()))?;
+    if let Some(o) = &row.openings {
+        e.open_bytes(o)
+            .map_err(|err| entry_fail(pos, format!("bad opening: {err}")))?;
+    }
+    let commitments = e
+        .entry
+        .body
+        .refs()
+        .iter()
+        .filter(|r| r.commitment().is_some())
+        .count();
     if e.entry.index != pos {
         return Err(entry_fail(
             pos,
@@ -339,7 +405,7 @@ fn check_entry(
         }
     );
     debug_assert!(e.entry.body.kind() != EntryKind::Genesis || pos == 0);
-    Ok((sig, redeem))
+    Ok((sig, redeem, commitments))
 }
 
 /// Batch-verifies in chunks; in a failing chunk, finds the first bad signature one by one.
@@ -398,9 +464,12 @@ fn check_stored_hashes(stored: &[(i64, Hash)], expected: &[Hash]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::accounts::tests::{Chain, ORIGIN};
+    use crate::core::accounts::pool_id;
+    use crate::core::accounts::tests::{Chain, ORIGIN, rich_chain};
+    use crate::core::entry::Opening;
     use crate::core::note::NoteSigner;
 
+    /// What a database holds: every row with its openings (a full audit).
     fn data_of(c: &Chain, checkpoint_sizes: &[u64]) -> LedgerData {
         let entries: Vec<EntryRow> = c
             .entries
@@ -410,6 +479,7 @@ mod tests {
                 id: Some(e.entry.id),
                 kind: Some(i64::from(e.entry.body.kind().code())),
                 bytes: e.encode().unwrap(),
+                openings: Some(Opening::encode_all(&e.entry.body.openings().unwrap())),
             })
             .collect();
         let mut f = Frontier::new();
@@ -439,6 +509,7 @@ mod tests {
             .collect();
         LedgerData {
             entries,
+            orphan_openings: Vec::new(),
             stored_hashes: Some(
                 stored
                     .into_iter()
@@ -448,6 +519,14 @@ mod tests {
             ),
             checkpoints,
         }
+    }
+
+    /// What anyone can download: the same rows without openings (a public audit).
+    fn public(mut d: LedgerData) -> LedgerData {
+        for r in &mut d.entries {
+            r.openings = None;
+        }
+        d
     }
 
     fn busy_chain() -> Chain {
@@ -472,7 +551,183 @@ mod tests {
         assert_eq!(r.signatures as u64, n);
         assert_eq!(r.balances["external"], Cents(-100_000));
         assert_eq!(r.balances["provider"], Cents(3_000));
-        assert!(r.summary().starts_with("ok: "));
+        assert_eq!(r.balances["voucher"], Cents(22_000));
+        assert!(r.full);
+        assert_eq!(r.commitments, 4);
+        assert!(
+            r.summary().starts_with("ok, full audit ("),
+            "{}",
+            r.summary()
+        );
+        assert!(r.summary().contains("4 commitments opened and checked"));
+        // The full audit replays every voucher, like the writer did.
+        assert_eq!(r.state, c.state);
+    }
+
+    #[test]
+    fn the_same_rows_without_openings_pass_a_public_audit() {
+        let (c, rich) = rich_chain();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[3, n]);
+        let trusted = Vkey::new(ORIGIN, c.key.verifying_key()).unwrap();
+        let full = audit(&data, Some(&trusted)).unwrap();
+        assert!(full.full);
+        assert!(
+            full.summary().starts_with("ok, full audit ("),
+            "{}",
+            full.summary()
+        );
+        assert_eq!(full.state, c.state);
+        let p = audit(&public(data.clone()), Some(&trusted)).unwrap();
+        assert!(!p.full);
+        assert!(
+            p.summary().starts_with("ok, public audit ("),
+            "{}",
+            p.summary()
+        );
+        assert!(!p.summary().contains("full audit"));
+        assert!(p.state.is_public());
+        // Same size, root, signatures, redemptions and commitments; the same totals per kind.
+        assert_eq!(
+            (p.size, p.root, p.signatures),
+            (full.size, full.root, full.signatures)
+        );
+        assert_eq!(
+            (p.redemptions, p.checkpoints),
+            (full.redemptions, full.checkpoints)
+        );
+        assert_eq!(p.commitments, full.commitments);
+        assert!(p.commitments > 0);
+        assert_eq!(p.balances, full.balances);
+        // Every clear account exactly, each fund's vouchers as its pool.
+        for (id, a) in full.state.accounts() {
+            if a.kind != AccountKind::Voucher {
+                assert_eq!(p.state.account(id), Some(a));
+            }
+        }
+        for f in rich.funds {
+            let sum: i64 = full
+                .state
+                .accounts()
+                .filter(|(_, a)| a.kind == AccountKind::Voucher && a.fund == f)
+                .map(|(_, a)| a.balance.0)
+                .sum();
+            assert_eq!(p.state.account(&pool_id(&f)).unwrap().balance.0, sum);
+        }
+        // Orphan openings matter only where there are openings.
+        let mut d = public(data.clone());
+        d.orphan_openings = vec![n as i64];
+        audit(&d, None).unwrap();
+    }
+
+    #[test]
+    fn flipping_any_bit_of_any_opening_fails_the_full_audit_at_that_entry() {
+        let (c, _) = rich_chain();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[n]);
+        let mut flipped = 0;
+        for i in 0..data.entries.len() {
+            let len = data.entries[i].openings.as_ref().unwrap().len();
+            for bit in 0..len * 8 {
+                let mut d = data.clone();
+                d.entries[i].openings.as_mut().unwrap()[bit / 8] ^= 1 << (bit % 8);
+                let r = audit(&d, None);
+                let Err(f @ AuditFailure::Entry { index, .. }) = &r else {
+                    panic!("entry {i} bit {bit}: {r:?}")
+                };
+                assert_eq!(*index, i as u64, "entry {i} bit {bit}");
+                assert!(
+                    f.to_string()
+                        .starts_with(&format!("entry {i}: bad opening")),
+                    "{f}"
+                );
+                flipped += 1;
+                // The public audit of the same data does not look at openings.
+                if bit == 0 {
+                    audit(&public(d), None).unwrap();
+                }
+            }
+        }
+        let commitments = audit(&data, None).unwrap().commitments;
+        assert!(commitments >= 16);
+        assert_eq!(flipped, commitments * 256);
+    }
+
+    #[test]
+    fn missing_extra_mixed_or_orphan_openings_are_refused() {
+        let (c, _) = rich_chain();
+        let n = c.entries.len() as u64;
+        let data = data_of(&c, &[n]);
+        let with = |i: usize| data.entries[i].openings.as_ref().unwrap().len();
+        let committed = (0..data.entries.len()).find(|i| with(*i) > 0).unwrap();
+        let two = (0..data.entries.len()).find(|i| with(*i) >= 64).unwrap();
+        let plain = (1..data.entries.len()).find(|i| with(*i) == 0).unwrap();
+        let fails_at = |d: &LedgerData, i: usize, what: &str| {
+            let r = audit(d, None);
+            match &r {
+                Err(f @ AuditFailure::Entry { index, .. }) if *index == i as u64 => {
+                    assert!(
+                        f.to_string()
+                            .starts_with(&format!("entry {i}: bad opening")),
+                        "{f}"
+                    );
+                    assert!(f.to_string().contains(what), "{f}");
+                }
+                _ => panic!("{what}: {r:?}"),
+            }
+        };
+        // Missing: none, or one of two.
+        let mut d = data.clone();
+        d.entries[committed].openings = Some(Vec::new());
+        fails_at(&d, committed, "no opening");
+        let mut d = data.clone();
+        d.entries[two].openings.as_mut().unwrap().truncate(32);
+        fails_at(&d, two, "no opening");
+        // Extra: for an entry without commitments, or one too many.
+        let mut d = data.clone();
+        d.entries[plain].openings = Some(vec![7; 32]);
+        fails_at(&d, plain, "more openings");
+        let mut d = data.clone();
+        let first = d.entries[committed].openings.as_ref().unwrap()[..32].to_vec();
+        d.entries[committed]
+            .openings
+            .as_mut()
+            .unwrap()
+            .extend(first);
+        fails_at(&d, committed, "more openings");
+        // Not whole openings.
+        let mut d = data.clone();
+        d.entries[committed].openings.as_mut().unwrap().pop();
+        fails_at(&d, committed, "multiple of 32");
+        // Swapped: the openings of two commitments in the wrong slot order.
+        let mut d = data.clone();
+        let o = d.entries[two].openings.as_mut().unwrap();
+        let (a, b) = o.split_at_mut(32);
+        a.swap_with_slice(&mut b[..32]);
+        fails_at(&d, two, "does not match");
+        // A mix of rows with and without openings is neither audit.
+        for i in [0, committed, plain, data.entries.len() - 1] {
+            let mut d = data.clone();
+            d.entries[i].openings = None;
+            assert!(
+                matches!(audit(&d, None), Err(AuditFailure::Ledger(m)) if m.contains("some entries")),
+                "row {i} without openings"
+            );
+            let mut d = public(data.clone());
+            d.entries[i].openings = data.entries[i].openings.clone();
+            assert!(
+                matches!(audit(&d, None), Err(AuditFailure::Ledger(m)) if m.contains("some entries")),
+                "row {i} with openings"
+            );
+        }
+        // Openings stored for an index without an entry.
+        let mut d = data.clone();
+        d.orphan_openings = vec![n as i64];
+        assert!(matches!(
+            audit(&d, None),
+            Err(AuditFailure::Ledger(m)) if m.contains(&format!("index {n}"))
+        ));
+        audit(&data, None).unwrap();
     }
 
     #[test]
@@ -480,15 +735,17 @@ mod tests {
         let c = busy_chain();
         let n = c.entries.len() as u64;
         let data = data_of(&c, &[n]);
-        for i in 0..data.entries.len() {
-            for b in 0..data.entries[i].bytes.len() {
-                let mut d = data.clone();
-                d.entries[i].bytes[b] ^= 0x04;
-                match audit(&d, None) {
-                    Err(AuditFailure::Entry { index, .. }) => {
-                        assert_eq!(index, i as u64, "byte {b} of entry {i}");
+        for d0 in [data.clone(), public(data)] {
+            for i in 0..d0.entries.len() {
+                for b in 0..d0.entries[i].bytes.len() {
+                    let mut d = d0.clone();
+                    d.entries[i].bytes[b] ^= 0x04;
+                    match audit(&d, None) {
+                        Err(AuditFailure::Entry { index, .. }) => {
+                            assert_eq!(index, i as u64, "byte {b} of entry {i}");
+                        }
+                        other => panic!("byte {b} of entry {i}: {other:?}"),
                     }
-                    other => panic!("byte {b} of entry {i}: {other:?}"),
                 }
             }
         }

@@ -6,9 +6,13 @@
 //!
 //! ```text
 //! SignedEntry = content || key_id[4] || signature[64]
-//! content     = version u8 (=1) | kind u8 | index u64 | time_ms u64 | id[16] | body_len u16 | body
-//! signature   = Ed25519(ledger key, "kindpakket/ledger-entry/v1\0" || content || key_id)
+//! content     = version u8 (=2) | kind u8 | index u64 | time_ms u64 | id[16] | body_len u16 | body
+//! signature   = Ed25519(ledger key, "kindpakket/ledger-entry/v2\0" || content || key_id)
 //! ```
+//!
+//! A voucher account never appears in the clear: every appearance is a fresh commitment
+//! `SHA-256("kindpakket/voucher-commitment/v2\0" || salt[16] || account[16])` whose opening
+//! (salt and account) is kept off the public ledger ([`Opening`]).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use uuid::Uuid;
@@ -17,9 +21,15 @@ use super::category::Category;
 use super::money::Cents;
 
 /// Encoding version of entries.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Domain-separation prefix of entry signatures.
-pub const SIGNING_CONTEXT: &[u8] = b"kindpakket/ledger-entry/v1\0";
+pub const SIGNING_CONTEXT: &[u8] = b"kindpakket/ledger-entry/v2\0";
+/// Domain-separation prefix of voucher commitments.
+pub const COMMITMENT_CONTEXT: &[u8] = b"kindpakket/voucher-commitment/v2\0";
+/// Tag byte of an account named in the clear.
+const REF_CLEAR: u8 = 0x01;
+/// Tag byte of a voucher account named by a commitment.
+const REF_COMMITTED: u8 = 0x02;
 /// Largest encoded body.
 pub const MAX_BODY: usize = u16::MAX as usize;
 /// Most legs in one transfer.
@@ -153,18 +163,211 @@ wire_enum!(
         DirectPayment = 7 => "direct_payment",
         /// Bank transfer to a provider (provider → bank).
         Payout = 8 => "payout",
+        /// Takes back (part of) a deposit booked in error (fund → external).
+        DepositCorrection = 9 => "deposit_correction",
     }
 );
+
+/// The private half of a voucher commitment: the random salt and the voucher's ledger account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Opening {
+    /// 16 random bytes, fresh for every appearance.
+    pub salt: [u8; 16],
+    /// The voucher's ledger account id.
+    pub account: Uuid,
+}
+
+impl Opening {
+    /// Size of one opening in bytes (salt, account).
+    pub const LEN: usize = 32;
+
+    /// A fresh opening for `account` with a random salt.
+    pub fn fresh(account: Uuid) -> Result<Self, EncodeError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|_| EncodeError::Invalid("no randomness for a salt"))?;
+        Ok(Self { salt, account })
+    }
+
+    /// `SHA-256(COMMITMENT_CONTEXT || salt || account)`.
+    pub fn commitment(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(COMMITMENT_CONTEXT);
+        h.update(self.salt);
+        h.update(self.account.as_bytes());
+        h.finalize().into()
+    }
+
+    /// `salt || account`.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        b[..16].copy_from_slice(&self.salt);
+        b[16..].copy_from_slice(self.account.as_bytes());
+        b
+    }
+
+    /// The openings of one entry, concatenated.
+    pub fn encode_all(openings: &[Opening]) -> Vec<u8> {
+        openings.iter().flat_map(|o| o.to_bytes()).collect()
+    }
+
+    /// Splits concatenated openings; `None` unless the length is a multiple of 32.
+    pub fn decode_all(bytes: &[u8]) -> Option<Vec<Opening>> {
+        if !bytes.len().is_multiple_of(Self::LEN) {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(Self::LEN)
+                .map(|c| {
+                    let mut salt = [0u8; 16];
+                    salt.copy_from_slice(&c[..16]);
+                    let mut acc = [0u8; 16];
+                    acc.copy_from_slice(&c[16..]);
+                    Opening {
+                        salt,
+                        account: Uuid::from_bytes(acc),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// How an entry names an account.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountRef {
+    /// A fund, provider, bank or external account, in the clear.
+    Clear(Uuid),
+    /// A voucher account as the writer means it, before sealing: it cannot be encoded.
+    /// [`Body::seal`] turns it into a fresh commitment.
+    Voucher(Uuid),
+    /// A voucher account as it is on the ledger: a commitment, with its opening where known
+    /// (to the writer and the full audit; never to the public).
+    Committed {
+        /// `SHA-256(COMMITMENT_CONTEXT || salt || account)`.
+        commitment: [u8; 32],
+        /// Salt and account, when known.
+        opening: Option<Opening>,
+    },
+}
+
+impl PartialEq for AccountRef {
+    /// Equal when they encode the same (an opening does not count).
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Clear(a), Self::Clear(b)) | (Self::Voucher(a), Self::Voucher(b)) => a == b,
+            (Self::Committed { commitment: a, .. }, Self::Committed { commitment: b, .. }) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+}
+impl Eq for AccountRef {}
+
+impl AccountRef {
+    /// The account named, when it is known: always for clear and unsealed references, for a
+    /// commitment only with its opening.
+    pub fn account(&self) -> Option<Uuid> {
+        match self {
+            Self::Clear(a) | Self::Voucher(a) => Some(*a),
+            Self::Committed { opening, .. } => opening.map(|o| o.account),
+        }
+    }
+
+    /// The account in the clear, if this is a clear reference.
+    pub fn clear(&self) -> Option<Uuid> {
+        match self {
+            Self::Clear(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// The commitment, if this is a committed reference.
+    pub fn commitment(&self) -> Option<[u8; 32]> {
+        match self {
+            Self::Committed { commitment, .. } => Some(*commitment),
+            _ => None,
+        }
+    }
+
+    /// Whether this names a voucher (committed or unsealed).
+    pub fn is_voucher(&self) -> bool {
+        !matches!(self, Self::Clear(_))
+    }
+
+    fn seal(&mut self, openings: &mut Vec<Opening>) -> Result<(), EncodeError> {
+        match *self {
+            Self::Clear(_) => {}
+            Self::Voucher(account) => {
+                let o = Opening::fresh(account)?;
+                *self = Self::Committed {
+                    commitment: o.commitment(),
+                    opening: Some(o),
+                };
+                openings.push(o);
+            }
+            Self::Committed { opening, .. } => {
+                openings.push(opening.ok_or(EncodeError::Invalid("commitment without opening"))?)
+            }
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, openings: &mut std::slice::Iter<'_, Opening>) -> Result<(), OpeningError> {
+        if let Self::Committed {
+            commitment,
+            opening,
+        } = self
+        {
+            let o = openings.next().ok_or(OpeningError::Missing)?;
+            if o.commitment() != *commitment {
+                return Err(OpeningError::Mismatch);
+            }
+            *opening = Some(*o);
+        }
+        Ok(())
+    }
+}
+
+/// Why an entry's openings do not fit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpeningError {
+    /// A commitment has no opening.
+    #[error("a commitment has no opening")]
+    Missing,
+    /// More openings than commitments.
+    #[error("more openings than commitments")]
+    Extra,
+    /// An opening does not hash to its commitment.
+    #[error("an opening does not match its commitment")]
+    Mismatch,
+    /// The stored openings are not a whole number of 32-byte openings.
+    #[error("openings are not a multiple of 32 bytes")]
+    Malformed,
+}
 
 /// One movement of money: `amount` leaves `debit` and arrives at `credit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leg {
     /// Account that is debited.
-    pub debit: Uuid,
+    pub debit: AccountRef,
     /// Account that is credited.
-    pub credit: Uuid,
+    pub credit: AccountRef,
     /// Amount, strictly positive.
     pub amount: Cents,
+}
+
+impl Leg {
+    /// A leg between two accounts named in the clear.
+    pub fn clear(debit: Uuid, credit: Uuid, amount: Cents) -> Self {
+        Self {
+            debit: AccountRef::Clear(debit),
+            credit: AccountRef::Clear(credit),
+            amount,
+        }
+    }
 }
 
 /// Kind-specific content of an entry.
@@ -190,8 +393,8 @@ pub enum Body {
     },
     /// A new account.
     OpenAccount {
-        /// Random account id (for vouchers: the voucher id).
-        account: Uuid,
+        /// Random account id; a voucher's is committed (and unrelated to its token's id).
+        account: AccountRef,
         /// What kind of account.
         kind: AccountKind,
         /// `FLAG_*` bits.
@@ -201,14 +404,12 @@ pub enum Body {
         /// The organisation behind a provider account (nil otherwise).
         party: Uuid,
     },
-    /// Status or generation change (block, unblock, reissue, close).
+    /// Status change (block, unblock, reissue, close).
     AccountState {
-        /// The account.
-        account: Uuid,
+        /// The account (a voucher's committed).
+        account: AccountRef,
         /// New status.
         status: AccountStatus,
-        /// New generation (for vouchers: of the printed token).
-        generation: u8,
     },
     /// A balanced movement of money.
     Transfer {
@@ -220,7 +421,7 @@ pub enum Body {
         reference: Uuid,
         /// The legs, applied all together or not at all.
         legs: Vec<Leg>,
-        /// Opaque kind-specific bytes: for a redemption, the 91-byte voucher token.
+        /// Opaque kind-specific bytes: a payout's reference; empty for every other kind.
         attachment: Vec<u8>,
     },
 }
@@ -235,6 +436,68 @@ impl Body {
             Body::AccountState { .. } => EntryKind::AccountState,
             Body::Transfer { .. } => EntryKind::Transfer,
         }
+    }
+
+    fn refs_mut(&mut self) -> Vec<&mut AccountRef> {
+        match self {
+            Body::OpenAccount { account, .. } | Body::AccountState { account, .. } => {
+                vec![account]
+            }
+            Body::Transfer { legs, .. } => legs
+                .iter_mut()
+                .flat_map(|l| [&mut l.debit, &mut l.credit])
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every account reference in slot order: an opened or state-changed account, or each
+    /// leg's debit then credit.
+    pub fn refs(&self) -> Vec<&AccountRef> {
+        match self {
+            Body::OpenAccount { account, .. } | Body::AccountState { account, .. } => {
+                vec![account]
+            }
+            Body::Transfer { legs, .. } => {
+                legs.iter().flat_map(|l| [&l.debit, &l.credit]).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Turns every unsealed voucher reference into a fresh commitment and returns the
+    /// openings of all commitments in slot order.
+    pub fn seal(&mut self) -> Result<Vec<Opening>, EncodeError> {
+        let mut openings = Vec::new();
+        for r in self.refs_mut() {
+            r.seal(&mut openings)?;
+        }
+        Ok(openings)
+    }
+
+    /// Attaches openings (in slot order) to the commitments, checking each against its
+    /// commitment and that none is missing or left over.
+    pub fn open(&mut self, openings: &[Opening]) -> Result<(), OpeningError> {
+        let mut it = openings.iter();
+        for r in self.refs_mut() {
+            r.open(&mut it)?;
+        }
+        if it.next().is_some() {
+            return Err(OpeningError::Extra);
+        }
+        Ok(())
+    }
+
+    /// The openings attached to this body's commitments, in slot order (`None` if one is
+    /// missing).
+    pub fn openings(&self) -> Option<Vec<Opening>> {
+        self.refs()
+            .into_iter()
+            .filter_map(|r| match r {
+                AccountRef::Committed { opening, .. } => Some(*opening),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -280,6 +543,24 @@ impl Writer {
     fn uuid(&mut self, u: &Uuid) {
         self.0.extend_from_slice(u.as_bytes());
     }
+    fn account(&mut self, r: &AccountRef) -> Result<(), EncodeError> {
+        match r {
+            AccountRef::Clear(u) => {
+                self.u8(REF_CLEAR);
+                self.uuid(u);
+            }
+            AccountRef::Committed { commitment, .. } => {
+                self.u8(REF_COMMITTED);
+                self.bytes(commitment);
+            }
+            AccountRef::Voucher(_) => {
+                return Err(EncodeError::Invalid(
+                    "a voucher account must be sealed into a commitment",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -309,6 +590,16 @@ impl<'a> Reader<'a> {
     }
     fn uuid(&mut self) -> Result<Uuid, DecodeError> {
         Ok(Uuid::from_bytes(self.array()?))
+    }
+    fn account(&mut self) -> Result<AccountRef, DecodeError> {
+        match self.u8()? {
+            REF_CLEAR => Ok(AccountRef::Clear(self.uuid()?)),
+            REF_COMMITTED => Ok(AccountRef::Committed {
+                commitment: self.array()?,
+                opening: None,
+            }),
+            _ => Err(DecodeError::Unknown("account reference")),
+        }
     }
     fn finish(&self) -> Result<(), DecodeError> {
         if self.0.is_empty() {
@@ -355,20 +646,15 @@ fn encode_body(body: &Body, w: &mut Writer) -> Result<(), EncodeError> {
             fund,
             party,
         } => {
-            w.uuid(account);
+            w.account(account)?;
             w.u8(kind.code());
             w.u16(*flags);
             w.uuid(fund);
             w.uuid(party);
         }
-        Body::AccountState {
-            account,
-            status,
-            generation,
-        } => {
-            w.uuid(account);
+        Body::AccountState { account, status } => {
+            w.account(account)?;
             w.u8(status.code());
-            w.u8(*generation);
         }
         Body::Transfer {
             kind,
@@ -388,8 +674,8 @@ fn encode_body(body: &Body, w: &mut Writer) -> Result<(), EncodeError> {
                 if leg.amount.0 <= 0 {
                     return Err(EncodeError::Invalid("leg amounts must be positive"));
                 }
-                w.uuid(&leg.debit);
-                w.uuid(&leg.credit);
+                w.account(&leg.debit)?;
+                w.account(&leg.credit)?;
                 w.u64(leg.amount.0 as u64);
             }
             if attachment.len() > MAX_BODY {
@@ -423,7 +709,7 @@ fn decode_body(kind: EntryKind, r: &mut Reader<'_>) -> Result<Body, DecodeError>
             public_key: r.array()?,
         },
         EntryKind::OpenAccount => {
-            let account = r.uuid()?;
+            let account = r.account()?;
             let kind =
                 AccountKind::from_code(r.u8()?).ok_or(DecodeError::Unknown("account kind"))?;
             let flags = r.u16()?;
@@ -439,10 +725,9 @@ fn decode_body(kind: EntryKind, r: &mut Reader<'_>) -> Result<Body, DecodeError>
             }
         }
         EntryKind::AccountState => Body::AccountState {
-            account: r.uuid()?,
+            account: r.account()?,
             status: AccountStatus::from_code(r.u8()?)
                 .ok_or(DecodeError::Unknown("account status"))?,
-            generation: r.u8()?,
         },
         EntryKind::Transfer => {
             let kind =
@@ -458,8 +743,8 @@ fn decode_body(kind: EntryKind, r: &mut Reader<'_>) -> Result<Body, DecodeError>
             }
             let mut legs = Vec::with_capacity(n);
             for _ in 0..n {
-                let debit = r.uuid()?;
-                let credit = r.uuid()?;
+                let debit = r.account()?;
+                let credit = r.account()?;
                 let amount = r.u64()?;
                 if amount == 0 || amount > i64::MAX as u64 {
                     return Err(DecodeError::Invalid("leg amount"));
@@ -566,6 +851,17 @@ impl SignedEntry {
         Ok(signing_message(&self.entry.content()?, &self.key_id))
     }
 
+    /// Attaches the entry's openings ([`Body::open`]).
+    pub fn open(&mut self, openings: &[Opening]) -> Result<(), OpeningError> {
+        self.entry.body.open(openings)
+    }
+
+    /// Attaches openings as stored (concatenated 32-byte openings; empty for none).
+    pub fn open_bytes(&mut self, openings: &[u8]) -> Result<(), OpeningError> {
+        let o = Opening::decode_all(openings).ok_or(OpeningError::Malformed)?;
+        self.open(&o)
+    }
+
     /// Verifies the signature strictly with the given key.
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         self.signing_message().is_ok_and(|m| {
@@ -578,6 +874,17 @@ impl SignedEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn committed(a: Uuid, salt: u8) -> AccountRef {
+        let o = Opening {
+            salt: [salt; 16],
+            account: a,
+        };
+        AccountRef::Committed {
+            commitment: o.commitment(),
+            opening: Some(o),
+        }
+    }
 
     pub(crate) fn samples() -> Vec<Entry> {
         let a = Uuid::from_bytes([1; 16]);
@@ -608,7 +915,7 @@ mod tests {
                 time_ms: 2,
                 id: Uuid::from_bytes([11; 16]),
                 body: Body::OpenAccount {
-                    account: a,
+                    account: committed(a, 1),
                     kind: AccountKind::Voucher,
                     flags: FLAG_NO_NEGATIVE,
                     fund: b,
@@ -620,9 +927,8 @@ mod tests {
                 time_ms: 3,
                 id: Uuid::from_bytes([12; 16]),
                 body: Body::AccountState {
-                    account: a,
+                    account: committed(a, 2),
                     status: AccountStatus::Blocked,
-                    generation: 1,
                 },
             },
             Entry {
@@ -634,11 +940,11 @@ mod tests {
                     category: Some(Category::Sport),
                     reference: Uuid::nil(),
                     legs: vec![Leg {
-                        debit: a,
-                        credit: b,
+                        debit: committed(a, 3),
+                        credit: AccountRef::Clear(b),
                         amount: Cents(12_000),
                     }],
-                    attachment: vec![0xaa; 91],
+                    attachment: vec![],
                 },
             },
         ]
@@ -693,22 +999,63 @@ mod tests {
             SignedEntry::decode(&bytes[..bytes.len() - 1]),
             Err(DecodeError::Truncated)
         );
-        let mut v2 = bytes.clone();
-        v2[0] = 2;
-        assert_eq!(SignedEntry::decode(&v2), Err(DecodeError::Version(2)));
-        // Zero amount: offset of the amount = 36 (header) + 1+1+16+1 (kind, cat, ref, count) + 32.
+        let mut v1 = bytes.clone();
+        v1[0] = 1;
+        assert_eq!(SignedEntry::decode(&v1), Err(DecodeError::Version(1)));
+        let mut tag = bytes.clone();
+        tag[36 + 19] = 3;
+        assert_eq!(
+            SignedEntry::decode(&tag),
+            Err(DecodeError::Unknown("account reference"))
+        );
+        // Zero amount: offset of the amount = 36 (header) + 1+1+16+1 (kind, cat, ref, count)
+        // + 33 (committed debit) + 17 (clear credit).
+        let a = 36 + 19 + 50;
         let mut zero = bytes.clone();
-        zero[36 + 19 + 32..36 + 19 + 40].copy_from_slice(&0u64.to_be_bytes());
+        zero[a..a + 8].copy_from_slice(&0u64.to_be_bytes());
         assert_eq!(
             SignedEntry::decode(&zero),
             Err(DecodeError::Invalid("leg amount"))
         );
         let mut huge = bytes.clone();
-        huge[36 + 19 + 32..36 + 19 + 40].copy_from_slice(&u64::MAX.to_be_bytes());
+        huge[a..a + 8].copy_from_slice(&u64::MAX.to_be_bytes());
         assert_eq!(
             SignedEntry::decode(&huge),
             Err(DecodeError::Invalid("leg amount"))
         );
+    }
+
+    #[test]
+    fn openings_must_fit_their_commitments() {
+        let mut e = samples()[4].clone();
+        let openings = e.body.openings().unwrap();
+        assert_eq!(openings.len(), 1);
+        let key = SigningKey::from_bytes(&[4; 32]);
+        let bytes = e.clone().sign(&key, [0; 4]).unwrap().encode().unwrap();
+        let mut d = SignedEntry::decode(&bytes).unwrap();
+        assert_eq!(
+            d.entry.body.openings(),
+            None,
+            "decoded bytes carry no opening"
+        );
+        let mut wrong = openings[0];
+        wrong.salt[0] ^= 1;
+        assert_eq!(d.open(&[wrong]), Err(OpeningError::Mismatch));
+        assert_eq!(d.open(&[]), Err(OpeningError::Missing));
+        assert_eq!(d.open(&[openings[0], wrong]), Err(OpeningError::Extra));
+        assert_eq!(d.open_bytes(&[0; 31]), Err(OpeningError::Malformed));
+        d.open_bytes(&Opening::encode_all(&openings)).unwrap();
+        assert_eq!(d.entry.body.openings(), Some(openings));
+        // An unsealed voucher cannot be encoded; sealing makes a fresh commitment each time.
+        if let Body::Transfer { legs, .. } = &mut e.body {
+            legs[0].debit = AccountRef::Voucher(Uuid::from_bytes([1; 16]));
+        }
+        assert!(e.content().is_err());
+        let (mut x, mut y) = (e.clone(), e.clone());
+        let (ox, oy) = (x.body.seal().unwrap(), y.body.seal().unwrap());
+        assert_eq!(ox[0].account, oy[0].account);
+        assert_ne!(ox[0].commitment(), oy[0].commitment());
+        assert_ne!(x.content().unwrap(), y.content().unwrap());
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The pure core: no I/O, no clock, no randomness. Everything here is a plain function or type.
+//! The pure core: no I/O, no clock. Everything here is a plain function or type; the one
+//! randomness is the salt of a voucher commitment ([`entry::Opening::fresh`], used by
+//! [`entry::Body::seal`]).
 
 pub mod accounts;
 pub mod audit;

@@ -4,7 +4,7 @@
 //! off len field
 //!   0   1 format      0x01
 //!   1   4 key id      SHA-256(voucher public key)[:4]
-//!   5  16 voucher     voucher UUID (also its ledger account id)
+//!   5  16 voucher     voucher UUID (never on the ledger: its ledger account is another, random id)
 //!  21   4 expiry      u32 Unix seconds; invalid at and after this instant
 //!  25   1 categories  category mask
 //!  26   1 generation  bumped when a lost voucher is blocked and reissued
@@ -173,18 +173,6 @@ impl VoucherToken {
         Sha256::digest(self.to_bytes()).into()
     }
 
-    /// What the ledger records of this token when it is redeemed.
-    pub fn record(&self) -> TokenRecord {
-        TokenRecord {
-            key_id: self.key_id,
-            voucher: self.voucher,
-            expiry: self.expiry,
-            categories: self.categories,
-            generation: self.generation,
-            digest: self.digest(),
-        }
-    }
-
     /// The `KP1:` text form.
     pub fn encode(&self) -> String {
         format!("{PREFIX}{}", BASE32_NOPAD.encode(&self.to_bytes()))
@@ -263,70 +251,6 @@ impl Header {
     }
 }
 
-/// Length of a redemption's ledger attachment.
-pub const RECORD_BYTES: usize = 27 + 32;
-
-/// What the ledger keeps of a redeemed token: its signed fields (key id, voucher, expiry,
-/// categories, generation) and the SHA-256 of the whole token, but never the signature. The
-/// ledger is public, and a token is a bearer credential: with the signature anyone could spend
-/// the rest of the budget. Whoever holds the token (the parent, Leergeld) can prove it is the
-/// one that was redeemed by hashing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TokenRecord {
-    /// Key id of the voucher key that signed the token.
-    pub key_id: [u8; 4],
-    /// The voucher.
-    pub voucher: Uuid,
-    /// Expiry, Unix seconds.
-    pub expiry: u32,
-    /// Categories.
-    pub categories: CategorySet,
-    /// Generation.
-    pub generation: u8,
-    /// SHA-256 of the 91 token bytes.
-    pub digest: [u8; 32],
-}
-
-impl TokenRecord {
-    /// The 59 bytes: the token's first 27 bytes, then the digest.
-    pub fn to_bytes(&self) -> [u8; RECORD_BYTES] {
-        let mut b = [0u8; RECORD_BYTES];
-        let header = Header {
-            key_id: self.key_id,
-            voucher: self.voucher,
-            expiry: self.expiry,
-            categories: self.categories,
-            generation: self.generation,
-        };
-        b[..27].copy_from_slice(&header.encode());
-        b[27..].copy_from_slice(&self.digest);
-        b
-    }
-
-    /// Decodes the 59 bytes strictly.
-    pub fn from_bytes(b: &[u8]) -> Result<Self, TokenError> {
-        if b.len() != RECORD_BYTES {
-            return Err(TokenError::Length);
-        }
-        let h = Header::decode(&b[..27])?;
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&b[27..]);
-        Ok(Self {
-            key_id: h.key_id,
-            voucher: h.voucher,
-            expiry: h.expiry,
-            categories: h.categories,
-            generation: h.generation,
-            digest,
-        })
-    }
-
-    /// True when `token` is the token this record was made from.
-    pub fn matches(&self, token: &VoucherToken) -> bool {
-        token.record() == *self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,30 +276,6 @@ mod tests {
         assert_eq!(p, t);
         p.verify(&key.verifying_key()).unwrap();
         assert_eq!(p.key_id, voucher_key_id(&key.verifying_key()));
-    }
-
-    #[test]
-    fn the_ledger_record_keeps_the_signed_fields_but_not_the_signature() {
-        let (_, t) = sample();
-        let rec = t.record();
-        let bytes = rec.to_bytes();
-        assert_eq!(bytes.len(), 59);
-        assert_eq!(&bytes[..27], &t.to_bytes()[..27]);
-        assert!(
-            !bytes
-                .windows(16)
-                .any(|w| t.signature.windows(16).any(|s| s == w))
-        );
-        let back = TokenRecord::from_bytes(&bytes).unwrap();
-        assert_eq!(back, rec);
-        assert!(back.matches(&t));
-        let (_, other) = {
-            let key = SigningKey::from_bytes(&[4; 32]);
-            let t2 = VoucherToken::sign(&key, t.voucher, t.expiry, t.categories, t.generation);
-            (key, t2)
-        };
-        assert!(!back.matches(&other));
-        assert!(TokenRecord::from_bytes(&bytes[..58]).is_err());
     }
 
     #[test]

@@ -278,6 +278,7 @@ mod tests {
             (E::NotFound(Missing::Redemption), "unknown_redemption", 404),
             (E::NotFound(Missing::User), "unknown_user", 404),
             (E::NotFound(Missing::VoucherKey), "unknown_voucher_key", 404),
+            (E::NotFound(Missing::Deposit), "unknown_deposit", 404),
             (E::Invalid(Invalid::Password), "invalid_password", 400),
             (E::Invalid(Invalid::KeyId), "invalid_key_id", 400),
             (E::Invalid(Invalid::Username), "invalid_username", 400),
@@ -479,13 +480,13 @@ mod tests {
                 422,
             ),
             (
-                E::Rule(Rule::Ledger(Rejection::Category)),
-                "category_not_allowed",
+                E::Rule(Rule::Ledger(Rejection::CorrectionTooLarge(Uuid::nil()))),
+                "correction_too_large",
                 422,
             ),
             (
-                E::Rule(Rule::Ledger(Rejection::Generation)),
-                "token_superseded",
+                E::Rule(Rule::Ledger(Rejection::UnknownDeposit(Uuid::nil()))),
+                "unknown_deposit",
                 422,
             ),
             (
@@ -559,7 +560,7 @@ mod tests {
             Error::NotFound(m) => match m {
                 Missing::Fund | Missing::Household | Missing::Child | Missing::Provider => {}
                 Missing::Voucher | Missing::Redemption | Missing::Path | Missing::Page => {}
-                Missing::User | Missing::VoucherKey => {}
+                Missing::User | Missing::VoucherKey | Missing::Deposit => {}
             },
             Error::Conflict(c) => match c {
                 Conflict::AlreadyIssued { .. }

@@ -103,15 +103,13 @@ pub fn body_json(body: &Body) -> serde_json::Value {
             fund,
             party,
         } => json!({
-            "account": account, "account_kind": kind.as_str(), "flags": flags,
+            "account": account.clear(), "account_commitment": account.commitment().map(|c| hex(&c)),
+            "account_kind": kind.as_str(), "flags": flags,
             "fund": (!fund.is_nil()).then_some(fund), "party": (!party.is_nil()).then_some(party),
         }),
-        Body::AccountState {
-            account,
-            status,
-            generation,
-        } => json!({
-            "account": account, "status": status.as_str(), "generation": generation,
+        Body::AccountState { account, status } => json!({
+            "account": account.clear(), "account_commitment": account.commitment().map(|c| hex(&c)),
+            "status": status.as_str(),
         }),
         Body::Transfer {
             kind,
@@ -124,7 +122,9 @@ pub fn body_json(body: &Body) -> serde_json::Value {
             "category": category.map(|c| c.as_str()),
             "reference": (!reference.is_nil()).then_some(reference),
             "legs": legs.iter().map(|l| json!({
-                "debit": l.debit, "credit": l.credit, "amount_cents": l.amount.0,
+                "debit": l.debit.clear(), "debit_commitment": l.debit.commitment().map(|c| hex(&c)),
+                "credit": l.credit.clear(), "credit_commitment": l.credit.commitment().map(|c| hex(&c)),
+                "amount_cents": l.amount.0,
             })).collect::<Vec<_>>(),
             "attachment_b64": (!attachment.is_empty()).then(|| B64.encode(attachment)),
         }),

@@ -58,6 +58,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::funds::create))
         .routes(routes!(endpoints::funds::get))
         .routes(routes!(endpoints::funds::deposit))
+        .routes(routes!(endpoints::funds::correct_deposit))
         .routes(routes!(endpoints::funds::approve))
         .routes(routes!(endpoints::funds::expire))
         .routes(routes!(endpoints::funds::direct_payment))

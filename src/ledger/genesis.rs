@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::handle::{Appended, Command, Draft, Job, Ledger, LedgerError, Sequencer};
-use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, KeyAction, KeyPurpose};
+use crate::core::entry::{AccountKind, AccountRef, Body, FLAG_NO_NEGATIVE, KeyAction, KeyPurpose};
 use crate::core::note;
 use crate::core::token;
 use crate::keys::KeyError;
@@ -82,7 +82,7 @@ impl Sequencer {
         };
         let account = |kind| {
             Draft::new(Body::OpenAccount {
-                account: Uuid::new_v4(),
+                account: AccountRef::Clear(Uuid::new_v4()),
                 kind,
                 flags: if kind == AccountKind::External {
                     0

@@ -34,15 +34,13 @@ pub struct Draft {
     pub expect: Option<Expect>,
 }
 
-/// An account's status and generation as read.
+/// An account's status as read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expect {
     /// The account.
     pub account: Uuid,
     /// Its status.
     pub status: crate::core::entry::AccountStatus,
-    /// Its generation.
-    pub generation: u8,
 }
 
 impl Draft {

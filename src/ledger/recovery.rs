@@ -18,10 +18,17 @@ pub(super) async fn replay(store: &Store) -> Result<(LedgerState, Frontier), Led
     let mut frontier = Frontier::new();
     loop {
         let start = frontier.size();
-        let rows = store.entries(start, start + PAGE).await?;
+        let rows = store.entries_opened(start, start + PAGE).await?;
         let n = rows.len() as u64;
         for row in rows {
-            let e = SignedEntry::decode(&row.bytes)
+            let mut e = SignedEntry::decode(&row.bytes).map_err(|err| {
+                LedgerError::Corrupt(format!(
+                    "entry {}: {err} (this service reads ledger format version {} only)",
+                    row.index,
+                    crate::core::entry::VERSION
+                ))
+            })?;
+            e.open_bytes(row.openings.as_deref().unwrap_or_default())
                 .map_err(|err| LedgerError::Corrupt(format!("entry {}: {err}", row.index)))?;
             let _ = state
                 .apply(&e)

@@ -14,7 +14,7 @@ use super::handle::{
     Appended, Command, Draft, Job, LedgerError, Outcome, Sequencer, SignedCheckpoint,
 };
 use crate::core::accounts::{LedgerState, Undo};
-use crate::core::entry::{Body, Entry, KeyPurpose, SignedEntry};
+use crate::core::entry::{Body, Entry, KeyPurpose, Opening, SignedEntry};
 use crate::core::merkle;
 use crate::core::money::Cents;
 use crate::core::note::{self, Checkpoint, NoteSigner};
@@ -223,13 +223,13 @@ impl Sequencer {
         let mut refusal: Option<LedgerError> = None;
         for draft in &command.entries {
             if let Some(x) = &draft.expect {
-                let now = state.account(&x.account).map(|a| (a.status, a.generation));
-                if now != Some((x.status, x.generation)) {
+                let now = state.account(&x.account).map(|a| a.status);
+                if now != Some(x.status) {
                     refusal = Some(LedgerError::Guard(Precondition::AccountUnchanged));
                     break;
                 }
             }
-            let signed = match self.sign(state, draft) {
+            let (signed, openings) = match self.sign(state, draft) {
                 Ok(s) => s,
                 Err(e @ LedgerError::Encode(_)) => {
                     refusal = Some(e);
@@ -273,6 +273,14 @@ impl Sequencer {
                     return Err(other.into());
                 }
             }
+            if let Err(e) = self
+                .w()?
+                .insert_openings(e.index, &Opening::encode_all(&openings))
+                .await
+            {
+                undo_all(state, mine);
+                return Err(e.into());
+            }
             if let Err(e) = self.w()?.insert_hashes(first_hash, &hashes).await {
                 undo_all(state, mine);
                 return Err(e.into());
@@ -315,7 +323,11 @@ impl Sequencer {
                 let mut balances: Vec<(Uuid, Cents)> = Vec::new();
                 for d in &command.entries {
                     if let Body::Transfer { legs, .. } = &d.body {
-                        for id in legs.iter().flat_map(|l| [l.debit, l.credit]) {
+                        for id in legs
+                            .iter()
+                            .flat_map(|l| [l.debit.account(), l.credit.account()])
+                            .flatten()
+                        {
                             if !balances.iter().any(|(a, _)| *a == id)
                                 && let Some(acc) = state.account(&id)
                             {
@@ -329,12 +341,13 @@ impl Sequencer {
         }
     }
 
-    /// Gives a draft its index and time and signs it with the active ledger key.
+    /// Gives a draft its index and time, seals its voucher references into fresh commitments
+    /// and signs it with the active ledger key. Returns the entry and its openings.
     pub(super) fn sign(
         &self,
         state: &LedgerState,
         draft: &Draft,
-    ) -> Result<SignedEntry, LedgerError> {
+    ) -> Result<(SignedEntry, Vec<Opening>), LedgerError> {
         let public = match &draft.body {
             Body::Genesis { ledger_key, .. } => *ledger_key,
             _ => active_ledger_key(state)?,
@@ -342,13 +355,16 @@ impl Sequencer {
         let key = self.private_ledger_key(&public)?;
         let key_id = note::key_id(&self.inner.origin, &public);
         let time_ms = (self.clock)().max(state.last_time_ms());
-        Ok(Entry {
+        let mut body = draft.body.clone();
+        let openings = body.seal()?;
+        let signed = Entry {
             index: state.size(),
             time_ms,
             id: draft.id,
-            body: draft.body.clone(),
+            body,
         }
-        .sign(&key, key_id)?)
+        .sign(&key, key_id)?;
+        Ok((signed, openings))
     }
 
     /// The private key for a ledger public key, from the key ring.

@@ -214,6 +214,8 @@ pub enum Missing {
     User,
     /// No voucher key with this id.
     VoucherKey,
+    /// No deposit into this fund at that ledger index.
+    Deposit,
     /// An id in the address is not an id.
     Path,
     /// No such page or endpoint.
@@ -544,6 +546,7 @@ impl Missing {
             Missing::Redemption => "unknown_redemption",
             Missing::User => "unknown_user",
             Missing::VoucherKey => "unknown_voucher_key",
+            Missing::Deposit => "unknown_deposit",
             Missing::Path | Missing::Page => "not_found",
         }
     }
@@ -654,6 +657,7 @@ fn precondition(p: Precondition) -> Error {
         Precondition::TokenKeyUnchanged | Precondition::AccountUnchanged => {
             Error::Conflict(Conflict::VoucherChanged)
         }
+        Precondition::TokenCurrent => Error::Rule(Rule::TokenSuperseded),
     }
 }
 
@@ -667,8 +671,6 @@ impl From<LedgerError> for Error {
                 Error::Rule(Rule::InsufficientBalance)
             }
             LedgerError::Rejected(Rejection::Blocked(_)) => Error::Rule(Rule::VoucherBlocked),
-            LedgerError::Rejected(Rejection::Expired) => Error::Rule(Rule::VoucherExpired),
-            LedgerError::Rejected(Rejection::Generation) => Error::Rule(Rule::TokenSuperseded),
             LedgerError::Rejected(Rejection::AlreadyIssued(_)) => {
                 Error::Conflict(Conflict::AlreadyIssued { pooled: false })
             }
@@ -732,8 +734,8 @@ mod tests {
                 Some(RefusalClass::Rule),
             ),
             (
-                LedgerError::Rejected(Rejection::Expired),
-                "voucher_expired",
+                LedgerError::Guard(Precondition::TokenCurrent),
+                "token_superseded",
                 Some(RefusalClass::Rule),
             ),
             (

@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::error::{Conflict, Invalid, Missing, Rule};
 use super::idempotency::{self, Answer};
 use super::{Actor, Error, Input, Result, Services, positive_amount, required_text};
-use crate::core::accounts::Account;
+use crate::core::accounts::{Account, Rejection};
 use crate::core::category::CategorySet;
 use crate::core::entry::{
-    AccountKind, AccountStatus, Body, FLAG_NO_NEGATIVE, Leg, MAX_LEGS, TransferKind,
+    AccountKind, AccountRef, AccountStatus, Body, FLAG_NO_NEGATIVE, Leg, MAX_LEGS, TransferKind,
 };
 use crate::core::money::Cents;
 use crate::core::role::Role;
@@ -154,7 +154,7 @@ pub async fn create(
         .ledger()
         .submit(Command {
             entries: vec![Draft::new(Body::OpenAccount {
-                account: fund.id,
+                account: AccountRef::Clear(fund.id),
                 kind: AccountKind::Fund,
                 flags: FLAG_NO_NEGATIVE,
                 fund: Uuid::nil(),
@@ -237,11 +237,7 @@ pub async fn deposit(
                         kind: TransferKind::Deposit,
                         category: None,
                         reference: Uuid::nil(),
-                        legs: vec![Leg {
-                            debit: external,
-                            credit: fund.id,
-                            amount,
-                        }],
+                        legs: vec![Leg::clear(external, fund.id, amount)],
                         attachment: Vec::new(),
                     })],
                     changes: std::iter::once(Change::InsertNote {
@@ -257,6 +253,116 @@ pub async fn deposit(
             let balance = appended
                 .balance(&fund.id)
                 .ok_or_else(|| Error::bug("the deposit did not touch its fund"))?;
+            Ok(Deposited {
+                entry_index: first(&appended.indexes)?,
+                fund_balance_cents: balance.0,
+            })
+        },
+    )
+    .await
+}
+
+/// A correction of a deposit booked in error.
+#[derive(Debug, Clone)]
+pub struct DepositCorrection {
+    /// Ledger index of the deposit that was wrong.
+    pub deposit_entry_index: i64,
+    /// How much goes back to the sponsor.
+    pub amount_cents: i64,
+    /// Why (kept off the ledger).
+    pub reason: String,
+}
+
+/// Takes back (part of) a deposit booked in error (admin, finance): money goes from the fund
+/// back to the sponsor's account, as a new ledger entry that refers to the deposit. Never more
+/// than that deposit brought into this fund (all its corrections together), and never more
+/// than the fund still holds (money given to vouchers stays there).
+pub async fn correct_deposit(
+    svc: &Services,
+    actor: &Actor,
+    fund_id: Uuid,
+    key: Option<&str>,
+    input: Input<DepositCorrection>,
+) -> Result<Deposited> {
+    let user = actor.require(&[Role::Admin, Role::Finance])?;
+    let req = input.read()?;
+    let key = idempotency::parse_key(key)?;
+    let fingerprint = idempotency::fingerprint(&(
+        fund_id,
+        &req.deposit_entry_index,
+        &req.amount_cents,
+        &req.reason,
+    ))?;
+    let svc2 = svc.clone();
+    idempotency::run(
+        svc,
+        "deposit_correction",
+        user.id,
+        key,
+        fingerprint,
+        move |key_row, _| async move {
+            let amount = positive_amount(req.amount_cents)?;
+            let reason = required_text("reason", &req.reason, 500)?;
+            let fund = get(&svc2, fund_id).await?;
+            if fund.expired_at.is_some() {
+                return Err(Rule::FundExpired.into());
+            }
+            let index = u64::try_from(req.deposit_entry_index).map_err(|_| Missing::Deposit)?;
+            // The deposit must be a deposit into this fund.
+            let deposit = {
+                let size = svc2.ledger().state().await.size();
+                if index >= size {
+                    return Err(Missing::Deposit.into());
+                }
+                let row = svc2
+                    .store()
+                    .entries_at(&[index])
+                    .await?
+                    .pop()
+                    .ok_or(Error::NotFound(Missing::Deposit))?;
+                row.decode().map_err(Error::bug)?
+            };
+            let external = match &deposit.entry.body {
+                Body::Transfer {
+                    kind: TransferKind::Deposit,
+                    legs,
+                    ..
+                } => legs
+                    .iter()
+                    .find(|l| l.credit.clear() == Some(fund.id))
+                    .and_then(|l| l.debit.clear())
+                    .ok_or(Error::NotFound(Missing::Deposit))?,
+                _ => return Err(Missing::Deposit.into()),
+            };
+            let appended = svc2
+                .ledger()
+                .submit(Command {
+                    entries: vec![Draft::new(Body::Transfer {
+                        kind: TransferKind::DepositCorrection,
+                        category: None,
+                        reference: deposit.entry.id,
+                        legs: vec![Leg::clear(fund.id, external, amount)],
+                        attachment: Vec::new(),
+                    })],
+                    changes: std::iter::once(Change::InsertNote {
+                        entry: 0,
+                        note: Some(reason),
+                        user: Some(user.id),
+                        at: svc2.now(),
+                    })
+                    .chain(key_row)
+                    .collect(),
+                })
+                .await
+                .map_err(|e| match e {
+                    LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
+                        Rule::InsufficientFundBalance.into()
+                    }
+                    other => Error::from(other),
+                })?;
+            let balance = appended
+                .balance(&fund.id)
+                .ok_or_else(|| Error::bug("the correction did not touch its fund"))?;
             Ok(Deposited {
                 entry_index: first(&appended.indexes)?,
                 fund_balance_cents: balance.0,
@@ -315,7 +421,7 @@ pub async fn approve_provider(
         .ledger()
         .submit(Command {
             entries: vec![Draft::new(Body::OpenAccount {
-                account: row.account_id,
+                account: AccountRef::Clear(row.account_id),
                 kind: AccountKind::Provider,
                 flags: FLAG_NO_NEGATIVE,
                 fund: fund_id,
@@ -371,7 +477,7 @@ async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expire
     if fund.expired_at.is_some() {
         return Err(Conflict::AlreadyExpired.into());
     }
-    let ids = svc.store().fund_voucher_ids(fund_id).await?;
+    let ids = svc.store().fund_voucher_accounts(fund_id).await?;
     let (legs, to_close, returned) = {
         let state = svc.ledger().state().await;
         let mut legs = Vec::new();
@@ -386,15 +492,15 @@ async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expire
             }
             if acc.balance.is_positive() {
                 legs.push(Leg {
-                    debit: *id,
-                    credit: fund_id,
+                    debit: AccountRef::Voucher(*id),
+                    credit: AccountRef::Clear(fund_id),
                     amount: acc.balance,
                 });
                 returned = returned
                     .checked_add(acc.balance)
                     .ok_or_else(|| Error::bug("returned amounts overflow"))?;
             }
-            to_close.push((*id, acc.generation));
+            to_close.push(*id);
         }
         (legs, to_close, returned)
     };
@@ -410,11 +516,10 @@ async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expire
             })
         })
         .collect();
-    entries.extend(to_close.iter().map(|(id, generation)| {
+    entries.extend(to_close.iter().map(|id| {
         Draft::new(Body::AccountState {
-            account: *id,
+            account: AccountRef::Voucher(*id),
             status: AccountStatus::Closed,
-            generation: *generation,
         })
     }));
     let now = svc.now();
@@ -470,7 +575,7 @@ pub struct FundTotals {
 pub async fn totals(svc: &Services, actor: &Actor, id: Uuid) -> Result<FundTotals> {
     actor.require(&[Role::Staff, Role::Finance, Role::Auditor])?;
     let fund = get(svc, id).await?;
-    let ids = svc.store().fund_voucher_ids(fund.id).await?;
+    let ids = svc.store().fund_voucher_accounts(fund.id).await?;
     let state = svc.ledger().state().await;
     let in_fund = state
         .account(&fund.id)

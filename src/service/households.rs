@@ -205,7 +205,7 @@ pub async fn erase_personal_data(svc: &Services, actor: &Actor, id: Uuid) -> Res
         for v in &vouchers {
             changes.extend(
                 state
-                    .history(&v.id)
+                    .history(&v.account_id)
                     .iter()
                     .map(|i| Change::EraseNote { entry_index: *i }),
             );

@@ -179,6 +179,7 @@ fn missing(m: Missing) -> Text {
         Missing::Provider => "Deze aanbieder bestaat niet.",
         Missing::Voucher => "Dit tegoed bestaat niet.",
         Missing::Redemption => "Deze betaling bestaat niet.",
+        Missing::Deposit => "Er is geen storting in deze regeling op die plaats in het grootboek.",
         Missing::User => "Deze gebruiker bestaat niet.",
         Missing::VoucherKey => "Er is geen sleutel voor tegoeden met deze code.",
         Missing::Path => "Dit adres bestaat niet. Controleer het nummer.",
@@ -244,11 +245,6 @@ fn ledger_rule(r: &Rejection) -> &'static str {
     match r {
         Rejection::InsufficientBalance { .. } => "Er staat niet genoeg tegoed op deze rekening.",
         Rejection::Blocked(_) => "Dit tegoed is geblokkeerd.",
-        Rejection::Expired => "Dit tegoed is verlopen.",
-        Rejection::Generation => {
-            "Deze QR-code is vervangen door een nieuwe. Gebruik de nieuwe code."
-        }
-        Rejection::Category => "Dit tegoed mag niet aan deze soort activiteit worden besteed.",
         Rejection::AlreadyIssued(_) => {
             "Voor dit kind is in deze regeling al een tegoed uitgegeven."
         }
@@ -256,8 +252,11 @@ fn ledger_rule(r: &Rejection) -> &'static str {
         Rejection::Closed(_) => "Deze rekening is gesloten.",
         Rejection::UnknownAccount(_) => "Deze rekening bestaat niet.",
         Rejection::Overflow => "Dit bedrag is te groot.",
-        Rejection::Token(_) => "Deze QR-code is niet geldig.",
         Rejection::UnknownTransfer(_) => "Deze betaling bestaat niet.",
+        Rejection::UnknownDeposit(_) => "Deze storting bestaat niet (in deze regeling).",
+        Rejection::CorrectionTooLarge(_) => {
+            "De correctie is groter dan wat er van deze storting nog over is."
+        }
         Rejection::WrongIndex { .. }
         | Rejection::TimeWentBack
         | Rejection::DuplicateId(_)
@@ -266,7 +265,9 @@ fn ledger_rule(r: &Rejection) -> &'static str {
         | Rejection::Key(_)
         | Rejection::AccountExists(_)
         | Rejection::InvalidAccount(_)
-        | Rejection::InvalidTransfer(_) => {
+        | Rejection::InvalidTransfer(_)
+        | Rejection::Opening(_)
+        | Rejection::DuplicateCommitment => {
             "Dit kan niet: het past niet bij de regels voor het geld in dit systeem."
         }
     }

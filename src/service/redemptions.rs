@@ -15,7 +15,7 @@ use super::{
 };
 use crate::core::accounts::Rejection;
 use crate::core::category::Category;
-use crate::core::entry::{AccountStatus, Body, Leg, TransferKind};
+use crate::core::entry::{AccountRef, AccountStatus, Body, Leg, TransferKind};
 use crate::core::money::Cents;
 use crate::core::proof::TlogProof;
 use crate::core::role::Role;
@@ -109,12 +109,15 @@ struct Booking<'a> {
     id: Uuid,
     kind: SpendKind,
     voucher: Uuid,
+    /// The voucher's ledger account.
+    account: Uuid,
     fund: Uuid,
     approval: &'a ApprovalRow,
     category: Category,
     amount: Cents,
     description: Option<String>,
-    attachment: Vec<u8>,
+    /// How a redemption was authorised (off the ledger): the token's key, generation, digest.
+    token_use: Option<Change>,
     user: Uuid,
     /// Another change to commit with the booking (the idempotency key).
     key_row: Option<Change>,
@@ -150,14 +153,15 @@ async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
                     category: Some(b.category),
                     reference: Uuid::nil(),
                     legs: vec![Leg {
-                        debit: b.voucher,
-                        credit: b.approval.account_id,
+                        debit: AccountRef::Voucher(b.account),
+                        credit: AccountRef::Clear(b.approval.account_id),
                         amount: b.amount,
                     }],
-                    attachment: b.attachment,
+                    attachment: Vec::new(),
                 },
             }],
             changes: std::iter::once(Change::InsertRedemption(row))
+                .chain(b.token_use)
                 .chain(b.key_row)
                 .collect(),
         })
@@ -170,7 +174,7 @@ async fn book(svc: &Services, b: Booking<'_>) -> Result<Redeemed> {
         .await?
         .encode();
     let balance = appended
-        .balance(&b.voucher)
+        .balance(&b.account)
         .ok_or_else(|| Error::bug("the redemption did not touch its voucher"))?;
     Ok(Redeemed {
         id: b.id,
@@ -223,12 +227,18 @@ pub async fn redeem(
                     id,
                     kind: SpendKind::Redeem,
                     voucher: checked.voucher.id,
+                    account: checked.voucher.account_id,
                     fund: checked.fund.id,
                     approval: &approval,
                     category,
                     amount,
                     description,
-                    attachment: checked.token.record().to_bytes().to_vec(),
+                    token_use: Some(Change::RecordTokenUse {
+                        voucher: checked.voucher.id,
+                        key_id: checked.token.key_id.to_vec(),
+                        generation: checked.token.generation,
+                        digest: checked.token.digest().to_vec(),
+                    }),
                     user: user.id,
                     key_row,
                 },
@@ -413,7 +423,7 @@ pub async fn direct_payment(
                 }
                 .into());
             }
-            match vouchers::account(svc, &voucher.id).await?.status {
+            match vouchers::account(svc, &voucher.account_id).await?.status {
                 AccountStatus::Blocked => return Err(Rule::VoucherBlocked.into()),
                 AccountStatus::Closed => return Err(Rule::VoucherExpired.into()),
                 AccountStatus::Active => {}
@@ -425,12 +435,13 @@ pub async fn direct_payment(
                     id,
                     kind: SpendKind::DirectPayment,
                     voucher: voucher.id,
+                    account: voucher.account_id,
                     fund: fund_id,
                     approval: &approval,
                     category,
                     amount,
                     description,
-                    attachment: Vec::new(),
+                    token_use: None,
                     user: user.id,
                     key_row,
                 },
@@ -531,9 +542,17 @@ pub async fn reverse(
         redemption_id: id,
         entry_index: index,
         // After expiry the money went to the fund and the voucher's balance did not change.
-        balance_cents: match appended.balance(&r.voucher_id) {
-            Some(b) => b.0,
-            None => vouchers::account(svc, &r.voucher_id).await?.balance.0,
+        balance_cents: {
+            let account = svc
+                .store()
+                .voucher(r.voucher_id)
+                .await?
+                .ok_or_else(|| Error::bug("a redemption without its voucher"))?
+                .account_id;
+            match appended.balance(&account) {
+                Some(b) => b.0,
+                None => vouchers::account(svc, &account).await?.balance.0,
+            }
         },
         receipt,
     })

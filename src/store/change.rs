@@ -168,6 +168,28 @@ pub enum Change {
     },
     /// A redemption or direct payment; its entry index is the first entry of the command.
     InsertRedemption(RedemptionRow),
+    /// How the redemption of this command (inserted just before) was authorised, kept off the
+    /// public ledger: the token's voucher key id, generation and SHA-256 (never the token).
+    /// Refused ([`Precondition::TokenCurrent`]) when the voucher's token generation is no
+    /// longer this one (a reissue came first).
+    RecordTokenUse {
+        /// The voucher.
+        voucher: Uuid,
+        /// The token's key id.
+        key_id: Vec<u8>,
+        /// The token's generation, which must still be the voucher's.
+        generation: u8,
+        /// SHA-256 of the 91 token bytes.
+        digest: Vec<u8>,
+    },
+    /// Changes nothing, but refuses ([`Precondition::AccountUnchanged`]) when the voucher's
+    /// token generation is no longer the one read (a reissue came first).
+    VoucherGenerationIs {
+        /// The voucher.
+        voucher: Uuid,
+        /// The generation read.
+        generation: u8,
+    },
     /// A reversal; its entry index is the first entry of the command.
     InsertReversal {
         /// The redemption reversed.
@@ -439,7 +461,8 @@ impl Change {
             )],
             Change::InsertVoucher { voucher: v, at } => vec![stmt(
                 "INSERT INTO vouchers (id, fund_id, household_id, child_id, token, token_key_id, \
-                 expires_at, created_at) VALUES ($1, $2, $3, $4, '', $5, $6, $7)",
+                 expires_at, created_at, account_id, generation) \
+                 VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9)",
                 vec![
                     V::Uuid(v.id),
                     V::Uuid(v.fund_id),
@@ -448,6 +471,8 @@ impl Change {
                     V::Bytes(v.token_key_id.clone()),
                     V::I64(i64::from(v.expires_at)),
                     V::Time(*at),
+                    V::Uuid(v.account_id),
+                    V::I64(i64::from(v.generation)),
                 ],
             )],
             Change::UpdateTokenKey {
@@ -459,11 +484,13 @@ impl Change {
                 at,
             } => {
                 let mut statements = vec![guarded(
-                    "UPDATE vouchers SET token_key_id = $1 WHERE id = $2 AND token_key_id = $3",
+                    "UPDATE vouchers SET token_key_id = $1, generation = $4 \
+                     WHERE id = $2 AND token_key_id = $3 AND generation = $4 - 1",
                     vec![
                         V::Bytes(key_id.clone()),
                         V::Uuid(*voucher),
                         V::Bytes(from_key_id.clone()),
+                        V::I64(i64::from(*generation)),
                     ],
                     Precondition::TokenKeyUnchanged,
                 )];
@@ -485,6 +512,36 @@ impl Change {
                 }
                 statements
             }
+            Change::RecordTokenUse {
+                voucher,
+                key_id,
+                generation,
+                digest,
+            } => vec![
+                guarded(
+                    "UPDATE vouchers SET generation = generation WHERE id = $1 AND generation = $2",
+                    vec![V::Uuid(*voucher), V::I64(i64::from(*generation))],
+                    Precondition::TokenCurrent,
+                ),
+                stmt(
+                    "UPDATE redemptions SET token_key_id = $1, token_generation = $2, \
+                     token_digest = $3 WHERE entry_index = $4",
+                    vec![
+                        V::Bytes(key_id.clone()),
+                        V::I64(i64::from(*generation)),
+                        V::Bytes(digest.clone()),
+                        V::IndexOfEntry(0),
+                    ],
+                ),
+            ],
+            Change::VoucherGenerationIs {
+                voucher,
+                generation,
+            } => vec![guarded(
+                "UPDATE vouchers SET generation = generation WHERE id = $1 AND generation = $2",
+                vec![V::Uuid(*voucher), V::I64(i64::from(*generation))],
+                Precondition::AccountUnchanged,
+            )],
             Change::InsertRedemption(r) => vec![stmt(
                 "INSERT INTO redemptions (id, kind, voucher_id, provider_id, fund_id, \
                  amount_cents, category, description, user_id, entry_index, created_at) \

@@ -65,6 +65,14 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
+    /// The ledger accounts of every voucher of a fund.
+    pub async fn fund_voucher_accounts(&self, fund: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        const SQL: &str =
+            "SELECT account_id AS id FROM vouchers WHERE fund_id = $1 ORDER BY account_id";
+        let rows = fetch_all!(self, Id, SQL, [fund]);
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
     /// Every fund, the newest period first.
     pub async fn funds(&self) -> Result<Vec<FundRow>, StoreError> {
         const SQL: &str = "SELECT id, name, sponsor, valid_from, valid_until, categories, \

@@ -25,8 +25,37 @@ impl From<Entry> for EntryRow {
             id: Some(e.entry_id),
             kind: Some(e.kind),
             bytes: e.entry,
+            openings: None,
         }
     }
+}
+
+/// An entry row with its openings (private reads only).
+#[derive(sqlx::FromRow)]
+struct OpenedEntry {
+    idx: i64,
+    entry_id: Uuid,
+    kind: i64,
+    entry: Vec<u8>,
+    openings: Option<Vec<u8>>,
+}
+
+impl From<OpenedEntry> for EntryRow {
+    fn from(e: OpenedEntry) -> Self {
+        EntryRow {
+            index: e.idx,
+            id: Some(e.entry_id),
+            kind: Some(e.kind),
+            bytes: e.entry,
+            openings: Some(e.openings.unwrap_or_default()),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredOpenings {
+    idx: i64,
+    openings: Vec<u8>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -51,7 +80,8 @@ struct Idx {
     idx: EntryIndex,
 }
 
-const ENTRY_COLUMNS: &str = "idx, entry_id, CAST(kind AS BIGINT) AS kind, entry";
+const OPENED_COLUMNS: &str = "e.idx, e.entry_id, CAST(e.kind AS BIGINT) AS kind, e.entry, \
+                              o.openings";
 
 fn hash_of(idx: i64, bytes: &[u8]) -> Result<Hash, StoreError> {
     Hash::try_from(bytes)
@@ -65,7 +95,22 @@ impl Store {
         to_u64(c.map_or(0, |c| c.n))
     }
 
-    /// Entry rows with `start <= index < end`, in order.
+    /// Entry rows with `start <= index < end`, in order, with their openings: for the writer
+    /// and the full audit, never for a public answer.
+    pub async fn entries_opened(&self, start: u64, end: u64) -> Result<Vec<EntryRow>, StoreError> {
+        let (s, e) = (to_i64(start)?, to_i64(end)?);
+        let rows = fetch_all!(
+            self,
+            OpenedEntry,
+            "SELECT e.idx, e.entry_id, CAST(e.kind AS BIGINT) AS kind, e.entry, o.openings \
+             FROM ledger_entries e LEFT JOIN ledger_openings o ON o.idx = e.idx \
+             WHERE e.idx >= $1 AND e.idx < $2 ORDER BY e.idx",
+            [s, e]
+        );
+        Ok(rows.into_iter().map(EntryRow::from).collect())
+    }
+
+    /// Entry rows with `start <= index < end`, in order, without openings (public).
     pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<EntryRow>, StoreError> {
         let (s, e) = (to_i64(start)?, to_i64(end)?);
         let rows = fetch_all!(
@@ -91,7 +136,8 @@ impl Store {
         Ok(rows.into_iter().map(EntryRow::from).collect())
     }
 
-    /// The entry rows at the given indexes (one query per 500), in index order.
+    /// The entry rows at the given indexes with their openings (one query per 500), in index
+    /// order. Private: for the service's own views, never for a public answer.
     pub async fn entries_at(&self, indexes: &[u64]) -> Result<Vec<EntryRow>, StoreError> {
         let mut out = Vec::with_capacity(indexes.len());
         for chunk in indexes.chunks(500) {
@@ -100,15 +146,18 @@ impl Store {
                 .map(|i| to_i64(*i))
                 .collect::<Result<Vec<_>, _>>()?;
             self.count_query();
-            let rows: Vec<Entry> = crate::with_db!(self.db(), |p| {
+            let rows: Vec<OpenedEntry> = crate::with_db!(self.db(), |p| {
                 let mut qb = sqlx::QueryBuilder::new("SELECT ");
-                qb.push(ENTRY_COLUMNS);
-                qb.push(" FROM ledger_entries WHERE idx IN (");
+                qb.push(OPENED_COLUMNS);
+                qb.push(
+                    " FROM ledger_entries e LEFT JOIN ledger_openings o ON o.idx = e.idx \
+                     WHERE e.idx IN (",
+                );
                 let mut sep = qb.separated(", ");
                 for i in &ids {
                     sep.push_bind(*i);
                 }
-                qb.push(") ORDER BY idx");
+                qb.push(") ORDER BY e.idx");
                 qb.build_query_as().fetch_all(p).await?
             });
             out.extend(rows.into_iter().map(EntryRow::from));
@@ -198,6 +247,7 @@ impl Store {
         const ENTRIES: &str = "SELECT idx, entry_id, CAST(kind AS BIGINT) AS kind, entry \
                                FROM ledger_entries WHERE idx > $1 ORDER BY idx LIMIT $2";
         const HASHES: &str = "SELECT idx, hash FROM ledger_hashes ORDER BY idx";
+        const OPENINGS: &str = "SELECT idx, openings FROM ledger_openings ORDER BY idx";
         const CHECKPOINTS: &str = "SELECT size, note FROM ledger_checkpoints ORDER BY size";
         // One read transaction, so that a running service appending meanwhile cannot make
         // entries, hashes and checkpoints disagree (a snapshot in SQLite's WAL mode; repeatable
@@ -212,7 +262,7 @@ impl Store {
             size: i64,
             note: String,
         }
-        let (entries, hashes, checkpoints) = crate::with_db!(self.db(), |p| {
+        let (mut entries, hashes, checkpoints, openings) = crate::with_db!(self.db(), |p| {
             use sqlx::Connection;
             let mut conn = p.acquire().await?;
             let mut tx = conn.begin_with(begin).await?;
@@ -239,15 +289,26 @@ impl Store {
             self.count_query();
             let checkpoints: Vec<RawCheckpoint> =
                 sqlx::query_as(CHECKPOINTS).fetch_all(&mut *tx).await?;
+            self.count_query();
+            let openings: Vec<StoredOpenings> =
+                sqlx::query_as(OPENINGS).fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            (entries, hashes, checkpoints)
+            (entries, hashes, checkpoints, openings)
         });
+        // Every entry has openings (none for an entry without commitments); a row for an index
+        // that has no entry is reported by the audit.
+        let mut by_index: std::collections::BTreeMap<i64, Vec<u8>> =
+            openings.into_iter().map(|o| (o.idx, o.openings)).collect();
+        for e in &mut entries {
+            e.openings = Some(by_index.remove(&e.index).unwrap_or_default());
+        }
         let stored_hashes = hashes
             .into_iter()
             .map(|h| Ok((h.idx, hash_of(h.idx, &h.hash)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(LedgerData {
             entries,
+            orphan_openings: by_index.into_keys().collect(),
             stored_hashes: Some(stored_hashes),
             checkpoints: checkpoints.into_iter().map(|c| (c.size, c.note)).collect(),
         })

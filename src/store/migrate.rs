@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_two_factor"),
     migration!(9, "0009_voucher_reissues"),
     migration!(10, "0010_totp_failures"),
+    migration!(11, "0011_ledger_v2"),
 ];
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

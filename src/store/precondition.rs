@@ -13,7 +13,10 @@ pub enum Precondition {
     /// The voucher's token is still signed by the key that was read (no other reissue came
     /// first).
     TokenKeyUnchanged,
-    /// A ledger account still has the status and generation that were read (no block or
-    /// reissue came first).
+    /// A ledger account still has the status, and its voucher the token generation, that were
+    /// read (no block or reissue came first).
     AccountUnchanged,
+    /// The token being redeemed is still of the voucher's current generation (no reissue came
+    /// between the check and the booking).
+    TokenCurrent,
 }

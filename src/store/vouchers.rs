@@ -8,8 +8,10 @@ use super::pool::{Store, StoreError, fetch_all, fetch_optional};
 /// A voucher.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct VoucherRow {
-    /// Id (also its ledger account and the id in its token).
+    /// Id (the id in its token; never on the ledger).
     pub id: Uuid,
+    /// Its ledger account: random, unrelated to `id`, and on the ledger only as commitments.
+    pub account_id: Uuid,
     /// Fund.
     pub fund_id: Uuid,
     /// Household.
@@ -22,6 +24,9 @@ pub struct VoucherRow {
     /// Token expiry, Unix seconds.
     #[sqlx(try_from = "i64")]
     pub expires_at: u32,
+    /// The generation of its current token (bumped by a reissue); kept off the ledger.
+    #[sqlx(try_from = "i64")]
+    pub generation: u8,
 }
 
 /// A reissue of a voucher: the token of one key stopped working and a new generation replaced it.
@@ -41,7 +46,8 @@ pub struct ReissueRow {
 macro_rules! vouchers {
     ($where:literal) => {
         concat!(
-            "SELECT id, fund_id, household_id, child_id, token_key_id, expires_at FROM vouchers ",
+            "SELECT id, account_id, fund_id, household_id, child_id, token_key_id, expires_at, \
+             CAST(generation AS BIGINT) AS generation FROM vouchers ",
             $where
         )
     };

@@ -165,6 +165,24 @@ impl Writer {
         Ok(())
     }
 
+    /// Stores the openings of one entry's commitments (nothing when it has none).
+    pub async fn insert_openings(&mut self, index: u64, openings: &[u8]) -> Result<(), StoreError> {
+        if openings.is_empty() {
+            return Ok(());
+        }
+        const SQL: &str = "INSERT INTO ledger_openings (idx, openings) VALUES ($1, $2)";
+        let idx = to_i64(index)?;
+        on_conn!(self, |c| {
+            sqlx::query(SQL)
+                .bind(idx)
+                .bind(openings.to_vec())
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::classify)?;
+        });
+        Ok(())
+    }
+
     /// Stores Merkle hashes at consecutive positions from `first`.
     pub async fn insert_hashes(&mut self, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO ledger_hashes (idx, hash) VALUES ($1, $2)";

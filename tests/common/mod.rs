@@ -247,7 +247,19 @@ impl TestApp {
         }
     }
 
+    /// Ends the test: both audits (the full one with every opening, and the public one over
+    /// what anyone can download) must pass on what the test left behind.
     pub async fn close(self) {
+        let full = self.audit().await;
+        assert!(full.full, "{}", full.summary());
+        let public = self.audit_public().await;
+        assert!(!public.full, "{}", public.summary());
+        assert_eq!(full.root, public.root);
+        self.ledger.close().await;
+    }
+
+    /// Ends a test that damaged its ledger on purpose: no audit.
+    pub async fn close_unaudited(self) {
         self.ledger.close().await;
     }
 
@@ -505,9 +517,20 @@ impl TestApp {
         .await
     }
 
-    /// Runs the offline audit over the app's database.
+    /// Runs the full offline audit over the app's database (every opening checked).
     pub async fn audit(&self) -> kindpakket::core::audit::AuditReport {
         let data = self.store.ledger_data().await.unwrap();
         kindpakket::core::audit::audit(&data, None).unwrap_or_else(|f| panic!("audit failed: {f}"))
+    }
+
+    /// Runs the public audit: the same entries and checkpoints without any opening.
+    pub async fn audit_public(&self) -> kindpakket::core::audit::AuditReport {
+        let mut data = self.store.ledger_data().await.unwrap();
+        for e in &mut data.entries {
+            e.openings = None;
+        }
+        data.orphan_openings.clear();
+        kindpakket::core::audit::audit(&data, None)
+            .unwrap_or_else(|f| panic!("public audit failed: {f}"))
     }
 }

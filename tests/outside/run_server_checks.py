@@ -72,7 +72,7 @@ def crash_check(name, binary, kpcheck, database):
     """Kill -9 the server while cashiers redeem, restart it, and check that every acknowledged
     redemption is still on the ledger (its receipt verifies against the new checkpoint through a
     consistency proof) and that `kindpakket verify` passes."""
-    import base64, importlib.util, threading, requests
+    import base64, hashlib, importlib.util, json, threading, requests
     spec = importlib.util.spec_from_file_location("kpcheck", kpcheck)
     kp = importlib.util.module_from_spec(spec); spec.loader.exec_module(kp)
     failures = []
@@ -136,11 +136,31 @@ def crash_check(name, binary, kpcheck, database):
         if bal is None or bal > 25000 - 10 * len(acked):
             failures.append(f"{name}: balance {bal} does not account for {len(acked)} acknowledged redemptions")
         print(f"[{name}] crash check: {len(acked)} acknowledged redemptions before kill -9, all on the ledger after restart; size {size}")
+        # The public audit, as anyone could run it against the live service.
+        r = subprocess.run([binary, "verify", "--public", url], capture_output=True, text=True)
+        print(f"[{name}] verify --public: {r.stdout.strip()[:120]}")
+        if r.returncode != 0 or not r.stdout.startswith("ok, public audit"):
+            failures.append(f"{name}: public audit of the live service failed: {r.stdout}{r.stderr}")
+        # Nothing of the token is on the public ledger: not its voucher id, signature or hash.
+        raw = base64.b32decode(token[4:] + "=" * (-len(token[4:]) % 8))
+        forbidden = [raw[5:21], raw[27:91], hashlib.sha256(raw).digest(), hashlib.sha256(token.encode()).digest()]
+        entries = []
+        for start in range(0, size, 1000):
+            entries += kp.fetch_entries(url, start, min(size, start + 1000))
+        blobs = [base64.b64decode(e["entry_b64"]) for e in entries]
+        views = [json.dumps(e) for e in entries]
+        texts = [x.hex() for x in forbidden] + [str(uuid.UUID(bytes=raw[5:21]))]
+        if len(blobs) != size:
+            failures.append(f"{name}: fetched {len(blobs)} public entries, expected {size}")
+        if any(f in b for b in blobs for f in forbidden) or any(t in v for v in views for t in texts):
+            failures.append(f"{name}: a public entry carries the token's voucher id, signature or hash")
+        else:
+            print(f"[{name}] privacy: none of {len(blobs)} public entries carries anything of the token")
     finally:
         proc.send_signal(signal.SIGTERM); proc.wait(20)
     r = subprocess.run([binary, "verify", "--database", database], env=env, capture_output=True, text=True)
     print(f"[{name}] verify after crash: {r.stdout.strip()[:100]}")
-    if r.returncode != 0:
+    if r.returncode != 0 or not r.stdout.startswith("ok, full audit"):
         failures.append(f"{name}: verify after crash failed: {r.stdout}{r.stderr}")
     if not acked:
         failures.append(f"{name}: no redemption was acknowledged before the kill; the check proved nothing")

@@ -1,27 +1,35 @@
 #!/usr/bin/env python3
-"""Independent check of the kindpakket ledger test vectors.
+"""Independent check of the kindpakket ledger test vectors (ledger format version 2).
 
 Implements docs/ledger-format.md from scratch (Python standard library plus the
-`cryptography` package for Ed25519) and checks tests/vectors/ledger-v1.json:
+`cryptography` package for Ed25519) and checks tests/vectors/ledger-v2.json:
 
-  * every entry decodes strictly, matches the decoded view in the JSON and re-encodes to the
-    same bytes; single-bit flips are refused or break the signature;
-  * every entry signature verifies with the ledger key active for it, key ids match the keys;
-  * the ledger rules hold when the entries are replayed, and the balances match;
-  * leaf hashes and the RFC 6962 root match;
-  * the checkpoint note is well formed and its signature verifies;
-  * the tlog-proof parses and its inclusion proof leads to the checkpoint root;
-  * the redemption carries a 59-byte token record (the token's first 27 bytes and SHA-256 of
-    the whole token), never the token or its signature;
-  * the full KP1 token in the JSON (the holder's off-ledger copy) decodes, matches its text
-    form and the record (its SHA-256 equals the record's digest, its first 27 bytes equal the
-    record's first 27 bytes), and its signature verifies with the voucher key the ledger knows.
+  * every entry decodes strictly (account references: 0x01 clear, 0x02 committed), matches the
+    decoded view in the JSON and re-encodes to the same bytes; single-bit flips are refused or
+    break the signature;
+  * every entry signature verifies with the ledger key active for it; key ids match the keys;
+  * every entry's openings (salt || account, 32 bytes per commitment, in slot order) hash to
+    its commitments, none is missing or left over, and flipping any bit of one breaks it;
+  * the **public** audit replays the entries without openings: each fund's vouchers are one
+    pool account, every clear balance is exact, no commitment appears twice; its balances
+    match the JSON;
+  * the **full** audit replays the entries with their openings, every voucher on its own; its
+    balances match the JSON;
+  * a few entries changed in memory are refused by the replay with the documented rejection
+    codes (the replay rules do not look at signatures);
+  * leaf hashes and the RFC 6962 root match; the checkpoint note is well formed and its
+    signature verifies; the tlog-proof of the redemption leads to the checkpoint root;
+  * the redemption carries nothing of its token: the holder's KP1 token in the JSON decodes,
+    matches its text form, its signature verifies with the voucher key the ledger added, and
+    no entry contains the token, a 16-byte piece of its signature, its SHA-256, the voucher id
+    inside it or the voucher's ledger account.
 
-Usage: python3 tests/vectors/verify_vectors.py [path/to/ledger-v1.json]
+Usage: python3 tests/vectors/verify_vectors.py [path/to/ledger-v2.json]
 Exits 0 and prints a summary when everything matches, 1 otherwise.
 """
 
 import base64
+import copy
 import hashlib
 import json
 import os
@@ -38,11 +46,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 # ---------------------------------------------------------------------------------------------
 # Constants from the specification.
 
-VERSION = 1
-ENTRY_CONTEXT = b"kindpakket/ledger-entry/v1\x00"
+VERSION = 2
+ENTRY_CONTEXT = b"kindpakket/ledger-entry/v2\x00"
+COMMITMENT_CONTEXT = b"kindpakket/voucher-commitment/v2\x00"
+POOL_CONTEXT = b"kindpakket/voucher-pool/v2\x00"
 TOKEN_CONTEXT = b"KINDPAKKET-VOUCHER-V1\x00"
 HEADER_LEN = 36
 TRAILER_LEN = 4 + 64
+REF_CLEAR = 0x01
+REF_COMMITTED = 0x02
+OPENING_LEN = 32
 FLAG_NO_NEGATIVE = 0x0001
 KNOWN_FLAGS = FLAG_NO_NEGATIVE
 I64_MAX = 2**63 - 1
@@ -50,11 +63,11 @@ NOTE_ALG_ED25519 = 0x01
 TOKEN_FORMAT = 0x01
 TOKEN_BYTES = 91
 TOKEN_SIGNED_BYTES = 27
-RECORD_BYTES = TOKEN_SIGNED_BYTES + 32
 TOKEN_PREFIX = "KP1:"
 TOKEN_CHARS = 150
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 EM_DASH_PREFIX = "\u2014 "
+NIL = str(uuid.UUID(int=0))
 
 ENTRY_KINDS = {1: "genesis", 2: "key_event", 3: "open_account", 4: "account_state", 5: "transfer"}
 KEY_ACTIONS = {1: "added", 2: "retired"}
@@ -70,6 +83,7 @@ TRANSFER_KINDS = {
     6: "expire",
     7: "direct_payment",
     8: "payout",
+    9: "deposit_correction",
 }
 CATEGORIES = {1: "sport", 2: "cultuur", 3: "school", 4: "overig"}
 
@@ -133,6 +147,15 @@ class Reader:
     def hex(self, n):
         return self.take(n).hex()
 
+    def ref(self):
+        """An account reference: 0x01 || uuid (clear) or 0x02 || commitment[32]."""
+        tag = self.u8()
+        if tag == REF_CLEAR:
+            return {"clear": self.uuid()}
+        if tag == REF_COMMITTED:
+            return {"commitment": self.hex(32)}
+        raise DecodeError("unknown account reference tag %d" % tag)
+
     def finish(self):
         if self.pos != len(self.b):
             raise DecodeError("trailing bytes")
@@ -162,18 +185,14 @@ def decode_body(kind, r):
             "public_key": r.hex(32),
         }
     if kind == "open_account":
-        account = r.uuid()
+        account = r.ref()
         akind = enum(ACCOUNT_KINDS, r.u8(), "account kind")
         flags = r.u16()
         if flags & ~KNOWN_FLAGS:
             raise DecodeError("unknown account flags")
         return {"account": account, "kind": akind, "flags": flags, "fund": r.uuid(), "party": r.uuid()}
     if kind == "account_state":
-        return {
-            "account": r.uuid(),
-            "status": enum(ACCOUNT_STATUSES, r.u8(), "account status"),
-            "generation": r.u8(),
-        }
+        return {"account": r.ref(), "status": enum(ACCOUNT_STATUSES, r.u8(), "account status")}
     if kind == "transfer":
         tkind = enum(TRANSFER_KINDS, r.u8(), "transfer kind")
         c = r.u8()
@@ -184,7 +203,7 @@ def decode_body(kind, r):
             raise DecodeError("transfer without legs")
         legs = []
         for _ in range(n):
-            debit, credit, amount = r.uuid(), r.uuid(), r.u64()
+            debit, credit, amount = r.ref(), r.ref(), r.u64()
             if amount == 0 or amount > I64_MAX:
                 raise DecodeError("leg amount")
             legs.append({"debit": debit, "credit": credit, "amount": amount})
@@ -204,7 +223,7 @@ def decode_entry(b):
     r = Reader(b)
     version = r.u8()
     if version != VERSION:
-        raise DecodeError("unknown version")
+        raise DecodeError("unknown version %d" % version)
     kind = enum(ENTRY_KINDS, r.u8(), "entry kind")
     index, time_ms = r.u64(), r.u64()
     eid = r.uuid()
@@ -229,6 +248,14 @@ def ub(u):
     return uuid.UUID(u).bytes
 
 
+def encode_ref(ref):
+    if "clear" in ref:
+        return bytes([REF_CLEAR]) + ub(ref["clear"])
+    c = bytes.fromhex(ref["commitment"])
+    check(len(c) == 32, "commitment length")
+    return bytes([REF_COMMITTED]) + c
+
+
 def encode_body(kind, body):
     if kind == "genesis":
         o = body["origin"].encode("utf-8")
@@ -242,20 +269,22 @@ def encode_body(kind, body):
         )
     if kind == "open_account":
         return (
-            ub(body["account"])
+            encode_ref(body["account"])
             + bytes([inverse(ACCOUNT_KINDS)[body["kind"]]])
             + struct.pack(">H", body["flags"])
             + ub(body["fund"])
             + ub(body["party"])
         )
     if kind == "account_state":
-        return ub(body["account"]) + bytes([inverse(ACCOUNT_STATUSES)[body["status"]], body["generation"]])
+        return encode_ref(body["account"]) + bytes([inverse(ACCOUNT_STATUSES)[body["status"]]])
     if kind == "transfer":
         cat = 0 if body["category"] is None else inverse(CATEGORIES)[body["category"]]
         out = bytes([inverse(TRANSFER_KINDS)[body["kind"]], cat]) + ub(body["reference"])
+        check(1 <= len(body["legs"]) <= 255, "leg count")
         out += bytes([len(body["legs"])])
         for leg in body["legs"]:
-            out += ub(leg["debit"]) + ub(leg["credit"]) + struct.pack(">Q", leg["amount"])
+            check(1 <= leg["amount"] <= I64_MAX, "leg amount")
+            out += encode_ref(leg["debit"]) + encode_ref(leg["credit"]) + struct.pack(">Q", leg["amount"])
         att = bytes.fromhex(body["attachment"])
         return out + struct.pack(">H", len(att)) + att
     raise AssertionError(kind)
@@ -279,6 +308,59 @@ def encode_entry(e):
 
 def entry_signing_message(e):
     return ENTRY_CONTEXT + encode_content(e) + bytes.fromhex(e["key_id"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Account references, commitments, openings, pools.
+
+
+def refs(e):
+    """The entry's account references in slot order."""
+    b = e["body"]
+    if e["kind"] in ("open_account", "account_state"):
+        return [b["account"]]
+    if e["kind"] == "transfer":
+        out = []
+        for leg in b["legs"]:
+            out += [leg["debit"], leg["credit"]]
+        return out
+    return []
+
+
+def commitment_of(salt, account):
+    """SHA-256("kindpakket/voucher-commitment/v2" || 0x00 || salt[16] || account[16])."""
+    return hashlib.sha256(COMMITMENT_CONTEXT + salt + account).digest()
+
+
+def pool_id(fund):
+    """The public replay's pool account of a fund: SHA-256(context || fund)[:16]."""
+    return str(uuid.UUID(bytes=hashlib.sha256(POOL_CONTEXT + ub(fund)).digest()[:16]))
+
+
+def split_openings(raw):
+    """Stored openings: 32 bytes each (salt[16] || account[16])."""
+    check(len(raw) % OPENING_LEN == 0, "bad opening: openings are not a multiple of 32 bytes")
+    return [(raw[i : i + 16], raw[i + 16 : i + 32]) for i in range(0, len(raw), OPENING_LEN)]
+
+
+def open_entry(e, raw):
+    """Matches an entry's openings to its commitments in slot order: returns, per slot, the
+    account the reference names (a uuid string; the opening's account for a commitment). Raises
+    Mismatch naming the problem, as the full audit does ("bad opening")."""
+    openings = split_openings(raw)
+    out = []
+    it = iter(openings)
+    for r in refs(e):
+        if "clear" in r:
+            out.append(r["clear"])
+            continue
+        o = next(it, None)
+        check(o is not None, "bad opening: a commitment has no opening")
+        salt, account = o
+        check(commitment_of(salt, account).hex() == r["commitment"], "bad opening: an opening does not match its commitment")
+        out.append(str(uuid.UUID(bytes=account)))
+    check(next(it, None) is None, "bad opening: more openings than commitments")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,7 +499,7 @@ def parse_tlog_proof(text):
 
 
 def decode_signed_fields(b):
-    """The first 27 bytes of a token (and of a token record)."""
+    """The first 27 bytes of a token: its signed fields."""
     check(len(b) == TOKEN_SIGNED_BYTES, "signed fields length")
     check(b[0] == TOKEN_FORMAT, "token format")
     check(b[25] & ~0x0F == 0, "token categories")
@@ -439,29 +521,6 @@ def decode_token(b):
     return t
 
 
-def decode_record(b):
-    """The 59-byte token record a redemption carries: signed fields, then SHA-256(token)."""
-    if len(b) != RECORD_BYTES:
-        raise Rejected("attachment is not a token record")
-    try:
-        r = decode_signed_fields(b[:TOKEN_SIGNED_BYTES])
-    except Mismatch as err:
-        raise Rejected("attachment is not a token record: %s" % err)
-    r["signed"] = b[:TOKEN_SIGNED_BYTES]
-    r["digest"] = b[TOKEN_SIGNED_BYTES:]
-    return r
-
-
-def record_matches(record_bytes, token_bytes):
-    """True when the token is the one the record was made from."""
-    return (
-        len(record_bytes) == RECORD_BYTES
-        and len(token_bytes) == TOKEN_BYTES
-        and record_bytes[:TOKEN_SIGNED_BYTES] == token_bytes[:TOKEN_SIGNED_BYTES]
-        and record_bytes[TOKEN_SIGNED_BYTES:] == hashlib.sha256(token_bytes).digest()
-    )
-
-
 def parse_token_text(text):
     check(text.startswith(TOKEN_PREFIX) and len(text) == TOKEN_CHARS, "token text shape")
     body = text[len(TOKEN_PREFIX) :]
@@ -473,158 +532,347 @@ def parse_token_text(text):
 
 
 # ---------------------------------------------------------------------------------------------
-# Ledger rules (replay).
+# Ledger rules (replay): the full audit (openings, every voucher) and the public audit (no
+# openings, each fund's vouchers as one pool account).
 
 
 class Rejected(Exception):
-    pass
+    def __init__(self, code, why):
+        super().__init__("%s (%s)" % (why, code))
+        self.code = code
 
 
-def rule(cond, why):
+def rule(cond, code, why):
     if not cond:
-        raise Rejected(why)
+        raise Rejected(code, why)
 
 
 class Ledger:
-    def __init__(self):
+    def __init__(self, public):
+        self.public = public
         self.origin = None
         self.size = 0
         self.last_time = 0
         self.ids = set()
         self.keys = {"ledger": {}, "voucher": {}}  # key id hex -> [public key bytes, retired?]
-        self.accounts = {}
-        self.reversible = {}  # entry id -> {"legs", "category", "reversed"}
+        self.accounts = {}  # uuid -> dict(kind, flags, fund, party, status, balance, issued)
+        self.commitments = set()  # every commitment on the ledger (hex)
+        self.reversible = {}  # entry id -> {"legs": [(debit, credit, amount)], "category", "reversed"}
+        self.deposits = {}  # entry id -> [(debit, credit, amount)]
+        self.corrected = {}  # (deposit id, fund) -> cents taken back so far
 
     def signer(self, e):
         """The public key that must have signed entry e (before applying it)."""
         if e["kind"] == "genesis":
             return bytes.fromhex(e["body"]["ledger_key"])
         k = self.keys["ledger"].get(e["key_id"])
-        rule(k is not None and not k[1], "not signed by an active ledger key")
+        rule(k is not None and not k[1], "unknown_signer", "not signed by an active ledger key")
         return k[0]
 
-    def apply(self, e, attachment_key_check):
-        rule(e["index"] == self.size, "wrong index")
-        rule(e["time_ms"] >= self.last_time, "time went back")
-        rule(e["id"] not in self.ids, "duplicate entry id")
-        rule((e["kind"] == "genesis") == (self.size == 0), "genesis must be first and only first")
+    def apply(self, e, names=None):
+        """Applies entry e. `names` is, per slot, the account each reference names (from the
+        openings: open_entry), in a full replay; None in a public one."""
+        check(self.public == (names is None), "a public replay has no openings, a full one has them")
+        rule(e["index"] == self.size, "wrong_index", "wrong index")
+        rule(e["time_ms"] >= self.last_time, "time_went_back", "time went back")
+        rule(e["id"] not in self.ids, "duplicate_entry_id", "duplicate entry id")
+        rule((e["kind"] == "genesis") == (self.size == 0), "genesis", "genesis must be first and only first")
         if e["kind"] != "genesis":
             self.signer(e)
+        # Account references: fresh commitments, opened in a full replay.
+        seen = []
+        for r in refs(e):
+            if "commitment" in r:
+                rule(r["commitment"] not in self.commitments and r["commitment"] not in seen,
+                     "duplicate_commitment", "a commitment appears twice")
+                seen.append(r["commitment"])
+        self.names = names
         b = e["body"]
         kind = e["kind"]
         if kind == "genesis":
             pk = bytes.fromhex(b["ledger_key"])
-            rule(bytes.fromhex(e["key_id"]) == note_key_id(b["origin"], pk), "genesis key id")
+            rule(bytes.fromhex(e["key_id"]) == note_key_id(b["origin"], pk), "unknown_signer", "genesis key id")
             self.origin = b["origin"]
             self.keys["ledger"][e["key_id"]] = [pk, False]
         elif kind == "key_event":
             pk = bytes.fromhex(b["public_key"])
             want = note_key_id(self.origin, pk) if b["purpose"] == "ledger" else voucher_key_id(pk)
-            rule(bytes.fromhex(b["key_id"]) == want, "key id does not match the key")
+            rule(bytes.fromhex(b["key_id"]) == want, "invalid_key_event", "key id does not match the key")
             keys = self.keys[b["purpose"]]
             prev = keys.get(b["key_id"])
             if b["action"] == "added":
-                rule(prev is None, "key already known")
+                rule(prev is None, "invalid_key_event", "key already known")
                 keys[b["key_id"]] = [pk, False]
             else:
-                rule(prev is not None and prev[0] == pk and not prev[1], "unknown or retired key")
+                rule(prev is not None and prev[0] == pk and not prev[1], "invalid_key_event", "unknown or retired key")
                 active = sum(1 for k in keys.values() if not k[1])
-                rule(b["purpose"] != "ledger" or active > 1, "last ledger key")
+                rule(b["purpose"] != "ledger" or active > 1, "invalid_key_event", "last ledger key")
                 prev[1] = True
         elif kind == "open_account":
-            nil = str(uuid.UUID(int=0))
-            rule(b["account"] != nil and b["account"] not in self.accounts, "account id")
-            rule(b["kind"] == "external" or b["flags"] & FLAG_NO_NEGATIVE, "only external may go negative")
-            fund_ok = self.accounts.get(b["fund"], {}).get("kind") == "fund"
-            if b["kind"] in ("external", "fund", "bank"):
-                rule(b["fund"] == nil and b["party"] == nil, "no fund or party")
-            elif b["kind"] == "voucher":
-                rule(fund_ok and b["party"] == nil, "a voucher belongs to a fund")
-            else:
-                rule(fund_ok and b["party"] != nil, "a provider names a fund and a party")
-            self.accounts[b["account"]] = dict(
-                kind=b["kind"], flags=b["flags"], fund=b["fund"], status="active", generation=0,
-                balance=0, issued=False,
-            )
+            self.open_account(b)
         elif kind == "account_state":
-            a = self.accounts.get(b["account"])
-            rule(a is not None and a["kind"] in ("voucher", "provider"), "state change")
-            rule(a["status"] != "closed", "closed")
-            rule(b["generation"] in (a["generation"], a["generation"] + 1), "generation")
-            rule(b["status"] != "closed" or a["balance"] == 0, "only empty accounts close")
-            a["status"], a["generation"] = b["status"], b["generation"]
+            self.account_state(b)
         else:
-            self.transfer(e, b, attachment_key_check)
+            self.transfer(e, b)
+        self.commitments.update(seen)
         self.ids.add(e["id"])
         self.size += 1
         self.last_time = e["time_ms"]
+
+    def resolve(self, slot, ref, fund):
+        """The account a reference names. Public replay: an unopened commitment is the pool of
+        `fund` (the fund that the other side of the leg belongs to)."""
+        committed = "commitment" in ref
+        if self.public and committed:
+            rule(fund is not None, "invalid_transfer", "a commitment needs a fund or provider on the other side")
+            return pool_id(fund)
+        account = ref["clear"] if not committed else self.names[slot]
+        a = self.accounts.get(account)
+        rule(a is None or (a["kind"] == "voucher") == committed, "invalid_account",
+             "a voucher is named by a commitment, every other account in the clear")
+        return account
+
+    def check_open(self, account, b):
+        fund_ok = self.accounts.get(b["fund"], {}).get("kind") == "fund"
+        rule(account != NIL, "invalid_account", "nil account")
+        rule(account not in self.accounts, "account_exists", "account exists")
+        rule(b["kind"] == "external" or b["flags"] & FLAG_NO_NEGATIVE, "invalid_account", "only external may go negative")
+        if b["kind"] in ("external", "fund", "bank"):
+            rule(b["fund"] == NIL and b["party"] == NIL, "invalid_account", "no fund or party")
+        elif b["kind"] == "voucher":
+            rule(fund_ok and b["party"] == NIL, "invalid_account", "a voucher belongs to a fund")
+        else:
+            rule(fund_ok and b["party"] != NIL, "invalid_account", "a provider names a fund and a party")
+
+    def new_account(self, account, b, issued=False):
+        self.accounts[account] = dict(
+            kind=b["kind"], flags=b["flags"], fund=b["fund"], party=b["party"], status="active",
+            balance=0, issued=issued,
+        )
+
+    def open_account(self, b):
+        committed = "commitment" in b["account"]
+        rule(committed == (b["kind"] == "voucher"), "invalid_account", "voucher iff committed")
+        if self.public and committed:
+            pool = pool_id(b["fund"])
+            if pool in self.accounts:
+                rule(b["flags"] == FLAG_NO_NEGATIVE and b["party"] == NIL, "invalid_account", "a voucher belongs to a fund")
+            else:
+                self.check_open(pool, b)
+                self.new_account(pool, b, issued=True)  # a pool takes any number of issues
+            return
+        account = self.resolve(0, b["account"], None)
+        self.check_open(account, b)
+        self.new_account(account, b)
+
+    def account_state(self, b):
+        if self.public and "commitment" in b["account"]:
+            return  # which voucher changed is not public: nothing to check
+        account = self.resolve(0, b["account"], None)
+        a = self.accounts.get(account)
+        rule(a is not None, "unknown_account", "unknown account")
+        rule(a["kind"] in ("voucher", "provider"), "invalid_account", "only vouchers and providers change state")
+        rule(a["status"] != "closed", "account_closed", "closed")
+        rule(b["status"] != "closed" or a["balance"] == 0, "invalid_account", "only empty accounts close")
+        a["status"] = b["status"]
+
+    def fund_of(self, ref):
+        """The fund a clear reference belongs to: a fund itself, a provider's fund."""
+        if "clear" not in ref:
+            return None
+        a = self.accounts.get(ref["clear"])
+        if a is None:
+            return None
+        if a["kind"] == "fund":
+            return ref["clear"]
+        if a["kind"] == "provider":
+            return a["fund"]
+        return None
 
     def current(self, new, account):
         """An account as changed by the earlier legs of this transfer (a copy)."""
         if account in new:
             return new[account]
-        rule(account in self.accounts, "unknown account")
+        rule(account in self.accounts, "unknown_account", "unknown account")
         return dict(self.accounts[account])
 
-    def transfer(self, e, b, attachment_key_check):
-        k, legs, nil = b["kind"], b["legs"], str(uuid.UUID(int=0))
-        one_leg = k in ("redeem", "direct_payment", "reverse")
-        rule(one_leg == (b["category"] is not None), "category")
-        rule(not one_leg or len(legs) == 1, "exactly one leg")
-        rule((k == "reverse") == (b["reference"] != nil), "reference")
+    def mirror(self, orig):
+        out = []
+        for debit, credit, amount in orig["legs"]:
+            v = self.accounts.get(debit)
+            back = v["fund"] if v and v["kind"] == "voucher" and v["status"] == "closed" else debit
+            out.append((credit, back, amount))
+        return out
+
+    def transfer(self, e, b):
+        k, nil = b["kind"], NIL
+        flows = []
+        for i, leg in enumerate(b["legs"]):
+            debit = self.resolve(2 * i, leg["debit"], self.fund_of(leg["credit"]))
+            credit = self.resolve(2 * i + 1, leg["credit"], self.fund_of(leg["debit"]))
+            flows.append((debit, credit, leg["amount"]))
+        needs_category = k in ("redeem", "direct_payment", "reverse")
+        rule(needs_category == (b["category"] is not None), "invalid_transfer", "category")
+        one_leg = k in ("redeem", "direct_payment", "reverse", "deposit_correction")
+        rule(not one_leg or len(flows) == 1, "invalid_transfer", "exactly one leg")
+        rule((k in ("reverse", "deposit_correction")) == (b["reference"] != nil), "invalid_transfer", "reference")
         att = bytes.fromhex(b["attachment"])
         if k == "payout":
-            rule(len(att) <= 64, "payout attachment too long")
-        elif k != "redeem":
-            rule(att == b"", "unexpected attachment")
+            rule(len(att) <= 64, "invalid_transfer", "payout attachment too long")
+        else:
+            rule(att == b"", "invalid_transfer", "unexpected attachment")
         if k == "reverse":
             orig = self.reversible.get(b["reference"])
-            rule(orig is not None and not orig["reversed"], "unknown or reversed transfer")
-            mirror = [{"debit": l["credit"], "credit": l["debit"], "amount": l["amount"]} for l in orig["legs"]]
-            rule(mirror == legs and orig["category"] == b["category"], "not a mirror")
+            rule(orig is not None, "unknown_redemption", "no such redemption or direct payment")
+            rule(not orig["reversed"], "already_reversed", "reversed before")
+            expected = self.mirror(orig)
+
+            def fits(exp, got):
+                if exp[0] != got[0] or exp[2] != got[2]:
+                    return False
+                if exp[1] == got[1]:
+                    return True
+                # Public replay: the pool stands for a voucher that may be closed by now.
+                p = self.accounts.get(exp[1])
+                return self.public and p is not None and p["kind"] == "voucher" and p["fund"] == got[1]
+
+            rule(len(expected) == len(flows) and all(fits(x, y) for x, y in zip(expected, flows))
+                 and orig["category"] == b["category"], "invalid_transfer", "not a mirror of the original")
+        correction = None
+        if k == "deposit_correction":
+            debit, credit, amount = flows[0]
+            deposit = self.deposits.get(b["reference"])
+            rule(deposit is not None, "unknown_deposit", "no such deposit")
+            brought = sum(a for d, c, a in deposit if d == credit and c == debit)
+            rule(brought > 0, "unknown_deposit", "the deposit brought nothing into this fund")
+            after = self.corrected.get((b["reference"], debit), 0) + amount
+            rule(after <= brought, "correction_too_large", "more than the deposit brought")
+            correction = ((b["reference"], debit), after)
         new = {}
-        for leg in legs:
-            rule(leg["debit"] != leg["credit"], "same account")
-            d, c = self.current(new, leg["debit"]), self.current(new, leg["credit"])
-            rule(d["status"] != "closed" and c["status"] != "closed", "closed account")
+        for debit, credit, amount in flows:
+            rule(debit != credit, "invalid_transfer", "same account")
+            d, c = self.current(new, debit), self.current(new, credit)
+            rule(d["status"] != "closed", "account_closed", "closed account")
+            rule(c["status"] != "closed", "account_closed", "closed account")
             path = {
                 "deposit": d["kind"] == "external" and c["kind"] == "fund",
-                "issue": d["kind"] == "fund" and c["kind"] == "voucher" and c["fund"] == leg["debit"],
-                "top_up": d["kind"] == "fund" and c["kind"] == "voucher" and c["fund"] == leg["debit"],
+                "deposit_correction": d["kind"] == "fund" and c["kind"] == "external",
+                "issue": d["kind"] == "fund" and c["kind"] == "voucher" and c["fund"] == debit,
+                "top_up": d["kind"] == "fund" and c["kind"] == "voucher" and c["fund"] == debit,
                 "redeem": d["kind"] == "voucher" and c["kind"] == "provider" and c["fund"] == d["fund"],
                 "direct_payment": d["kind"] == "voucher" and c["kind"] == "provider" and c["fund"] == d["fund"],
-                "reverse": d["kind"] == "provider" and c["kind"] == "voucher",
-                "expire": d["kind"] == "voucher" and c["kind"] == "fund" and d["fund"] == leg["credit"],
+                "reverse": d["kind"] == "provider"
+                and (c["kind"] == "voucher" or (c["kind"] == "fund" and d["fund"] == credit)),
+                "expire": d["kind"] == "voucher" and c["kind"] == "fund" and d["fund"] == credit,
                 "payout": d["kind"] == "provider" and c["kind"] == "bank",
             }[k]
-            rule(path, "accounts do not fit the transfer kind")
+            rule(path, "invalid_transfer", "accounts do not fit the transfer kind")
             if k == "issue":
-                rule(not c["issued"], "already issued")
+                # Several legs of one issue may credit one voucher; an earlier entry may not
+                # have issued it (not checked for a pool).
+                before = self.accounts.get(credit)
+                rule(self.public or not (before and before["issued"]), "already_issued", "already issued")
                 c["issued"] = True
             if k == "top_up":
-                rule(c["issued"], "top-up before issue")
+                rule(c["issued"], "invalid_transfer", "top-up before issue")
             if k in ("redeem", "direct_payment"):
-                rule(d["status"] != "blocked" and c["status"] != "blocked", "blocked")
-            if k == "redeem":
-                t = decode_record(att)
-                rule(t["voucher"] == leg["debit"], "token for another voucher")
-                rule(t["key_id"].hex() in self.keys["voucher"], "unknown voucher key")
-                rule(t["generation"] == d["generation"], "token generation")
-                rule(e["time_ms"] // 1000 < t["expiry"], "token expired")
-                rule(t["categories"] & (1 << (CATEGORIES_CODE[b["category"]] - 1)), "category not allowed")
-                attachment_key_check(e, att, self.keys["voucher"][t["key_id"].hex()][0])
-            d["balance"] -= leg["amount"]
-            rule(not (d["flags"] & FLAG_NO_NEGATIVE) or d["balance"] >= 0, "insufficient balance")
-            c["balance"] += leg["amount"]
-            new[leg["debit"]], new[leg["credit"]] = d, c
+                rule(d["status"] != "blocked", "voucher_blocked", "voucher blocked")
+                rule(c["status"] != "blocked", "invalid_transfer", "provider blocked")
+            d["balance"] -= amount
+            rule(-(2**63) <= d["balance"], "amount_overflow", "overflow")
+            rule(not (d["flags"] & FLAG_NO_NEGATIVE) or d["balance"] >= 0, "insufficient_balance", "insufficient balance")
+            c["balance"] += amount
+            rule(c["balance"] <= I64_MAX, "amount_overflow", "overflow")
+            new[debit], new[credit] = d, c
         if k == "reverse":
             self.reversible[b["reference"]]["reversed"] = True
         if k in ("redeem", "direct_payment"):
-            self.reversible[e["id"]] = {"legs": legs, "category": b["category"], "reversed": False}
+            self.reversible[e["id"]] = {"legs": flows, "category": b["category"], "reversed": False}
+        if k == "deposit":
+            self.deposits[e["id"]] = flows
+        if correction is not None:
+            self.corrected[correction[0]] = correction[1]
         self.accounts.update(new)
 
+    def balances(self):
+        return sorted(
+            ({"account": k, "kind": a["kind"], "balance": a["balance"]} for k, a in self.accounts.items()),
+            key=lambda x: x["account"],
+        )
 
-CATEGORIES_CODE = inverse(CATEGORIES)
+
+# ---------------------------------------------------------------------------------------------
+# Rules the vectors do not exercise by themselves: entries changed in memory, replayed on the
+# state just before an index (the replay rules do not look at signatures).
+
+
+def replay_until(decoded, names, upto, public):
+    led = Ledger(public)
+    for d, n in zip(decoded[:upto], names[:upto]):
+        led.apply(d, None if public else n)
+    return led
+
+
+def expect_code(led, e, names, code):
+    trial = copy.deepcopy(led)
+    try:
+        trial.apply(e, names)
+    except Rejected as err:
+        check(err.code == code, "entry %d: refused with %s, expected %s" % (e["index"], err.code, code))
+        return 1
+    check(code is None, "entry %d: accepted, expected %s" % (e["index"], code))
+    return 1
+
+
+def rule_checks(decoded, names, idx):
+    """Each case: an entry for index i built from scratch or from a real one, and the code the
+    full (and where it differs, the public) replay must answer. Returns how many were checked."""
+    n = 0
+
+    def entry(i, body, base=None):
+        e = copy.deepcopy(base) if base else {"kind": "transfer", "key_id": decoded[1]["key_id"], "signature": "00" * 64}
+        e.update(index=i, time_ms=decoded[i - 1]["time_ms"], id=str(uuid.UUID(int=0xFEED0000 + n * 1000 + i)))
+        e["body"] = body
+        return e
+
+    def fresh(tag):
+        return {"commitment": hashlib.sha256(b"fresh commitment " + tag).hexdigest()}
+
+    def correction(ref, cents):
+        return {"kind": "deposit_correction", "category": None, "reference": ref, "attachment": "",
+                "legs": [{"debit": {"clear": idx["fund"]}, "credit": {"clear": idx["external"]}, "amount": cents}]}
+
+    deposit_id = decoded[idx["deposit"]]["id"]
+    correction_id = decoded[idx["deposit"] + 1]["id"]
+    i = idx["issue"]
+    full = replay_until(decoded, names, i, False)
+    n += expect_code(full, entry(i, correction(deposit_id, 95001)), [idx["fund"], idx["external"]], "correction_too_large")
+    n += expect_code(full, entry(i, correction(correction_id, 1)), [idx["fund"], idx["external"]], "unknown_deposit")
+    n += expect_code(full, entry(i, correction(deposit_id, 95000)), [idx["fund"], idx["external"]], None)
+    # A second issue to the voucher: refused in the full replay, not checkable in the public one.
+    i = idx["issue"] + 1
+    issue = {"kind": "issue", "category": None, "reference": NIL, "attachment": "",
+             "legs": [{"debit": {"clear": idx["fund"]}, "credit": fresh(b"issue"), "amount": 1}]}
+    n += expect_code(replay_until(decoded, names, i, False), entry(i, issue), [idx["fund"], idx["voucher"]], "already_issued")
+    n += expect_code(replay_until(decoded, names, i, True), entry(i, issue), None, None)
+    # The redemption's commitment used again; the voucher named in the clear; an attachment.
+    i = idx["redeem"] + 1
+    full = replay_until(decoded, names, i, False)
+    public = replay_until(decoded, names, i, True)
+    spend = decoded[idx["redeem"]]["body"]
+    again = dict(spend, kind="direct_payment", legs=[dict(spend["legs"][0], amount=1)])
+    n += expect_code(full, entry(i, again), [idx["voucher"], idx["provider"]], "duplicate_commitment")
+    n += expect_code(public, entry(i, again), None, "duplicate_commitment")
+    in_clear = dict(again, legs=[dict(again["legs"][0], debit={"clear": idx["voucher"]})])
+    n += expect_code(full, entry(i, in_clear), [idx["voucher"], idx["provider"]], "invalid_account")
+    attached = dict(again, kind="redeem", attachment="01", legs=[dict(again["legs"][0], debit=fresh(b"att"))])
+    n += expect_code(full, entry(i, attached), [idx["voucher"], idx["provider"]], "invalid_transfer")
+    n += expect_code(full, entry(i, dict(attached, attachment="")), [idx["voucher"], idx["provider"]], None)
+    # A public replay cannot tell a voucher of another fund from the provider's: the provider
+    # decides the pool; an overdraft of the pool is still refused.
+    big = dict(attached, attachment="", legs=[dict(attached["legs"][0], amount=10**6)])
+    n += expect_code(public, entry(i, big), None, "insufficient_balance")
+    return n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -632,7 +880,7 @@ CATEGORIES_CODE = inverse(CATEGORIES)
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "ledger-v1.json")
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "ledger-v2.json")
     with open(path, encoding="utf-8") as f:
         v = json.load(f)
 
@@ -649,25 +897,10 @@ def main():
     vkey = "%s+%s+%s" % (origin, lk["key_id"], base64.b64encode(b"\x01" + ledger_pk).decode())
     check(vkey == lk["vkey"], "vkey string")
 
-    ledger = Ledger()
-    leaves = []
-    tokens = []
-    tj = v["token"]
-    # The holder's copy of the redeemed token: off the ledger, only in the JSON.
-    holder_token = parse_token_text(tj["text"])
-    check(holder_token.hex() == tj["hex"], "token text and hex")
-
-    def token_check(e, record, public_key):
-        """Called during replay for each redemption, with its record and the voucher key the
-        ledger knows under the record's key id: links the holder's token to the record and
-        verifies the token's signature."""
-        check(e["index"] == tj["entry_index"], "entry %d: a redemption without a holder's token" % e["index"])
-        check(record_matches(record, holder_token), "the holder's token does not match the record")
-        t = decode_token(holder_token)
-        check(ed25519_ok(public_key, t["signature"], t["message"]), "voucher token signature")
-        tokens.append(t)
-
-    flips = 0
+    full = Ledger(public=False)
+    public = Ledger(public=True)
+    leaves, decoded, names_all = [], [], []
+    flips = opening_flips = commitments = 0
     for i, je in enumerate(v["entries"]):
         raw = bytes.fromhex(je["hex"])
         try:
@@ -677,10 +910,16 @@ def main():
         expected = {k: je[k] for k in ("index", "time_ms", "id", "kind", "body", "key_id", "signature")}
         check(d == expected, "entry %d decodes to %r, JSON says %r" % (i, d, expected))
         check(encode_entry(d) == raw, "entry %d does not re-encode to the same bytes" % i)
-        check(raw[:HEADER_LEN] == encode_content(d)[:HEADER_LEN], "header")
         check(len(raw) == HEADER_LEN + struct.unpack(">H", raw[34:36])[0] + TRAILER_LEN, "length")
+        v1 = bytearray(raw)
+        v1[0] = 1
         try:
-            signer = ledger.signer(d)
+            decode_entry(bytes(v1))
+            raise Mismatch("entry %d: a version 1 entry still decodes" % i)
+        except DecodeError:
+            pass
+        try:
+            signer = full.signer(d)
         except Rejected as err:
             raise Mismatch("entry %d: %s" % (i, err))
         msg = entry_signing_message(d)
@@ -700,22 +939,51 @@ def main():
                     "entry %d: flipping byte %d still verifies" % (i, pos),
                 )
                 flips += 1
+        # The openings: one per commitment, in slot order, each hashing to its commitment.
+        openings = bytes.fromhex(je["openings"])
         try:
-            ledger.apply(d, token_check)
-        except Rejected as err:
-            raise Mismatch("entry %d breaks a ledger rule: %s" % (i, err))
+            names = open_entry(d, openings)
+        except Mismatch as err:
+            raise Mismatch("entry %d: %s" % (i, err))
+        commitments += len(openings) // OPENING_LEN
+        for pos in range(len(openings)):
+            for bit in range(8):
+                bad = bytearray(openings)
+                bad[pos] ^= 1 << bit
+                try:
+                    open_entry(d, bytes(bad))
+                except Mismatch as err:
+                    check(str(err).startswith("bad opening"), "entry %d: %s" % (i, err))
+                    opening_flips += 1
+                    continue
+                raise Mismatch("entry %d: flipping bit %d of opening byte %d still opens" % (i, bit, pos))
+        for ledger, n in ((full, names), (public, None)):
+            try:
+                ledger.apply(d, n)
+            except Rejected as err:
+                which = "public" if ledger.public else "full"
+                raise Mismatch("entry %d breaks a ledger rule in the %s replay: %s" % (i, which, err))
         leaf = leaf_hash(raw)
         check(leaf.hex() == je["leaf_hash"], "entry %d leaf hash" % i)
         leaves.append(leaf)
+        decoded.append(d)
+        names_all.append(names)
+    check(commitments == v["commitments"] == len(public.commitments) == len(full.commitments), "commitment count")
 
-    # Balances.
-    total = sum(a["balance"] for a in ledger.accounts.values())
-    check(total == 0, "balances do not sum to zero")
-    got = sorted(
-        ({"account": k, "kind": a["kind"], "balance": a["balance"]} for k, a in ledger.accounts.items()),
-        key=lambda x: x["account"],
-    )
-    check(got == v["balances"], "balances differ from the JSON")
+    # Balances of both replays.
+    for ledger, want, which in ((full, v["balances"]["full"], "full"), (public, v["balances"]["public"], "public")):
+        check(sum(a["balance"] for a in ledger.accounts.values()) == 0, "%s balances do not sum to zero" % which)
+        check(ledger.balances() == want, "%s balances differ from the JSON: %r" % (which, ledger.balances()))
+    funds = sorted(k for k, a in full.accounts.items() if a["kind"] == "fund")
+    check(v["pools"] == [{"fund": f, "account": pool_id(f)} for f in funds], "pool ids")
+    # The public replay differs from the full one only in the vouchers: clear accounts are exact,
+    # and each fund's pool holds the sum of its vouchers.
+    for k, a in full.accounts.items():
+        if a["kind"] != "voucher":
+            check(public.accounts[k] == a, "public replay of account %s" % k)
+    for f in funds:
+        total = sum(a["balance"] for a in full.accounts.values() if a["kind"] == "voucher" and a["fund"] == f)
+        check(public.accounts[pool_id(f)]["balance"] == total, "pool of fund %s" % f)
 
     # Tree and checkpoint.
     size = len(leaves)
@@ -738,45 +1006,78 @@ def main():
     check(verify_inclusion(index, p_size, leaves[index], hashes, p_root), "inclusion proof")
     check(not verify_inclusion(index, p_size, leaves[index - 1], hashes, p_root), "proof binds the leaf")
 
-    # The redemption's token record, and the holder's copy of the KP1 token.
-    redeem = decode_entry(bytes.fromhex(v["entries"][tj["entry_index"]]["hex"]))
+    # The redemption and the holder's copy of its KP1 token, which is not on the ledger.
+    tj = v["token"]
+    check(index == tj["redemption_index"], "the proof is for the redemption")
+    redeem = decoded[tj["redemption_index"]]
     check(redeem["kind"] == "transfer" and redeem["body"]["kind"] == "redeem", "token entry is a redemption")
-    att = bytes.fromhex(redeem["body"]["attachment"])
-    check(len(att) == RECORD_BYTES, "the attachment is a 59-byte token record")
-    check(att.hex() == tj["record"], "token record bytes")
-    rec = decode_record(att)
-    check(rec["digest"].hex() == tj["digest"], "record digest")
-    check(hashlib.sha256(holder_token).hexdigest() == tj["digest"], "SHA-256 of the token is the digest")
-    check(holder_token[:TOKEN_SIGNED_BYTES] == att[:TOKEN_SIGNED_BYTES], "record starts with the token's 27 bytes")
-    check(record_matches(att, holder_token), "the record matches the token")
+    check(redeem["body"]["attachment"] == "", "a redemption carries no attachment")
+    check("commitment" in redeem["body"]["legs"][0]["debit"], "the redeemed voucher is committed")
+    check(names_all[tj["redemption_index"]][0] == tj["voucher_account"], "the redemption opens to the voucher account")
+    holder_token = parse_token_text(tj["text"])
+    check(holder_token.hex() == tj["hex"], "token text and hex")
     t = decode_token(holder_token)
-    for d in (t, rec):
-        check(
-            (d["voucher"], d["expiry"], d["categories"], d["generation"])
-            == (tj["voucher"], tj["expiry"], tj["categories"], tj["generation"]),
-            "token fields",
-        )
-        check(d["key_id"] == voucher_key_id(voucher_pk), "token key id")
+    check(
+        (t["voucher"], t["key_id"].hex(), t["expiry"], t["categories"], t["generation"])
+        == (tj["voucher"], tj["key_id"], tj["expiry"], tj["categories"], tj["generation"]),
+        "token fields",
+    )
+    check(t["voucher"] != tj["voucher_account"], "the token's voucher id is not the ledger account")
+    check(hashlib.sha256(holder_token).hexdigest() == tj["digest"], "SHA-256 of the token")
+    check(t["key_id"].hex() in full.keys["voucher"], "the token's key is a voucher key of the ledger")
+    check(full.keys["voucher"][t["key_id"].hex()][0] == voucher_pk, "voucher key")
     check(ed25519_ok(voucher_pk, t["signature"], t["message"]), "token signature")
-    check(len(tokens) == 1, "one redemption token checked during replay")
-    # The public ledger never carries the token or its signature (not even a 16-byte piece).
+    # Nothing of the token, nor the voucher's account, is on the public ledger.
+    secrets = [
+        ("the token", holder_token),
+        ("the token's signed fields", holder_token[:TOKEN_SIGNED_BYTES]),
+        ("the token's SHA-256", bytes.fromhex(tj["digest"])),
+        ("the token's voucher id", ub(tj["voucher"])),
+        ("the voucher's ledger account", ub(tj["voucher_account"])),
+    ] + [("the token signature", t["signature"][i : i + 16]) for i in range(len(t["signature"]) - 15)]
     for je in v["entries"]:
         raw = bytes.fromhex(je["hex"])
-        check(holder_token not in raw, "entry %d carries the full token" % je["index"])
-        for i in range(len(t["signature"]) - 15):
-            check(t["signature"][i : i + 16] not in raw, "entry %d carries the token signature" % je["index"])
-    # A token that differs in one signature bit, or a different token, does not match the record.
-    for pos in range(TOKEN_BYTES):
-        bad = bytearray(holder_token)
-        bad[pos] ^= 0x01
-        check(not record_matches(att, bytes(bad)), "a changed token (byte %d) matches the record" % pos)
+        for what, s in secrets:
+            check(s not in raw, "entry %d carries %s" % (je["index"], what))
+
+    # Rejection codes of the version 2 rules.
+    idx = {
+        "deposit": next(d["index"] for d in decoded if d["kind"] == "transfer" and d["body"]["kind"] == "deposit"),
+        "issue": next(d["index"] for d in decoded if d["kind"] == "transfer" and d["body"]["kind"] == "issue"),
+        "redeem": tj["redemption_index"],
+        "fund": funds[0],
+        "external": next(k for k, a in full.accounts.items() if a["kind"] == "external"),
+        "provider": next(k for k, a in full.accounts.items() if a["kind"] == "provider"),
+        "voucher": tj["voucher_account"],
+    }
+    check(decoded[idx["deposit"] + 1]["body"]["kind"] == "deposit_correction", "correction after the deposit")
+    issue_legs = decoded[idx["issue"]]["body"]["legs"]
+    check(len(issue_legs) == 2 and names_all[idx["issue"]][1] == names_all[idx["issue"]][3], "pooled issue")
+    cases = rule_checks(decoded, names_all, idx)
+    # Missing, truncated and extra openings are refused (the full audit's "bad opening").
+    for i, je in enumerate(v["entries"]):
+        o = bytes.fromhex(je["openings"])
+        bad = [o + o[:OPENING_LEN] if o else bytes(OPENING_LEN)]
+        if o:
+            bad += [b"", o[:-OPENING_LEN], o[:-1]]
+        for b in bad:
+            try:
+                open_entry(decoded[i], b)
+            except Mismatch as err:
+                check(str(err).startswith("bad opening"), "entry %d: %s" % (i, err))
+                cases += 1
+                continue
+            raise Mismatch("entry %d: wrong openings %s are accepted" % (i, b.hex()))
 
     print(
         "ok: %d entries decoded, re-encoded and signature-checked (%d bit flips refused); "
-        "ledger rules replayed, balances sum to 0; root %s; checkpoint note verified (%s); "
-        "tlog-proof for entry %d verified (%d hashes); token record (%d bytes) matches the holder's "
-        "KP1 token, whose signature verifies (key %s); no entry carries the token signature"
-        % (size, flips, v["root_base64"], lk["key_id"], index, len(hashes), len(att), vk["key_id"])
+        "%d commitments opened (%d opening bit flips refused); full replay and public replay "
+        "(vouchers pooled per fund) match the JSON balances, sums 0; %d rule and opening cases refused or "
+        "accepted as documented; root %s; checkpoint note verified (%s); tlog-proof for entry %d "
+        "verified (%d hashes); the holder's KP1 token verifies (key %s) and nothing of it is on "
+        "the ledger"
+        % (size, flips, commitments, opening_flips, cases, v["root_base64"], lk["key_id"], index,
+           len(hashes), vk["key_id"])
     )
     return 0
 
@@ -784,6 +1085,6 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (Mismatch, DecodeError, KeyError, ValueError) as err:
+    except (Mismatch, DecodeError, Rejected, KeyError, ValueError) as err:
         print("MISMATCH: %s" % err, file=sys.stderr)
         sys.exit(1)

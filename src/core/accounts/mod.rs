@@ -10,10 +10,11 @@
 //!    issue and top-up: fund → its voucher, redeem and direct payment: active voucher → a
 //!    provider of the same fund, reverse: the exact mirror of one earlier redemption or direct
 //!    payment, at most once, expire: voucher → its fund, payout: provider → bank).
-//! 6. A redemption carries a record of the voucher's token (its signed fields and digest, never
-//!    the signature): same voucher, current generation, a known voucher key, not expired at the
-//!    entry's time, and the category allowed by the token.
-//! 7. An entry applies completely or not at all; [`LedgerState::undo`] takes it back exactly.
+//! 6. A voucher account is named only by a commitment, fresh for every appearance (no value is
+//!    used twice on the ledger), whose opening must be known here; every other account only in
+//!    the clear. A redemption carries nothing of the token: the writer checks the token.
+//! 7. A deposit correction takes back at most what one deposit brought into a fund.
+//! 8. An entry applies completely or not at all; [`LedgerState::undo`] takes it back exactly.
 
 mod keys;
 mod open;
@@ -28,7 +29,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 use super::category::Category;
-use super::entry::{AccountKind, AccountStatus, Body, KeyPurpose, Leg, SignedEntry, TransferKind};
+use super::entry::{
+    AccountKind, AccountRef, AccountStatus, Body, KeyPurpose, SignedEntry, TransferKind,
+};
 use super::money::Cents;
 
 pub use rejection::Rejection;
@@ -57,14 +60,23 @@ pub struct Account {
     pub party: Uuid,
     /// Active, blocked or closed.
     pub status: AccountStatus,
-    /// Token generation (vouchers).
-    pub generation: u8,
     /// Credits minus debits.
     pub balance: Cents,
     /// Whether an `issue` transfer has funded this voucher.
     pub issued: bool,
     /// Index of the entry that opened it.
     pub opened_at: u64,
+}
+
+/// One leg with its accounts resolved (a voucher's commitment opened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Account debited.
+    pub debit: Uuid,
+    /// Account credited.
+    pub credit: Uuid,
+    /// Amount.
+    pub amount: Cents,
 }
 
 /// A transfer that may later be reversed.
@@ -76,8 +88,8 @@ pub struct ReversibleTransfer {
     pub kind: TransferKind,
     /// Its category.
     pub category: Option<Category>,
-    /// Its legs.
-    pub legs: Vec<Leg>,
+    /// Its legs, resolved.
+    pub legs: Vec<Flow>,
     /// Index of the reversing entry, once reversed.
     pub reversed_at: Option<u64>,
 }
@@ -94,6 +106,9 @@ pub struct Undo {
     accounts: Vec<(Uuid, Option<Account>)>,
     transfer_added: Option<Uuid>,
     reversed: Option<Uuid>,
+    commitments: Vec<[u8; 32]>,
+    deposit_added: Option<Uuid>,
+    corrected: Option<((Uuid, Uuid, Uuid), Cents)>,
 }
 
 /// The ledger's state after replaying entries: keys, accounts, balances.
@@ -111,12 +126,51 @@ pub struct LedgerState {
     history: HashMap<Uuid, Vec<u64>>,
     entry_ids: HashSet<Uuid>,
     transfers: HashMap<Uuid, ReversibleTransfer>,
+    /// Every commitment on the ledger: each may appear once.
+    commitments: HashSet<[u8; 32]>,
+    /// Deposits by entry id, with their legs, for corrections.
+    deposits: HashMap<Uuid, Vec<Flow>>,
+    /// What was corrected so far per (deposit, fund, external account).
+    corrected: HashMap<(Uuid, Uuid, Uuid), Cents>,
+    /// Public replay: commitments are not opened; the vouchers of each fund are replayed as one
+    /// pool account ([`pool_id`]).
+    public: bool,
+    /// The pool id of every fund, reserved in both replays so that no account can take it and
+    /// the full and the public replay always agree.
+    pool_ids: HashMap<Uuid, Uuid>,
+}
+
+/// The account that stands for all vouchers of `fund` in a public replay: the first 16 bytes of
+/// `SHA-256("kindpakket/voucher-pool/v2\0" || fund)`, so no real account can be it.
+pub fn pool_id(fund: &Uuid) -> Uuid {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"kindpakket/voucher-pool/v2\0");
+    h.update(fund.as_bytes());
+    let d: [u8; 32] = h.finalize().into();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    Uuid::from_bytes(b)
 }
 
 impl LedgerState {
     /// The state of an empty ledger.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The state of an empty ledger for a public replay: commitments are not opened, and each
+    /// fund's vouchers are replayed together as one pool account ([`pool_id`]).
+    pub fn public() -> Self {
+        Self {
+            public: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this is a public replay.
+    pub fn is_public(&self) -> bool {
+        self.public
     }
 
     /// The log origin, once the genesis entry is applied.
@@ -214,7 +268,11 @@ impl LedgerState {
             accounts: Vec::new(),
             transfer_added: None,
             reversed: None,
+            commitments: Vec::new(),
+            deposit_added: None,
+            corrected: None,
         };
+        let commitments = self.check_refs(&entry.body)?;
         match &entry.body {
             Body::Genesis { origin, ledger_key } => {
                 self.apply_genesis(e, origin, ledger_key, &mut undo)?
@@ -247,13 +305,15 @@ impl LedgerState {
                 party,
                 &mut undo,
             )?,
-            Body::AccountState {
-                account,
-                status,
-                generation,
-            } => self.apply_account_state(entry.index, account, *status, *generation, &mut undo)?,
+            Body::AccountState { account, status } => {
+                self.apply_account_state(entry.index, account, *status, &mut undo)?
+            }
             Body::Transfer { .. } => self.apply_transfer(&e.entry, &mut undo)?,
         }
+        for c in &commitments {
+            self.commitments.insert(*c);
+        }
+        undo.commitments = commitments;
         self.entry_ids.insert(entry.id);
         self.size += 1;
         self.last_time_ms = entry.time_ms;
@@ -288,7 +348,13 @@ impl LedgerState {
                     }
                 }
                 None => {
-                    self.accounts.remove(&id);
+                    if self
+                        .accounts
+                        .remove(&id)
+                        .is_some_and(|a| a.kind == AccountKind::Fund)
+                    {
+                        self.pool_ids.remove(&pool_id(&id));
+                    }
                     self.history.remove(&id);
                 }
             }
@@ -301,6 +367,81 @@ impl LedgerState {
         {
             t.reversed_at = None;
         }
+        for c in &undo.commitments {
+            self.commitments.remove(c);
+        }
+        if let Some(id) = undo.deposit_added {
+            self.deposits.remove(&id);
+        }
+        if let Some((k, prev)) = undo.corrected {
+            if prev == Cents::ZERO {
+                self.corrected.remove(&k);
+            } else {
+                self.corrected.insert(k, prev);
+            }
+        }
+    }
+
+    /// Every commitment of an entry must come with an opening that hashes to it and be new on
+    /// the ledger (and within the entry). Returns the entry's commitments.
+    fn check_refs(&self, body: &Body) -> Result<Vec<[u8; 32]>, Rejection> {
+        let mut seen = Vec::new();
+        for r in body.refs() {
+            match r {
+                AccountRef::Clear(_) => {}
+                AccountRef::Voucher(_) => {
+                    return Err(Rejection::Opening("a voucher reference was not sealed"));
+                }
+                AccountRef::Committed {
+                    commitment,
+                    opening,
+                } => {
+                    match opening {
+                        Some(o) if o.commitment() != *commitment => {
+                            return Err(Rejection::Opening(
+                                "an opening does not match its commitment",
+                            ));
+                        }
+                        Some(_) => {}
+                        None if self.public => {}
+                        None => return Err(Rejection::Opening("a commitment has no opening")),
+                    }
+                    if self.commitments.contains(commitment) || seen.contains(commitment) {
+                        return Err(Rejection::DuplicateCommitment);
+                    }
+                    seen.push(*commitment);
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    /// The account a reference names, which must be a voucher exactly when it is committed. In
+    /// a public replay, an unopened commitment is the pool of `fund`, when the context names one.
+    pub(super) fn resolve_in(&self, r: &AccountRef, fund: Option<Uuid>) -> Result<Uuid, Rejection> {
+        if self.public
+            && let AccountRef::Committed { opening: None, .. } = r
+        {
+            return fund.map(|f| pool_id(&f)).ok_or(Rejection::InvalidTransfer(
+                "a voucher commitment needs an account in the clear on the other side",
+            ));
+        }
+        self.resolve(r)
+    }
+
+    /// The account a reference names, which must be a voucher exactly when it is committed.
+    pub(super) fn resolve(&self, r: &AccountRef) -> Result<Uuid, Rejection> {
+        let id = r
+            .account()
+            .ok_or(Rejection::Opening("a commitment has no opening"))?;
+        if let Some(a) = self.accounts.get(&id)
+            && (a.kind == AccountKind::Voucher) != r.is_voucher()
+        {
+            return Err(Rejection::InvalidAccount(
+                "a voucher account is named by a commitment, every other account in the clear",
+            ));
+        }
+        Ok(id)
     }
 }
 

@@ -68,18 +68,18 @@ pub enum Rejection {
     /// Reversed before.
     #[error("transfer {0} was already reversed")]
     AlreadyReversed(Uuid),
-    /// The redemption's token does not fit.
-    #[error("token does not fit the redemption: {0}")]
-    Token(&'static str),
-    /// The token's generation is not the voucher's current one.
-    #[error("token generation is outdated")]
-    Generation,
-    /// The token had expired at the entry's time.
-    #[error("token expired")]
-    Expired,
-    /// The category is not allowed by the token.
-    #[error("category not allowed")]
-    Category,
+    /// A voucher commitment without a fitting opening.
+    #[error("commitment: {0}")]
+    Opening(&'static str),
+    /// A commitment value used before.
+    #[error("a commitment appears twice on the ledger")]
+    DuplicateCommitment,
+    /// A deposit correction refers to no deposit into that fund.
+    #[error("no deposit with id {0} into that fund")]
+    UnknownDeposit(Uuid),
+    /// A deposit correction takes back more than the deposit brought.
+    #[error("the correction is more than what is left of deposit {0}")]
+    CorrectionTooLarge(Uuid),
 }
 
 impl Rejection {
@@ -103,10 +103,10 @@ impl Rejection {
             Rejection::AlreadyIssued(_) => "already_issued",
             Rejection::UnknownTransfer(_) => "unknown_redemption",
             Rejection::AlreadyReversed(_) => "already_reversed",
-            Rejection::Token(_) => "invalid_token",
-            Rejection::Generation => "token_superseded",
-            Rejection::Expired => "voucher_expired",
-            Rejection::Category => "category_not_allowed",
+            Rejection::Opening(_) => "bad_opening",
+            Rejection::DuplicateCommitment => "duplicate_commitment",
+            Rejection::UnknownDeposit(_) => "unknown_deposit",
+            Rejection::CorrectionTooLarge(_) => "correction_too_large",
         }
     }
 }

@@ -1,14 +1,14 @@
-//! Transfers: every kind moves money only along its own path, never below zero, with a token
-//! record for a redemption and the exact mirror for a reversal.
+//! Transfers: every kind moves money only along its own path, never below zero; a reversal
+//! mirrors one redemption; a deposit correction takes back at most what one deposit brought.
 
 use uuid::Uuid;
 
-use super::{Account, LedgerState, Rejection, ReversibleTransfer, Undo, put};
+use super::{Account, Flow, LedgerState, Rejection, ReversibleTransfer, Undo, put};
 use crate::core::category::Category;
 use crate::core::entry::{
-    AccountKind, AccountStatus, Body, Entry, FLAG_NO_NEGATIVE, Leg, TransferKind,
+    AccountKind, AccountRef, AccountStatus, Body, Entry, FLAG_NO_NEGATIVE, Leg, TransferKind,
 };
-use crate::core::token::TokenRecord;
+use crate::core::money::Cents;
 
 impl LedgerState {
     /// A transfer: checked as a whole, then applied leg by leg.
@@ -27,8 +27,12 @@ impl LedgerState {
         else {
             return Err(Rejection::InvalidTransfer("not a transfer"));
         };
-        let changed =
-            self.check_transfer(entry.time_ms, *kind, *category, reference, legs, attachment)?;
+        let flows = legs
+            .iter()
+            .map(|l| self.resolve_leg(l))
+            .collect::<Result<Vec<Flow>, Rejection>>()?;
+        let (changed, correction) =
+            self.check_transfer(*kind, *category, reference, &flows, attachment)?;
         if *kind == TransferKind::Reverse {
             let t = self
                 .transfers
@@ -44,11 +48,19 @@ impl LedgerState {
                     index: entry.index,
                     kind: *kind,
                     category: *category,
-                    legs: legs.clone(),
+                    legs: flows.clone(),
                     reversed_at: None,
                 },
             );
             undo.transfer_added = Some(entry.id);
+        }
+        if *kind == TransferKind::Deposit {
+            self.deposits.insert(entry.id, flows);
+            undo.deposit_added = Some(entry.id);
+        }
+        if let Some((key, now)) = correction {
+            let prev = self.corrected.insert(key, now).unwrap_or(Cents::ZERO);
+            undo.corrected = Some((key, prev));
         }
         for (id, acc) in changed {
             let prev = self.accounts.insert(id, acc);
@@ -58,10 +70,30 @@ impl LedgerState {
         Ok(())
     }
 
+    /// A leg's accounts. In a public replay an unopened voucher commitment is the pool of the
+    /// fund that the leg's other side (a fund or a provider, in the clear) belongs to.
+    fn resolve_leg(&self, l: &Leg) -> Result<Flow, Rejection> {
+        let fund_of = |r: &AccountRef| -> Option<Uuid> {
+            let id = r.clear()?;
+            let a = self.accounts.get(&id)?;
+            match a.kind {
+                AccountKind::Fund => Some(id),
+                AccountKind::Provider => Some(a.fund),
+                _ => None,
+            }
+        };
+        Ok(Flow {
+            debit: self.resolve_in(&l.debit, fund_of(&l.credit))?,
+            credit: self.resolve_in(&l.credit, fund_of(&l.debit))?,
+            amount: l.amount,
+        })
+    }
+
     /// The legs and category a reversal of the redemption or direct payment `original` must
-    /// have: the original's, mirrored. The money goes back where it came from: to the voucher,
-    /// or, when the voucher has been closed since (its fund expired), to the voucher's fund, as
-    /// expiry would have sent it. This is the one place that decides where it goes.
+    /// have: the original's, mirrored. The money goes back where it came from: to the voucher
+    /// (under a fresh commitment), or, when the voucher has been closed since (its fund
+    /// expired), to the voucher's fund, as expiry would have sent it. This is the one place that
+    /// decides where it goes.
     pub fn reversal_of(&self, original: &Uuid) -> Result<(Vec<Leg>, Option<Category>), Rejection> {
         let orig = self
             .transfers
@@ -70,10 +102,25 @@ impl LedgerState {
         if orig.reversed_at.is_some() {
             return Err(Rejection::AlreadyReversed(*original));
         }
-        let legs = orig
-            .legs
+        let legs = self
+            .mirror(orig)
+            .into_iter()
+            .map(|f| Leg {
+                debit: AccountRef::Clear(f.debit),
+                credit: match self.accounts.get(&f.credit) {
+                    Some(a) if a.kind == AccountKind::Voucher => AccountRef::Voucher(f.credit),
+                    _ => AccountRef::Clear(f.credit),
+                },
+                amount: f.amount,
+            })
+            .collect();
+        Ok((legs, orig.category))
+    }
+
+    fn mirror(&self, orig: &ReversibleTransfer) -> Vec<Flow> {
+        orig.legs
             .iter()
-            .map(|l| Leg {
+            .map(|l| Flow {
                 debit: l.credit,
                 credit: match self.accounts.get(&l.debit) {
                     Some(v)
@@ -85,20 +132,20 @@ impl LedgerState {
                 },
                 amount: l.amount,
             })
-            .collect();
-        Ok((legs, orig.category))
+            .collect()
     }
 
-    /// Checks a transfer and returns the new state of every account it touches.
+    /// Checks a transfer and returns the new state of every account it touches, and for a
+    /// deposit correction the new corrected total of its deposit and fund.
+    #[allow(clippy::type_complexity)]
     fn check_transfer(
         &self,
-        time_ms: u64,
         kind: TransferKind,
         category: Option<Category>,
         reference: &Uuid,
-        legs: &[Leg],
+        legs: &[Flow],
         attachment: &[u8],
-    ) -> Result<Vec<(Uuid, Account)>, Rejection> {
+    ) -> Result<(Vec<(Uuid, Account)>, Option<((Uuid, Uuid, Uuid), Cents)>), Rejection> {
         use AccountKind as K;
         use TransferKind as T;
         if legs.is_empty() {
@@ -110,17 +157,20 @@ impl LedgerState {
                 "only redemptions, direct payments and their reversals carry a category",
             ));
         }
-        if matches!(kind, T::Redeem | T::DirectPayment | T::Reverse) && legs.len() != 1 {
+        let single = matches!(
+            kind,
+            T::Redeem | T::DirectPayment | T::Reverse | T::DepositCorrection
+        );
+        if single && legs.len() != 1 {
             return Err(Rejection::InvalidTransfer("this kind has exactly one leg"));
         }
-        let refs_something = matches!(kind, T::Reverse);
+        let refs_something = matches!(kind, T::Reverse | T::DepositCorrection);
         if refs_something == reference.is_nil() {
             return Err(Rejection::InvalidTransfer(
-                "only a reversal refers to another entry",
+                "only a reversal or a deposit correction refers to another entry",
             ));
         }
         match kind {
-            T::Redeem => {}
             T::Payout if attachment.len() > 64 => {
                 return Err(Rejection::InvalidTransfer("payout attachment too long"));
             }
@@ -131,12 +181,56 @@ impl LedgerState {
             _ => {}
         }
         if kind == T::Reverse {
-            let (mirrored, original_category) = self.reversal_of(reference)?;
-            if mirrored != legs || original_category != category {
+            let orig = self
+                .transfers
+                .get(reference)
+                .ok_or(Rejection::UnknownTransfer(*reference))?;
+            if orig.reversed_at.is_some() {
+                return Err(Rejection::AlreadyReversed(*reference));
+            }
+            let expected = self.mirror(orig);
+            // In a public replay the voucher's pool stands for the voucher, which may have been
+            // closed since: then the money goes to its fund.
+            let fits = |e: &Flow, l: &Flow| {
+                e.debit == l.debit
+                    && e.amount == l.amount
+                    && (e.credit == l.credit
+                        || (self.public
+                            && self.accounts.get(&e.credit).is_some_and(|p| {
+                                p.kind == AccountKind::Voucher && p.fund == l.credit
+                            })))
+            };
+            if expected.len() != legs.len()
+                || !expected.iter().zip(legs).all(|(e, l)| fits(e, l))
+                || orig.category != category
+            {
                 return Err(Rejection::InvalidTransfer(
                     "a reversal mirrors the original exactly",
                 ));
             }
+        }
+        let mut correction = None;
+        if kind == T::DepositCorrection {
+            let leg = &legs[0];
+            let deposit = self
+                .deposits
+                .get(reference)
+                .ok_or(Rejection::UnknownDeposit(*reference))?;
+            let brought: i64 = deposit
+                .iter()
+                .filter(|f| f.debit == leg.credit && f.credit == leg.debit)
+                .map(|f| f.amount.0)
+                .sum();
+            if brought == 0 {
+                return Err(Rejection::UnknownDeposit(*reference));
+            }
+            let key = (*reference, leg.debit, leg.credit);
+            let before = self.corrected.get(&key).copied().unwrap_or(Cents::ZERO);
+            let after = before.checked_add(leg.amount).ok_or(Rejection::Overflow)?;
+            if after.0 > brought {
+                return Err(Rejection::CorrectionTooLarge(*reference));
+            }
+            correction = Some((key, after));
         }
         let mut changed: Vec<(Uuid, Account)> = Vec::new();
         for leg in legs {
@@ -157,6 +251,7 @@ impl LedgerState {
             }
             let path_ok = match kind {
                 T::Deposit => d.kind == K::External && c.kind == K::Fund,
+                T::DepositCorrection => d.kind == K::Fund && c.kind == K::External,
                 T::Issue | T::TopUp => {
                     d.kind == K::Fund && c.kind == K::Voucher && c.fund == leg.debit
                 }
@@ -178,8 +273,10 @@ impl LedgerState {
             let mut d = d;
             let mut c = c;
             match kind {
+                // Several legs of one issue may fund one voucher (a household's pooled voucher
+                // gets a leg per child); an earlier entry may not have issued it.
                 T::Issue => {
-                    if c.issued {
+                    if !self.public && self.accounts.get(&leg.credit).is_some_and(|a| a.issued) {
                         return Err(Rejection::AlreadyIssued(leg.credit));
                     }
                     c.issued = true;
@@ -196,9 +293,6 @@ impl LedgerState {
                     }
                 }
                 _ => {}
-            }
-            if kind == T::Redeem {
-                self.check_token(time_ms, attachment, leg.debit, &d, category)?;
             }
             let before = d.balance;
             d.balance = d
@@ -218,35 +312,7 @@ impl LedgerState {
             put(&mut changed, leg.debit, d);
             put(&mut changed, leg.credit, c);
         }
-        Ok(changed)
-    }
-
-    fn check_token(
-        &self,
-        time_ms: u64,
-        attachment: &[u8],
-        voucher: Uuid,
-        acc: &Account,
-        category: Option<Category>,
-    ) -> Result<(), Rejection> {
-        let t = TokenRecord::from_bytes(attachment)
-            .map_err(|_| Rejection::Token("attachment is not a token record"))?;
-        if t.voucher != voucher {
-            return Err(Rejection::Token("token is for another voucher"));
-        }
-        if !self.voucher_keys.contains_key(&t.key_id) {
-            return Err(Rejection::Token("token signed by an unknown voucher key"));
-        }
-        if t.generation != acc.generation {
-            return Err(Rejection::Generation);
-        }
-        if time_ms / 1000 >= u64::from(t.expiry) {
-            return Err(Rejection::Expired);
-        }
-        if !category.is_some_and(|c| t.categories.contains(c)) {
-            return Err(Rejection::Category);
-        }
-        Ok(())
+        Ok((changed, correction))
     }
 
     fn current(&self, changed: &[(Uuid, Account)], id: &Uuid) -> Result<Account, Rejection> {

@@ -171,6 +171,48 @@ pub async fn deposit(
     Ok((StatusCode::CREATED, Json(d)))
 }
 
+/// A correction of a deposit booked in error.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepositCorrectionRequest {
+    /// Ledger index of the deposit that was wrong.
+    #[serde(deserialize_with = "integer")]
+    pub deposit_entry_index: i64,
+    /// How much goes back to the sponsor, in cents.
+    #[serde(deserialize_with = "integer")]
+    pub amount_cents: i64,
+    /// Why (kept off the ledger).
+    pub reason: String,
+}
+
+/// Returns (part of) a deposit to the sponsor: never more than that deposit brought into this
+/// fund, nor more than the fund still holds.
+#[utoipa::path(post, path = "/api/v1/funds/{id}/deposit-corrections", operation_id = "correct_deposit", tag = "funds", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Fund id"), ("Idempotency-Key" = Option<String>, Header, description = "Optional. Repeat it on a retry: the correction happens once and the repeat gets the same answer")),
+    request_body = DepositCorrectionRequest,
+    responses(
+        (status = 201, description = "Corrected", body = Deposited),
+        (status = 400, description = "`invalid_amount`, `invalid_field`", body = ErrorBody),
+        (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "`unknown_fund`, `unknown_deposit`", body = ErrorBody),
+        (status = 422, description = "`fund_expired`, `insufficient_fund_balance`, `correction_too_large`, `idempotency_conflict`", body = ErrorBody),
+    ))]
+pub async fn correct_deposit(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    key: IdempotencyKey,
+    ApiPath(id): ApiPath<Uuid>,
+    Body(input): Body<DepositCorrectionRequest>,
+) -> Result<(StatusCode, Json<Deposited>), ApiError> {
+    let input = input.map(|req| funds::DepositCorrection {
+        deposit_entry_index: req.deposit_entry_index,
+        amount_cents: req.amount_cents,
+        reason: req.reason,
+    });
+    let d = funds::correct_deposit(&state.services, &actor, id, key.as_deref(), input).await?;
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
 /// Categories to approve.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -66,7 +66,7 @@ pub(in crate::service) async fn sign_token(
 }
 
 /// A voucher's current token, signed again from its fields: the key it was signed with, its
-/// expiry, its fund's categories and its generation on the ledger. Ed25519 signing is
+/// expiry, its fund's categories and its generation. Ed25519 signing is
 /// deterministic, so this is the very token that was handed out; none is stored.
 pub(in crate::service) async fn token_of(svc: &Services, v: &VoucherRow) -> Result<String> {
     let key_id: [u8; 4] = v
@@ -86,9 +86,8 @@ pub(in crate::service) async fn token_of(svc: &Services, v: &VoucherRow) -> Resu
         Some(k) if !revoked => k,
         _ => return Err(Conflict::ReissueNeeded.into()),
     };
-    let generation = account(svc, &v.id).await?.generation;
     let fund = crate::service::funds::get(svc, v.fund_id).await?;
-    Ok(VoucherToken::sign(&key, v.id, v.expires_at, fund.categories, generation).encode())
+    Ok(VoucherToken::sign(&key, v.id, v.expires_at, fund.categories, v.generation).encode())
 }
 
 /// Parses a category from a request.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::core::entry::{AccountKind, AccountStatus, Body, SignedEntry};
+use crate::core::entry::{AccountKind, AccountStatus, Body};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::voucher::Status;
@@ -24,7 +24,7 @@ pub struct HistoryItem {
     /// RFC 3339.
     pub time: String,
     /// `issue`, `top_up`, `redeem`, `direct_payment`, `reverse`, `expire`, `blocked`,
-    /// `reissued`, `unblocked`, `closed`.
+    /// `reissued` (the only way back to active), `closed`.
     pub kind: String,
     /// Change of the balance (negative when spent).
     pub amount_cents: i64,
@@ -92,20 +92,21 @@ async fn visible(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherRow> 
 pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView> {
     let v = visible(svc, actor, id).await?;
     let fund = funds::get(svc, v.fund_id).await?;
+    let account = v.account_id;
     let (acc, indexes) = {
         let state = svc.ledger().state().await;
         let acc = state
-            .account(&id)
+            .account(&account)
             .copied()
             .ok_or_else(|| Error::bug(format!("voucher {id} has no ledger account")))?;
-        (acc, state.history(&id).to_vec())
+        (acc, state.history(&account).to_vec())
     };
     let entries = svc
         .store()
         .entries_at(&indexes)
         .await?
         .into_iter()
-        .map(|row| SignedEntry::decode(&row.bytes).map_err(Error::internal))
+        .map(|row| row.decode().map_err(Error::bug))
         .collect::<Result<Vec<_>>>()?;
     // The provider accounts this voucher's transfers touched, to name the provider.
     let provider_accounts: Vec<Uuid> = {
@@ -117,7 +118,8 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
                 _ => None,
             })
             .flatten()
-            .flat_map(|l| [l.debit, l.credit])
+            .flat_map(|l| [l.debit.clear(), l.credit.clear()])
+            .flatten()
             .filter(|a| {
                 state
                     .account(a)
@@ -147,7 +149,6 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
         HashMap::new()
     };
     let mut history = Vec::with_capacity(entries.len());
-    let mut last_generation = 0u8;
     for e in entries {
         let idx = e.entry.index;
         let time = i64::try_from(e.entry.time_ms)
@@ -157,16 +158,13 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
             .unwrap_or_default();
         let (kind, amount, category, provider) = match &e.entry.body {
             Body::OpenAccount { .. } | Body::Genesis { .. } | Body::KeyEvent { .. } => continue,
-            Body::AccountState {
-                status, generation, ..
-            } => {
+            Body::AccountState { status, .. } => {
+                // A voucher only becomes active again by a reissue (with a new token).
                 let k = match status {
                     AccountStatus::Blocked => "blocked",
                     AccountStatus::Closed => "closed",
-                    AccountStatus::Active if *generation != last_generation => "reissued",
-                    AccountStatus::Active => "unblocked",
+                    AccountStatus::Active => "reissued",
                 };
-                last_generation = *generation;
                 (k.to_owned(), 0, None, None)
             }
             Body::Transfer {
@@ -178,17 +176,17 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
                 let mut delta: i64 = 0;
                 let mut provider = None;
                 for l in legs {
-                    if l.credit == id {
+                    if l.credit.account() == Some(account) {
                         delta = delta
                             .checked_add(l.amount.0)
                             .ok_or_else(|| Error::bug("balance overflow"))?;
                     }
-                    if l.debit == id {
+                    if l.debit.account() == Some(account) {
                         delta = delta
                             .checked_sub(l.amount.0)
                             .ok_or_else(|| Error::bug("balance overflow"))?;
                     }
-                    for other in [l.debit, l.credit] {
+                    for other in [l.debit.clear(), l.credit.clear()].into_iter().flatten() {
                         if let Some(name) = names.get(&other) {
                             provider = Some(name.clone());
                         }
@@ -231,7 +229,7 @@ pub async fn view(svc: &Services, actor: &Actor, id: Uuid) -> Result<VoucherView
         child_first_name: child.and_then(|c| c.first_name),
         household_id: v.household_id,
         child_id: v.child_id,
-        generation: acc.generation,
+        generation: v.generation,
         history,
     })
 }
@@ -243,6 +241,12 @@ pub(in crate::service) async fn balance_after(
     voucher: Uuid,
     index: u64,
 ) -> Result<Cents> {
+    let voucher = svc
+        .store()
+        .voucher(voucher)
+        .await?
+        .ok_or(Error::NotFound(Missing::Voucher))?
+        .account_id;
     let indexes: Vec<u64> = {
         let state = svc.ledger().state().await;
         if state.account(&voucher).is_none() {
@@ -259,15 +263,15 @@ pub(in crate::service) async fn balance_after(
     };
     let mut balance: i64 = 0;
     for row in svc.store().entries_at(&indexes).await? {
-        let e = SignedEntry::decode(&row.bytes).map_err(Error::internal)?;
+        let e = row.decode().map_err(Error::bug)?;
         if let Body::Transfer { legs, .. } = &e.entry.body {
             for l in legs {
-                if l.credit == voucher {
+                if l.credit.account() == Some(voucher) {
                     balance = balance
                         .checked_add(l.amount.0)
                         .ok_or_else(|| Error::bug("balance overflow"))?;
                 }
-                if l.debit == voucher {
+                if l.debit.account() == Some(voucher) {
                     balance = balance
                         .checked_sub(l.amount.0)
                         .ok_or_else(|| Error::bug("balance overflow"))?;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::common::sign_token;
 use crate::core::accounts::Rejection;
-use crate::core::entry::{AccountKind, Body, FLAG_NO_NEGATIVE, Leg, SignedEntry, TransferKind};
+use crate::core::entry::{AccountKind, AccountRef, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::voucher::Pooling;
@@ -171,21 +171,26 @@ async fn issue_once(
         .token_expiry()
         .ok_or(Error::Invalid(Invalid::PeriodTooLong))?;
     let (token, token_key_id) = sign_token(svc, id, expiry, fund.categories, 0).await?;
+    // The ledger account is random and unrelated to the id in the token.
+    let account = Uuid::new_v4();
     let row = VoucherRow {
         id,
+        account_id: account,
         fund_id,
         household_id,
         child_id,
         token_key_id,
         expires_at: expiry,
+        generation: 0,
     };
+    let legs = issue_legs(fund_id, account, amount, eligible_children)?;
     let pooled = fund.pooling == Pooling::Household;
     let appended = svc
         .ledger()
         .submit(Command {
             entries: vec![
                 Draft::new(Body::OpenAccount {
-                    account: id,
+                    account: AccountRef::Voucher(account),
                     kind: AccountKind::Voucher,
                     flags: FLAG_NO_NEGATIVE,
                     fund: fund_id,
@@ -195,11 +200,7 @@ async fn issue_once(
                     kind: TransferKind::Issue,
                     category: None,
                     reference: Uuid::nil(),
-                    legs: vec![Leg {
-                        debit: fund_id,
-                        credit: id,
-                        amount,
-                    }],
+                    legs,
                     attachment: Vec::new(),
                 }),
             ],
@@ -241,6 +242,23 @@ async fn issue_once(
     })
 }
 
+/// The legs of an issue: one per child the voucher is for, each to its own fresh commitment
+/// of the voucher's account, so that the public cannot read a family's size from one amount.
+/// The amount is split evenly; the first legs take the cents that do not divide.
+fn issue_legs(fund: Uuid, account: Uuid, amount: Cents, children: i64) -> Result<Vec<Leg>> {
+    let n = children.clamp(1, crate::core::entry::MAX_LEGS as i64);
+    let (each, rest) = (amount.0 / n, amount.0 % n);
+    Ok((0..n)
+        .map(|i| Cents(each + i64::from(i < rest)))
+        .filter(|a| a.is_positive())
+        .map(|a| Leg {
+            debit: AccountRef::Clear(fund),
+            credit: AccountRef::Voucher(account),
+            amount: a,
+        })
+        .collect())
+}
+
 /// The answer of an issue, rebuilt from the voucher, its ledger account and its issue entry.
 async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
     let Some(v) = svc.store().voucher(id).await? else {
@@ -253,7 +271,7 @@ async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
         .ledger()
         .state()
         .await
-        .history(&id)
+        .history(&v.account_id)
         .get(1)
         .copied()
         .ok_or_else(|| Error::bug(format!("voucher {id} has no issue entry")))?;
@@ -263,13 +281,13 @@ async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
         .await?
         .pop()
         .ok_or_else(|| Error::bug(format!("entry {index} is missing")))?;
-    let entry = SignedEntry::decode(&row.bytes).map_err(Error::internal)?;
+    let entry = row.decode().map_err(Error::bug)?;
     let amount = match &entry.entry.body {
         Body::Transfer {
             kind: TransferKind::Issue,
             legs,
             ..
-        } if legs.len() == 1 => legs[0].amount.0,
+        } => legs.iter().map(|l| l.amount.0).sum::<i64>(),
         _ => {
             return Err(Error::bug(format!(
                 "entry {index} is not voucher {id}'s issue"

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::common::{account, ensure_not_closed, get, sign_token};
 use crate::core::accounts::Rejection;
-use crate::core::entry::{AccountStatus, Body, KeyPurpose, Leg, TransferKind};
+use crate::core::entry::{AccountRef, AccountStatus, Body, KeyPurpose, Leg, TransferKind};
 use crate::core::role::Role;
 use crate::ledger::{Command, Draft, Expect, LedgerError};
 use crate::service::error::{Conflict, Missing, Rule};
@@ -68,7 +68,7 @@ pub async fn top_up(
             let v = get(svc, id).await?;
             let fund = funds::get(svc, v.fund_id).await?;
             funds::ensure_open(svc, &fund)?;
-            ensure_not_closed(&account(svc, &id).await?)?;
+            ensure_not_closed(&account(svc, &v.account_id).await?)?;
             let appended = svc
                 .ledger()
                 .submit(Command {
@@ -77,8 +77,8 @@ pub async fn top_up(
                         category: None,
                         reference: Uuid::nil(),
                         legs: vec![Leg {
-                            debit: v.fund_id,
-                            credit: id,
+                            debit: AccountRef::Clear(v.fund_id),
+                            credit: AccountRef::Voucher(v.account_id),
                             amount,
                         }],
                         attachment: Vec::new(),
@@ -106,7 +106,7 @@ pub async fn top_up(
             };
             Ok(ToppedUp {
                 entry_index: funds::first(&appended.indexes)?,
-                balance_cents: balance(&id)?.0,
+                balance_cents: balance(&v.account_id)?.0,
                 fund_balance_cents: balance(&v.fund_id)?.0,
             })
         },
@@ -127,8 +127,8 @@ pub async fn block(svc: &Services, actor: &Actor, id: Uuid, input: Input<Block>)
     let user = actor.require(&[Role::Staff])?;
     let req = input.read()?;
     let reason = clean_text("reason", &req.reason, 500, false)?;
-    get(svc, id).await?;
-    let acc = account(svc, &id).await?;
+    let v = get(svc, id).await?;
+    let acc = account(svc, &v.account_id).await?;
     ensure_not_closed(&acc)?;
     if acc.status == AccountStatus::Blocked {
         return Err(Conflict::AlreadyBlocked.into());
@@ -140,22 +140,26 @@ pub async fn block(svc: &Services, actor: &Actor, id: Uuid, input: Input<Block>)
             // came first answers voucher_changed, instead of a block that is lost).
             entries: vec![Draft::expecting(
                 Body::AccountState {
-                    account: id,
+                    account: AccountRef::Voucher(v.account_id),
                     status: AccountStatus::Blocked,
-                    generation: acc.generation,
                 },
                 Expect {
-                    account: id,
+                    account: v.account_id,
                     status: acc.status,
-                    generation: acc.generation,
                 },
             )],
-            changes: vec![Change::InsertNote {
-                entry: 0,
-                note: reason,
-                user: Some(user.id),
-                at: svc.now(),
-            }],
+            changes: vec![
+                Change::VoucherGenerationIs {
+                    voucher: id,
+                    generation: v.generation,
+                },
+                Change::InsertNote {
+                    entry: 0,
+                    note: reason,
+                    user: Some(user.id),
+                    at: svc.now(),
+                },
+            ],
         })
         .await?;
     funds::first(&appended.indexes)
@@ -197,13 +201,13 @@ async fn reissue_as(
         return Err(Conflict::VoucherChanged.into());
     }
     let fund = funds::get(svc, v.fund_id).await?;
-    let acc = account(svc, &id).await?;
+    let acc = account(svc, &v.account_id).await?;
     ensure_not_closed(&acc)?;
     if from_key.is_some() && acc.status == AccountStatus::Blocked {
         return Err(Rule::VoucherBlocked.into());
     }
     let status = AccountStatus::Active;
-    let generation = acc
+    let generation = v
         .generation
         .checked_add(1)
         .ok_or(Error::Rule(Rule::TooManyReissues))?;
@@ -214,14 +218,12 @@ async fn reissue_as(
             // Refused when a block or another reissue came between reading and writing.
             entries: vec![Draft::expecting(
                 Body::AccountState {
-                    account: id,
+                    account: AccountRef::Voucher(v.account_id),
                     status,
-                    generation,
                 },
                 Expect {
-                    account: id,
+                    account: v.account_id,
                     status: acc.status,
-                    generation: acc.generation,
                 },
             )],
             changes: vec![
@@ -320,7 +322,7 @@ pub async fn reissue_all(
         signed.into_iter().partition(|v| {
             v.expires_at > now
                 && state
-                    .account(&v.id)
+                    .account(&v.account_id)
                     .is_some_and(|a| a.status == AccountStatus::Active)
         })
     };

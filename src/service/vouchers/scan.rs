@@ -76,14 +76,14 @@ pub(in crate::service) async fn check_token(
             return Err(Rule::KeyRetired.into());
         }
     }
-    let account = account(svc, &voucher.id).await?;
+    let account = account(svc, &voucher.account_id).await?;
     if account.status == AccountStatus::Closed || fund.expired_at.is_some() {
         return Err(Rule::VoucherExpired.into());
     }
     if account.status == AccountStatus::Blocked {
         return Err(Rule::VoucherBlocked.into());
     }
-    if token.generation != account.generation {
+    if token.generation != voucher.generation {
         return Err(Rule::TokenSuperseded.into());
     }
     let now_secs = svc.ledger().now_ms() / 1000;
