@@ -204,7 +204,7 @@ pub struct UserAddArgs {
 
 /// `verify` options.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).multiple(true).args(["database", "export"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(true).args(["database", "export", "public"])))]
 pub struct VerifyArgs {
     /// Verify the ledger in this database.
     #[arg(long, env = "KINDPAKKET_DATABASE")]
@@ -215,7 +215,8 @@ pub struct VerifyArgs {
     pub export: Option<PathBuf>,
     /// Run the public audit against a running service at this base URL (for example
     /// `http://127.0.0.1:8080`): what anyone can download (the latest checkpoint and every
-    /// entry it covers), without the openings of the voucher commitments. Plain HTTP.
+    /// entry it covers), without the openings of the voucher commitments. Plain HTTP. This wins
+    /// over an export or a database (also one named only in the environment).
     #[arg(long, env = "KINDPAKKET_VERIFY_PUBLIC")]
     pub public: Option<String>,
     /// The ledger verifier key you trust (vkey form); it must be one of the ledger's keys.
@@ -714,6 +715,13 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    // The full bundle links each voucher's entries: readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} private", tmp.display()))?;
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
@@ -780,6 +788,30 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
         Some(k) => Some(Vkey::parse(k).map_err(|e| anyhow::anyhow!("--key: {e}"))?),
         None => None,
     };
+    // Which source is audited (the first of --public, --export, --database given), and the
+    // others given too, which are not read: said in the summary, never silently skipped.
+    let given: Vec<&str> = [
+        a.public.as_ref().map(|_| "--public"),
+        a.export.as_ref().map(|_| "--export"),
+        a.database.as_ref().map(|_| "--database"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let source = match (&a.public, &a.export, &a.database) {
+        (Some(url), _, _) => format!("the service at {url}"),
+        (None, Some(path), _) => format!("the bundle {}", path.display()),
+        (None, None, Some(url)) => format!("the database {}", redact(url)),
+        (None, None, None) => String::new(),
+    };
+    let skipped = if given.len() > 1 {
+        format!(
+            "; audited {source} only ({} given too and NOT read)",
+            given[1..].join(", ")
+        )
+    } else {
+        format!("; audited {source}")
+    };
     let data = match (&a.public, &a.export, &a.database) {
         (Some(url), _, _) => public_data(url).await?,
         (None, Some(path), _) => read_export(path)?,
@@ -797,7 +829,7 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<i32> {
     match audit::audit(&data, trusted.as_ref()) {
         Ok(report) => {
             println!(
-                "{}; {}",
+                "{}{skipped}; {}",
                 report.summary(),
                 key_line(&report, trusted.is_some())
             );
@@ -819,21 +851,39 @@ async fn http_get(base: &str, path: &str) -> anyhow::Result<Vec<u8>> {
     if uri.scheme_str() != Some("http") {
         bail!("--public takes a plain http:// URL (run it next to the service or its proxy)");
     }
-    let host = uri.host().context("the URL has no host")?.to_owned();
+    let host = uri
+        .host()
+        .context("the URL has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let port = uri.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .with_context(|| format!("connecting to {host}:{port}"))?;
+    let stream = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .with_context(|| format!("connecting to {host}:{port}: no answer within 30 s"))?
+    .with_context(|| format!("connecting to {host}:{port}"))?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let authority = uri.authority().map(|a| a.to_string()).unwrap_or(host);
+    let authority = uri
+        .authority()
+        .map_or_else(|| host.clone(), |a| a.to_string());
     let req = hyper::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(hyper::header::HOST, authority)
         .body(Empty::<hyper::body::Bytes>::new())?;
-    let res = sender.send_request(req).await?;
+    let deadline = std::time::Duration::from_secs(60);
+    let res = tokio::time::timeout(deadline, sender.send_request(req))
+        .await
+        .with_context(|| format!("GET {path}: no answer within 60 s"))??;
     let status = res.status();
-    let body = res.into_body().collect().await?.to_bytes().to_vec();
+    let body = tokio::time::timeout(deadline, res.into_body().collect())
+        .await
+        .with_context(|| format!("GET {path}: the answer did not end within 60 s"))??
+        .to_bytes()
+        .to_vec();
     if !status.is_success() {
         bail!(
             "GET {path} answered {status}: {}",

@@ -2603,3 +2603,70 @@ async fn second_factor_guessing_is_stopped(db: &common::TestDb) {
 }
 
 on_both_backends!(second_factor_guessing_is_stopped);
+
+/// A redemption checked against a token just before a reissue committed is refused when it
+/// is booked (`token_superseded`), not paid with a token that no longer works: the ledger no
+/// longer knows token generations, so the booking's own guard must catch it.
+async fn a_redemption_checked_before_a_reissue_is_refused_when_booked(db: &common::TestDb) {
+    use kindpakket::core::entry::{AccountKind, AccountRef, Body, Leg, TransferKind};
+    let app = common::TestApp::new(db).await;
+    let w = app.world().await;
+    let voucher: uuid::Uuid = w.voucher_id(0).parse().unwrap();
+    let v = app.store.voucher(voucher).await.unwrap().unwrap();
+    assert_eq!(v.generation, 0);
+    let r = app
+        .post(
+            &format!("/api/v1/vouchers/{voucher}/reissue"),
+            Some(&w.staff),
+            json!({}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let provider_account = {
+        let state = app.ledger.state().await;
+        *state
+            .accounts()
+            .find(|(_, a)| a.kind == AccountKind::Provider && a.party.to_string() == w.provider)
+            .unwrap()
+            .0
+    };
+    let size = app.ledger.state().await.size();
+    // What a redemption that read generation 0 before the reissue would book.
+    let late = kindpakket::ledger::Command {
+        entries: vec![kindpakket::ledger::Draft::new(Body::Transfer {
+            kind: TransferKind::Redeem,
+            category: Some(kindpakket::core::category::Category::Sport),
+            reference: uuid::Uuid::nil(),
+            legs: vec![Leg {
+                debit: AccountRef::Voucher(v.account_id),
+                credit: AccountRef::Clear(provider_account),
+                amount: kindpakket::core::money::Cents(100),
+            }],
+            attachment: Vec::new(),
+        })],
+        changes: vec![kindpakket::store::Change::RecordTokenUse {
+            voucher,
+            key_id: v.token_key_id.clone(),
+            generation: 0,
+            digest: vec![0; 32],
+        }],
+    };
+    let e = app.ledger.submit(late).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            kindpakket::ledger::LedgerError::Guard(kindpakket::store::Precondition::TokenCurrent)
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        kindpakket::service::Error::from(e).code(),
+        "token_superseded"
+    );
+    assert_eq!(app.ledger.state().await.size(), size, "nothing was booked");
+    // Over HTTP the old printout is refused the same way, and the new one pays.
+    let r = app.redeem(&w.token(0), &w.cashier, 100, "sport").await;
+    assert_eq!(r.code(), "token_superseded", "{}", r.text);
+    app.close().await;
+}
+on_both_backends!(a_redemption_checked_before_a_reissue_is_refused_when_booked);

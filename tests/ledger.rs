@@ -370,15 +370,28 @@ async fn only_one_process_may_write_a_ledger(db: &common::TestDb) {
 
 async fn the_database_refuses_to_change_or_delete_ledger_rows(db: &common::TestDb) {
     let ledger = db.ledger().await;
+    // A voucher, so that there are openings to protect too.
+    world(&ledger, 1_000, 100).await;
+    let size = ledger.state().await.size();
     ledger.close().await;
     let store = db.store().await;
-    let statements: [&'static str; 6] = [
+    let openings_before = store.ledger_data().await.unwrap();
+    assert!(
+        openings_before
+            .entries
+            .iter()
+            .any(|e| e.openings.as_ref().is_some_and(|o| !o.is_empty())),
+        "the voucher's commitments have openings"
+    );
+    let statements: [&'static str; 8] = [
         "UPDATE ledger_entries SET kind = kind WHERE idx = 0",
         "DELETE FROM ledger_entries WHERE idx = 3",
         "UPDATE ledger_hashes SET hash = hash WHERE idx = 0",
         "DELETE FROM ledger_hashes",
         "UPDATE ledger_checkpoints SET note = note",
         "DELETE FROM ledger_checkpoints",
+        "UPDATE ledger_openings SET openings = openings",
+        "DELETE FROM ledger_openings",
     ];
     for sql in statements {
         let r = with_db!(store.db(), |p| sqlx::query(sql)
@@ -396,8 +409,17 @@ async fn the_database_refuses_to_change_or_delete_ledger_rows(db: &common::TestD
         .await
         .map(|_| ()));
         assert!(r.expect_err("truncate").to_string().contains("append-only"));
+        let r = with_db!(store.db(), |p| sqlx::query("TRUNCATE ledger_openings")
+            .execute(p)
+            .await
+            .map(|_| ()));
+        assert!(r.expect_err("truncate").to_string().contains("append-only"));
     }
-    assert_eq!(store.entry_count().await.unwrap(), 4);
+    assert_eq!(store.entry_count().await.unwrap(), size);
+    let after = store.ledger_data().await.unwrap();
+    for (a, b) in openings_before.entries.iter().zip(&after.entries) {
+        assert_eq!(a.openings, b.openings);
+    }
     audit_store(&store).await.unwrap();
 }
 

@@ -1050,6 +1050,26 @@ async fn issuing_checks_age_duplicates_pooling_and_the_fund_balance(db: &common:
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["balance_cents"], 30000, "three eligible children");
     assert!(r.json()["child_id"].is_null());
+    // On the public ledger: one leg per eligible child, each of the per-child amount and each
+    // to its own commitment, none naming the voucher.
+    let idx = r.json()["entry_index"].as_u64().unwrap();
+    let e = app
+        .get(
+            &format!("/api/v1/ledger/entries?start={idx}&end={}", idx + 1),
+            None,
+        )
+        .await;
+    let legs = e.json()[0]["body"]["legs"].as_array().unwrap().clone();
+    assert_eq!(legs.len(), 3, "{}", e.text);
+    let commitments: std::collections::HashSet<String> = legs
+        .iter()
+        .map(|l| {
+            assert_eq!(l["amount_cents"], 10000);
+            assert!(l["credit"].is_null(), "{l}");
+            l["credit_commitment"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(commitments.len(), 3);
     let r = app
         .post(
             &format!("/api/v1/funds/{pooled}/vouchers"),
@@ -1117,6 +1137,7 @@ async fn no_personal_data_ever_reaches_the_ledger_and_erasure_keeps_it_verifiabl
         );
     }
     // Erasure.
+    let ledger_before = app.store.ledger_data().await.unwrap();
     let r = app
         .send(
             axum::http::Request::delete(format!(
@@ -1141,6 +1162,17 @@ async fn no_personal_data_ever_reaches_the_ledger_and_erasure_keeps_it_verifiabl
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
+    // The ledger and the openings are untouched, byte for byte.
+    let ledger_after = app.store.ledger_data().await.unwrap();
+    assert_eq!(ledger_before.entries.len(), ledger_after.entries.len());
+    for (a, b) in ledger_before.entries.iter().zip(&ledger_after.entries) {
+        assert_eq!(
+            (&a.bytes, &a.openings),
+            (&b.bytes, &b.openings),
+            "entry {}",
+            a.index
+        );
+    }
     let h = app
         .get(
             &format!("/api/v1/households/{}", w.household),

@@ -738,13 +738,15 @@ mod tests {
         for d0 in [data.clone(), public(data)] {
             for i in 0..d0.entries.len() {
                 for b in 0..d0.entries[i].bytes.len() {
-                    let mut d = d0.clone();
-                    d.entries[i].bytes[b] ^= 0x04;
-                    match audit(&d, None) {
-                        Err(AuditFailure::Entry { index, .. }) => {
-                            assert_eq!(index, i as u64, "byte {b} of entry {i}");
+                    for bit in 0..8 {
+                        let mut d = d0.clone();
+                        d.entries[i].bytes[b] ^= 1 << bit;
+                        match audit(&d, None) {
+                            Err(AuditFailure::Entry { index, .. }) => {
+                                assert_eq!(index, i as u64, "bit {bit} of byte {b} of entry {i}");
+                            }
+                            other => panic!("bit {bit} of byte {b} of entry {i}: {other:?}"),
                         }
-                        other => panic!("byte {b} of entry {i}: {other:?}"),
                     }
                 }
             }

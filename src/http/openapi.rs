@@ -285,6 +285,24 @@ pub fn constrain(doc: &mut Value) {
     set(doc, "TopUpRequest", "amount_cents", json!({"minimum": 1}));
     set(
         doc,
+        "DepositCorrectionRequest",
+        "amount_cents",
+        json!({"minimum": 1}),
+    );
+    set(
+        doc,
+        "DepositCorrectionRequest",
+        "deposit_entry_index",
+        json!({"minimum": 0}),
+    );
+    set(
+        doc,
+        "DepositCorrectionRequest",
+        "reason",
+        json!({"pattern": required_text(500)}),
+    );
+    set(
+        doc,
         "TopUpRequest",
         "reason",
         json!({"pattern": optional_text(500)}),

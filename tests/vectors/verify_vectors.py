@@ -559,7 +559,7 @@ class Ledger:
         self.commitments = set()  # every commitment on the ledger (hex)
         self.reversible = {}  # entry id -> {"legs": [(debit, credit, amount)], "category", "reversed"}
         self.deposits = {}  # entry id -> [(debit, credit, amount)]
-        self.corrected = {}  # (deposit id, fund) -> cents taken back so far
+        self.corrected = {}  # (deposit id, fund, external account) -> cents taken back so far
 
     def signer(self, e):
         """The public key that must have signed entry e (before applying it)."""
@@ -745,9 +745,9 @@ class Ledger:
             rule(deposit is not None, "unknown_deposit", "no such deposit")
             brought = sum(a for d, c, a in deposit if d == credit and c == debit)
             rule(brought > 0, "unknown_deposit", "the deposit brought nothing into this fund")
-            after = self.corrected.get((b["reference"], debit), 0) + amount
+            after = self.corrected.get((b["reference"], debit, credit), 0) + amount
             rule(after <= brought, "correction_too_large", "more than the deposit brought")
-            correction = ((b["reference"], debit), after)
+            correction = ((b["reference"], debit, credit), after)
         new = {}
         for debit, credit, amount in flows:
             rule(debit != credit, "invalid_transfer", "same account")
@@ -784,6 +784,9 @@ class Ledger:
             c["balance"] += amount
             rule(c["balance"] <= I64_MAX, "amount_overflow", "overflow")
             new[debit], new[credit] = d, c
+        if k == "expire" and not self.public:
+            rule(all(new[debit]["balance"] == 0 for debit, _, _ in flows), "invalid_transfer",
+                 "an expiry returns a voucher's whole balance")
         if k == "reverse":
             self.reversible[b["reference"]]["reversed"] = True
         if k in ("redeem", "direct_payment"):

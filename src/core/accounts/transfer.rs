@@ -312,6 +312,20 @@ impl LedgerState {
             put(&mut changed, leg.debit, d);
             put(&mut changed, leg.credit, c);
         }
+        // Expiry returns every cent: each voucher it debits ends empty (checked where vouchers
+        // are known; a public replay sees only the pool).
+        if kind == T::Expire
+            && !self.public
+            && legs.iter().any(|l| {
+                changed
+                    .iter()
+                    .any(|(id, a)| *id == l.debit && a.balance != Cents::ZERO)
+            })
+        {
+            return Err(Rejection::InvalidTransfer(
+                "an expiry returns a voucher's whole balance",
+            ));
+        }
         Ok((changed, correction))
     }
 

@@ -195,6 +195,7 @@ pub struct DepositCorrectionRequest {
         (status = 400, description = "`invalid_amount`, `invalid_field`", body = ErrorBody),
         (status = 401, description = "Not logged in (`not_logged_in`)", body = ErrorBody), (status = 403, description = "Logged in, but this role may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "`unknown_fund`, `unknown_deposit`", body = ErrorBody),
+        (status = 409, description = "`idempotency_in_flight`, `idempotency_in_doubt`: the same key is being booked; retry", body = ErrorBody),
         (status = 422, description = "`fund_expired`, `insufficient_fund_balance`, `correction_too_large`, `idempotency_conflict`", body = ErrorBody),
     ))]
 pub async fn correct_deposit(

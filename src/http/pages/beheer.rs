@@ -1277,7 +1277,6 @@ async fn voucher_page(
                 "reverse" => "Teruggeboekt".to_owned(),
                 "expire" => "Verlopen: terug naar de regeling".to_owned(),
                 "blocked" => "Geblokkeerd".to_owned(),
-                "unblocked" => "Blokkade opgeheven".to_owned(),
                 "reissued" => "Nieuwe QR-code".to_owned(),
                 "closed" => "Afgesloten".to_owned(),
                 other => other.to_owned(),
