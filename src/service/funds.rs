@@ -262,6 +262,16 @@ pub async fn deposit(
     .await
 }
 
+/// A refusal of a booking that takes money out of a fund: a short balance is the fund's.
+pub(in crate::service) fn fund_debit_error(e: LedgerError) -> Error {
+    match e {
+        LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
+            Rule::InsufficientFundBalance.into()
+        }
+        other => Error::from(other),
+    }
+}
+
 /// A correction of a deposit booked in error.
 #[derive(Debug, Clone)]
 pub struct DepositCorrection {
@@ -354,12 +364,7 @@ pub async fn correct_deposit(
                     .collect(),
                 })
                 .await
-                .map_err(|e| match e {
-                    LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
-                        Rule::InsufficientFundBalance.into()
-                    }
-                    other => Error::from(other),
-                })?;
+                .map_err(fund_debit_error)?;
             let balance = appended
                 .balance(&fund.id)
                 .ok_or_else(|| Error::bug("the correction did not touch its fund"))?;

@@ -6,10 +6,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::{account, ensure_not_closed, get, sign_token};
-use crate::core::accounts::Rejection;
 use crate::core::entry::{AccountRef, AccountStatus, Body, KeyPurpose, Leg, TransferKind};
 use crate::core::role::Role;
-use crate::ledger::{Command, Draft, Expect, LedgerError};
+use crate::ledger::{Command, Draft, Expect};
 use crate::service::error::{Conflict, Missing, Rule};
 use crate::service::idempotency::{self, Answer};
 use crate::service::{Actor, Error, Input, Result, Services, clean_text, funds, positive_amount};
@@ -93,12 +92,7 @@ pub async fn top_up(
                     .collect(),
                 })
                 .await
-                .map_err(|e| match e {
-                    LedgerError::Rejected(Rejection::InsufficientBalance { .. }) => {
-                        Rule::InsufficientFundBalance.into()
-                    }
-                    other => Error::from(other),
-                })?;
+                .map_err(funds::fund_debit_error)?;
             let balance = |a| {
                 appended
                     .balance(a)
