@@ -43,11 +43,7 @@ fn open(kind: AccountKind, fund: Uuid) -> (Uuid, Body) {
     (
         id,
         Body::OpenAccount {
-            account: if kind == AccountKind::Voucher {
-                AccountRef::Voucher(id)
-            } else {
-                AccountRef::Clear(id)
-            },
+            account: AccountRef::Clear(id),
             kind,
             flags: FLAG_NO_NEGATIVE,
             fund,
@@ -95,13 +91,13 @@ fn transfer(kind: TransferKind, debit: Uuid, credit: Uuid, cents: i64) -> Body {
 async fn world(ledger: &Ledger, deposit: i64, issue: i64) -> (Uuid, Uuid, Uuid) {
     let ext = account_of(ledger, AccountKind::External).await;
     let (fund, fund_body) = open(AccountKind::Fund, Uuid::nil());
-    let (voucher, open_voucher) = open(AccountKind::Voucher, fund);
+    // The issue opens the voucher's account.
+    let voucher = Uuid::new_v4();
     let (provider, open_provider) = open(AccountKind::Provider, fund);
     ledger
         .submit(Command {
             entries: vec![
                 Draft::new(fund_body),
-                Draft::new(open_voucher),
                 Draft::new(open_provider),
                 Draft::new(transfer(TransferKind::Deposit, ext, fund, deposit)),
                 Draft::new(transfer(TransferKind::Issue, fund, voucher, issue)),

@@ -7,7 +7,8 @@
 //! checks independently of this code.
 //!
 //! The voucher account never appears in the clear: every appearance is a fresh commitment whose
-//! opening (salt and account) is off the public ledger. Here the salts are fixed so that the
+//! opening (salt and account) is off the public ledger. No `open_account` opens it: its first
+//! appearance is the issue that opens and funds it (a household's pooled voucher, two legs). Here the salts are fixed so that the
 //! vectors are reproducible: the commitment in slot `s` of entry `i` has the salt of 16 bytes
 //! each equal to `8·i + s` (the service draws them at random). The JSON file carries every
 //! entry's openings, so that both audits can be replayed: the full one (openings checked, every
@@ -62,15 +63,15 @@ const PROVIDER: Uuid = Uuid::from_u128(0x44444444_4444_4444_8444_444444444444);
 const PARTY: Uuid = Uuid::from_u128(0x55555555_5555_4555_8555_555555555555);
 const PAYOUT_REFERENCE: &[u8] = b"kindpakket payout 2026-0001";
 /// Index of the deposit, which the deposit correction refers to.
-const DEPOSIT_INDEX: u64 = 7;
-/// Index of the pooled issue (two legs to the same voucher).
-const ISSUE_INDEX: u64 = 9;
+const DEPOSIT_INDEX: u64 = 6;
+/// Index of the pooled issue (two legs to the same voucher), which opens the voucher.
+const ISSUE_INDEX: u64 = 8;
 /// Index of the redemption; the tlog-proof is for this entry.
-const REDEEM_INDEX: u64 = 11;
+const REDEEM_INDEX: u64 = 10;
 /// Index of the direct payment, which the reversal refers to.
-const DIRECT_INDEX: u64 = 12;
+const DIRECT_INDEX: u64 = 11;
 /// Number of voucher commitments on the ledger.
-const COMMITMENTS: usize = 10;
+const COMMITMENTS: usize = 9;
 const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ledger-format.md");
 const JSON_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ledger-v2.json");
 
@@ -81,19 +82,18 @@ const ENTRY_HEX: &[&str] = &[
     "020300000000000000020000019b76daafd001941f297c00700080000000000000020034011111111111114111811111111111111101000000000000000000000000000000000000000000000000000000000000000000004061ac37da32ad69806dd8017022f2a56fde8855bc6a1edc981b010e166f0ee8415b0c898c8c31073c4dad65b9ab725fd2a4d2315ccebcb6ec4eb6d7f20898de058cc700",
     "020300000000000000030000019b76dab3b801941f297c00700080000000000000030034012222222222224222822222222222222202000100000000000000000000000000000000000000000000000000000000000000004061ac37c3b95d7af40232b942bc00a2c8f8e72133f1b6ddb61dddaec120ab70b763285dbaa4f2bca085062bcb708ba17b089b3cc609ed823d720eda02bbba24d93f850f",
     "020300000000000000040000019b76dab7a001941f297c00700080000000000000040034016666666666664666866666666666666605000100000000000000000000000000000000000000000000000000000000000000004061ac3797c977accf2a5cd85d5ce58dffab60b9829b883740f6e0fb9bead5ed38edb12801e137385c90747b242973555f3b1e35d14c4349a1fbfcc49e5d417465e0bb0d",
-    "020300000000000000050000019b76dabb8801941f297c0070008000000000000005004402772e2795793ff09b98e4a72bb45b3d3a5d4fce001353f1004f77fd270e1742e803000122222222222242228222222222222222000000000000000000000000000000004061ac373cfb969aa2bb99c905995be2c0d48ac0fc0c593411ebab0d588246505227db9910c076098b6c17e7e20ab29b2f6fc83b2568577741dd1e6a03d1a3293332180b",
-    "020300000000000000060000019b76dabf7001941f297c00700080000000000000060034014444444444444444844444444444444404000122222222222242228222222222222222555555555555455585555555555555554061ac37cd017adac6f329c5c43f0d9bd892e07328316d15a3eed7760361c00704f3d97901749ba9429a78990fab30d0d249d1e69777e1bd9617cee0a843f9f5cbc9a607",
-    "020500000000000000070000019b76dac35801941f297c0070008000000000000007003f010000000000000000000000000000000000010111111111111141118111111111111111012222222222224222822222222222222200000000000186a000004061ac3755cfb39eea21841473cafdd619f457f69349c340563df2428ca0836c39b72e151957ea5873ae3b458e6fe623bb8b4c8aee7c005f833983db264d3f746dd96f0b",
-    "020500000000000000080000019b76dac74001941f297c0070008000000000000008003f090001941f297c00700080000000000000070101222222222222422282222222222222220111111111111141118111111111111111000000000000138800004061ac3705d3600867a0f6d60c08759bf9084ef1ed0ebb42acc8857007b20827c5b2ce4247934f3f1bf72832af071a4c745ecbaa8b6b40eaa8a0657f6712c4d50d87c409",
-    "020500000000000000090000019b76dacb2801941f297c0070008000000000000009008902000000000000000000000000000000000002012222222222224222822222222222222202290cbeb9b6d65c35b6245d0f2435f7dc4272ed73ef8d049d8784794243365ea30000000000003a98012222222222224222822222222222222202f4d678d8194d960cd4f918dcffbe91a9a0796d7574425633d9284f73f64ab34b000000000000271000004061ac375fd889f43bbb113dd65858e687dcb4cadeb3b8e186c96997dd41486d9f919fe3b86832933def57127c86b71f6364a4df97120ae0ac1747254465d4370f3ff80d",
-    "0205000000000000000a0000019b76dacf1001941f297c007000800000000000000a004f050000000000000000000000000000000000010122222222222242228222222222222222022f70a2d47ec4aa60a207a2132d67b2155fd481fc20d6c56f8bd5de160fc7d5f6000000000000138800004061ac37d725d22b3188f5c1aea120e1a26f4771c44066a878b0f6d5ca2ee9ee47cdc564c82a8b9a6d28e2b899d4fcacac8f88a2ba7d13b21c1e548ec37264b661b73c02",
-    "0205000000000000000b0000019b76dad2f801941f297c007000800000000000000b004f0301000000000000000000000000000000000102921926bbff7b73e947a1458282f3b1315b903be024aaecc2f94b4105b23be01901444444444444444484444444444444440000000000002ee000004061ac37a9fc6904ba4db54ff7f9a8146e2ab9a06e6cb7e0a381f3d7de46a624408e13537a5a330434c625ad4b2fbbe13dd504d77fe363c0f15d21f8d470af4f718c1308",
-    "0205000000000000000c0000019b76dad6e001941f297c007000800000000000000c004f07020000000000000000000000000000000001028eff92bbcc25e0b98b7b5a94df17bbd2844a21b1465474d82d55eb94016c030901444444444444444484444444444444440000000000000bb800004061ac37411aaf86cd27b52b40da2fb252599c8814335b5cca9881423a45a883fe137ba3d890cc0210242f36f6648afb645e73b7d53e7240d729b6d704094d4aa624820b",
-    "0205000000000000000d0000019b76dadac801941f297c007000800000000000000d004f040201941f297c007000800000000000000c01014444444444444444844444444444444402a87d8de6c56c2026a540f89052c25dd63c70af6a27fada9267add64afc9034ae0000000000000bb800004061ac37c270207313ce754b0c3f89ae25453d8e3349979b12123e3e824b62fd4f8d19b4eb946f20ec93ccc4ca70b3a6cd7ecfb6cb3801bbedfa64a79c3149cce3273404",
-    "0205000000000000000e0000019b76dadeb001941f297c007000800000000000000e005a08000000000000000000000000000000000001014444444444444444844444444444444401666666666666466686666666666666660000000000002ee0001b6b696e6470616b6b6574207061796f757420323032362d303030314061ac37ffedcdea4441a3f5b525e2630fa3fa43c9ba50352c0c39e1023dcddf293de3d1c60dd9d5f76dd56348807a70a6910a3408bc1fe7acbf72e5b7f7a26dc6302302",
-    "0204000000000000000f0000019b76dae29801941f297c007000800000000000000f002202ac8bd058fe4708ee963ac741d756a73f37a6c4a0490e61475ffeed3d60350285024061ac3755df57659f36c7fce310ad91c29d1f1da53af73df031a27d751c23aba7643e1d607a7d39f78c59f5d070d14e134f6d1b20cf1d12ed3eb45d2fbf3157dd1f9706",
-    "020500000000000000100000019b76dae68001941f297c0070008000000000000010004f0600000000000000000000000000000000000102a29736c8aaa42939ccbd54b49ae1467f296b9399c7094ca6cfdcb1d131f513360122222222222242228222222222222222000000000000465000004061ac37bf48135dac6d8b99ae86cff508127cd2cf4a5be15c37a9d061e33b6089f75b8206903e4249aabb6534df3f65e67ccfd9d49ba2940e2340e357185cc026515106",
-    "020400000000000000110000019b76daea6801941f297c007000800000000000001100220258ca78946882718ced8224d7dca9a78b783f3cd081f12b04cff03dcc167a2aa6034061ac37f577f5c5e8eb61c6b83c7866f3a21621b0b2408d9a64468a9aafc791ccaef2ab79f5678038c7c3b5666eca35d94c9805c2edf072dd191e4b163b5d186d1f1406",
+    "020300000000000000050000019b76dabb8801941f297c00700080000000000000050034014444444444444444844444444444444404000122222222222242228222222222222222555555555555455585555555555555554061ac376939931cac8bd7bcdb4e617552eaa633baa86e5aefbd6141fad27040421b9cce94ab6aff1ed7f71579afd035fde133e23afb29a7464704dbe6e8379e9f57060f",
+    "020500000000000000060000019b76dabf7001941f297c0070008000000000000006003f010000000000000000000000000000000000010111111111111141118111111111111111012222222222224222822222222222222200000000000186a000004061ac372decbd3db50e2bf90eabed732d22dfd8e88aa8ce2fdf4bebb9d6bff42cce27b420fcbfda34ffd07e11211fc5e05d36b0dce88756edce06041242fc53853b2e02",
+    "020500000000000000070000019b76dac35801941f297c0070008000000000000007003f090001941f297c00700080000000000000060101222222222222422282222222222222220111111111111141118111111111111111000000000000138800004061ac37de06323dd00a1d1a8b85b7089b07747ae93cd4aef08d8958f3afa9b700a0bf7ccdc6833a58e4fae886a819bd63606219e6438b0b59b3009eb83d0b837648f00b",
+    "020500000000000000080000019b76dac74001941f297c007000800000000000000800890200000000000000000000000000000000000201222222222222422282222222222222220237404d08d9e6b92f54139b8646d28ce1132b953ccc8a731a3d4a4a14deeefc020000000000003a980122222222222242228222222222222222022f71c186f9a441e091a2b4c0c75f6fe532a9ff47c08c14c3918fbc1bbcd2682a000000000000271000004061ac37f62d1432561ac624995fb70e90198d64590f630e98432cc437f72f8c5d624e9ffa022187287623b096f4eeaaebdd816fd4c68c2a9156f0c057fb5a4273ea0500",
+    "020500000000000000090000019b76dacb2801941f297c0070008000000000000009004f05000000000000000000000000000000000001012222222222224222822222222222222202290cbeb9b6d65c35b6245d0f2435f7dc4272ed73ef8d049d8784794243365ea3000000000000138800004061ac3762dbc19c5cd138ea417774ae8b863a909795eb19c61d699a9118f38e04d1cce83a1f120b2e9c2dd28a01d99895aa72bb08b58f72b04c9b4d45522ef56ca9b307",
+    "0205000000000000000a0000019b76dacf1001941f297c007000800000000000000a004f0301000000000000000000000000000000000102698937f48812fe0ac85a0960a6e791fe9094f90cc4e2ace62ac1cd35b9c3115801444444444444444484444444444444440000000000002ee000004061ac372417838eda325c7e5e9ec739a16ec654625553c3c7c2dc9bbb2e3c4cded43232c4eca931b6fb43b2ab44e6441a2af64dedcae2f9109791d001b7384b7305ac02",
+    "0205000000000000000b0000019b76dad2f801941f297c007000800000000000000b004f0702000000000000000000000000000000000102921926bbff7b73e947a1458282f3b1315b903be024aaecc2f94b4105b23be01901444444444444444484444444444444440000000000000bb800004061ac371687d1923ed188f674a93b4dcb9d2e8bad088d4b61032612fcb5ea29ba3c803eb700c49334d65f70e2cbef0672163a3ef601964c1da567dbb5d1d1b7f6290a01",
+    "0205000000000000000c0000019b76dad6e001941f297c007000800000000000000c004f040201941f297c007000800000000000000b0101444444444444444484444444444444440209fb06c9eb4fe6123f7ff5852a984e5d8570fd8aa9c871c78e09b51b996564340000000000000bb800004061ac37f295f6a93261148e80bd5d5ea8e933e8b5507be3162a482397ff32c19c5964689701fed2ad7751c655787272c2d5e722a0646d4035ead2d00eeae4e812154d0a",
+    "0205000000000000000d0000019b76dadac801941f297c007000800000000000000d005a08000000000000000000000000000000000001014444444444444444844444444444444401666666666666466686666666666666660000000000002ee0001b6b696e6470616b6b6574207061796f757420323032362d303030314061ac37fdb3c2d039f97784ef837990b410f667fe0d5f50bbdd05dccb486c0c003f70055545b0194e67cc31c6479ceb0bb06e92dfbbc96571f8553fee76910bc6f27e0e",
+    "0204000000000000000e0000019b76dadeb001941f297c007000800000000000000e0022027b0b907bb487dffa986d3d33e674c1941aeb7c8ef59c407557f0b48ef2de33b6024061ac373aff394497a42de7e6c1379465911b7c648ae0cf6391df3831e695344712cac5c0fd106bea665e07abf1bf30f971f7419db5a35a3c06a8947a96753efaffc00f",
+    "0205000000000000000f0000019b76dae29801941f297c007000800000000000000f004f0600000000000000000000000000000000000102ac8bd058fe4708ee963ac741d756a73f37a6c4a0490e61475ffeed3d603502850122222222222242228222222222222222000000000000465000004061ac37d20c96a13b4b033dc536a1eb7259be96c95b22e63487e10e938bd13b845cf8b152b3e23d8df8590db6c4ba284a660503f7bdc1cb2a811f2612c201c9aa408e08",
+    "020400000000000000100000019b76dae68001941f297c0070008000000000000010002202a29736c8aaa42939ccbd54b49ae1467f296b9399c7094ca6cfdcb1d131f51336034061ac37d8edc135464610d0f42269c978f23d3c1dee2d3bd3a3905ad5b765f29c6c1e33ee497ece78840acde4a9a0c118384e06c92895889e7ec6c32bd9849a76dc730a",
 ];
 
 /// Hex of every leaf hash, in order.
@@ -103,48 +103,47 @@ const LEAF_HEX: &[&str] = &[
     "ed92839614f3738eead42b79b7d73a3eea7df8b727b46373660568c8e45eeb9a",
     "2ef4955746b118e6242db3114f132ef0ac020da8dc4de5e10d9b74d2cdba3f2f",
     "5406d01eb60b9fb85495a021310e01bfaab1e37784dfcb555d374a176c8f49dc",
-    "40b3df77f10c5ab7c17eeb3a3f3a6bff7798876a2aaf917335c93d34be628988",
-    "d606bd03ed6f90873f7238fbdf2b10837c388fc472ce714574d5d3d9ae0382ee",
-    "375864a8f55ee25c7dad53713237b7dc2c1d40d56fc06e0a065c587164c95f54",
-    "d32f6620811861c7319cd5a5d366075cdffcb019184f6bb45cf48fc0800d33d5",
-    "1faa450991b25240dec01790f36adafd7cfecafb79e5e2822acd189b4eac0e8d",
-    "7e36a76f499127559f13f4321533d8bf8f80a27b390eb811ff13528a38a578e6",
-    "120dd6abd56ad3768bd7968b358d12e2e14184c0781bc03e051991ca17b1e350",
-    "c1eb9c4b5d92e73ad1f2ba2d737e99ab825a6b6537c7b4a44f6aefec555e8f02",
-    "380f7a3c0d752bf3f4b2328e7853803e42cd0a9ed2349a0328fb539ffaf87892",
-    "d25fb055c514cc83b20b509ba57dd8fa873fdb6ca7b3b1af42f4fe44413f1ba4",
-    "99faafebc4256bdb405a51b56a35b176d1a5e554925023737a4f6cdef0579f24",
-    "fd687e4b264f8803e63f3b82e9ad9e6a9e86bfb8df9bdd9f95274fa836b6e074",
-    "64a0bad84ae496209582f30154989f7a4bf1e70e50c655037a63664d982af5ce",
+    "2c88c900edb70bfee5de7af46809da08da15574bf77d5dcb9616aeb2bcc5812a",
+    "1aec61fd865a4f0d7111e0d7a072a625f87dd3e34013b96d68a65cf0cb165504",
+    "1dcadfb49f13696672e574062f1541045d4d6090cec4d0e659dceef53a679e63",
+    "6b33a7b1d9c91f199e725133a7d0e5dc6c0937cd69a6318a41f5783841e413b4",
+    "5486e211d5d26a960982223f7b5529a99fb71d1494a20e3b0b97eb18ebffa368",
+    "d2ee6134792b8c879a24b354c0e515e6230fa540148db9653564a47575f6cffa",
+    "faa017b217348e40dca0f55f283c34e7f8abe2bac8d8dadd0ada43ab180a3548",
+    "474d6e4af8b7b7b14a8ff7e412ce72f225455ea20648717ccf63a91d52045ffa",
+    "2cb4475731a8a00eede588df98dbd85398fc28f52f8d8838d471fd5f0bd326a6",
+    "03312f4ceb69fbf33cd8776a5d97b9ee5620e670137954b27a14d688b26bd0be",
+    "c7f552afda05c25c0ba1cc1bf5d18e960b13f89bcb59c97923a0eb9f4ac910ae",
+    "bf3cab3cb35211e108f1a96da28fabb42ea817b5a4c24301e226d9acf38d7082",
 ];
 
 /// The root over all entries.
-const ROOT_HEX: &str = "c458799925733f075a1d38b5ca86b7f9eb2e38936036f278d88bc1b063087e87";
+const ROOT_HEX: &str = "c6f08bf8dedb2b898a1e2d4c50f2f380ab60ab01938e456cb537456e25b9e817";
 
 /// The signed checkpoint for all entries.
 const CHECKPOINT_NOTE: &str = concat!(
     "kindpakket.example/ledger/test\n",
-    "18\n",
-    "xFh5mSVzPwdaHTi1yoa3+esuOJNgNvJ42IvBsGMIfoc=\n",
+    "17\n",
+    "xvCL+N7bK4mKHi1MUPLzgKtgqwGTjkVstTdFbiW56Bc=\n",
     "\n",
-    "\u{2014} kindpakket.example/ledger/test QGGsN+1X/4zrPPvGdFoL9dcT/t7FyR2P+NVVxkVtgOurX+UXMmbRnmAXweDlDq7iCrIXZd8svIZAcDk078VTIRoWWws=\n",
+    "\u{2014} kindpakket.example/ledger/test QGGsNyT/NOzjDR2mTV5nlIzdvPgo6QGfxH3ktKoLjO0twepsm67KRnC3RFsE5SRe76wwQJdHQ+My/3hi7bj/N6dSkgU=\n",
 );
 
 /// The tlog-proof of the redemption against that checkpoint.
 const TLOG_PROOF: &str = concat!(
     "c2sp.org/tlog-proof@v1\n",
-    "index 11\n",
-    "fjanb0mRJ1WfE/QyFTPYv4+Aons5DrgR/xNSijileOY=\n",
-    "1vxnP/MnqVF90gjF+HxXl0/5FLEpEk4TFb/W+ssTJ+k=\n",
-    "6ot0RfbH11W3CGWcZ+YQwoIBvl4KA8dupepyV9/mbO0=\n",
-    "RA5tCLb8h23glzCBpSUbgGxaQXqhGItaTvLyYYr6IDE=\n",
-    "1ZkFoghzQFiJsJGT2mkw4JTK3LAN2EtLE/QTDcGmCzY=\n",
+    "index 10\n",
+    "+qAXshc0jkDcoPVfKDw05/ir4rrI2NrdCtpDqxgKNUg=\n",
+    "ZO4Uk8YRptPCLMFhH06x7GxoDC3xpCtDXYYr5QsYz74=\n",
+    "PcvB7NwGmm6AoLTcKgVRIh0g5Hk1hjeZMrymD3euEVk=\n",
+    "OjIscLHW+wtnKhkvdDk4n32aoKh2Qd2J/bo0y1sVExQ=\n",
+    "vzyrPLNSEeEI8altoo+rtC6oF7WkwkMB4ibZrPONcII=\n",
     "\n",
     "kindpakket.example/ledger/test\n",
-    "18\n",
-    "xFh5mSVzPwdaHTi1yoa3+esuOJNgNvJ42IvBsGMIfoc=\n",
+    "17\n",
+    "xvCL+N7bK4mKHi1MUPLzgKtgqwGTjkVstTdFbiW56Bc=\n",
     "\n",
-    "\u{2014} kindpakket.example/ledger/test QGGsN+1X/4zrPPvGdFoL9dcT/t7FyR2P+NVVxkVtgOurX+UXMmbRnmAXweDlDq7iCrIXZd8svIZAcDk078VTIRoWWws=\n",
+    "\u{2014} kindpakket.example/ledger/test QGGsNyT/NOzjDR2mTV5nlIzdvPgo6QGfxH3ktKoLjO0twepsm67KRnC3RFsE5SRe76wwQJdHQ+My/3hi7bj/N6dSkgU=\n",
 );
 
 fn seed_key(text: &str) -> SigningKey {
@@ -268,9 +267,9 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
         open(clear(EXTERNAL), AccountKind::External, 0, nil, nil),
         open(clear(FUND), AccountKind::Fund, nn, nil, nil),
         open(clear(BANK), AccountKind::Bank, nn, nil, nil),
-        open(voucher(), AccountKind::Voucher, nn, FUND, nil),
+        // 5 (no open_account for the voucher: its issue, entry 8, opens it)
         open(clear(PROVIDER), AccountKind::Provider, nn, FUND, PARTY),
-        // 7
+        // 6
         transfer(
             T::Deposit,
             None,
@@ -278,7 +277,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(clear(EXTERNAL), clear(FUND), 100_000)],
             vec![],
         ),
-        // 8: part of the deposit was booked in error and goes back.
+        // 7: part of the deposit was booked in error and goes back.
         transfer(
             T::DepositCorrection,
             None,
@@ -286,7 +285,8 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(clear(FUND), clear(EXTERNAL), 5_000)],
             vec![],
         ),
-        // 9: a household's pooled voucher, one leg per eligible child.
+        // 8: a household's pooled voucher, one leg per eligible child. The first leg opens the
+        // voucher account (and, in the public replay, the fund's pool); the second funds it too.
         transfer(
             T::Issue,
             None,
@@ -297,7 +297,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             ],
             vec![],
         ),
-        // 10
+        // 9
         transfer(
             T::TopUp,
             None,
@@ -305,7 +305,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(clear(FUND), voucher(), 5_000)],
             vec![],
         ),
-        // 11: no token record: the attachment is empty.
+        // 10: no token record: the attachment is empty.
         transfer(
             T::Redeem,
             Some(Category::Sport),
@@ -313,7 +313,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(voucher(), clear(PROVIDER), 12_000)],
             vec![],
         ),
-        // 12
+        // 11
         transfer(
             T::DirectPayment,
             Some(Category::Cultuur),
@@ -321,7 +321,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(voucher(), clear(PROVIDER), 3_000)],
             vec![],
         ),
-        // 13: the money goes back to the voucher, under a fresh commitment.
+        // 12: the money goes back to the voucher, under a fresh commitment.
         transfer(
             T::Reverse,
             Some(Category::Cultuur),
@@ -329,7 +329,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(clear(PROVIDER), voucher(), 3_000)],
             vec![],
         ),
-        // 14
+        // 13
         transfer(
             T::Payout,
             None,
@@ -337,12 +337,12 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(clear(PROVIDER), clear(BANK), 12_000)],
             PAYOUT_REFERENCE.to_vec(),
         ),
-        // 15
+        // 14
         Body::AccountState {
             account: voucher(),
             status: AccountStatus::Blocked,
         },
-        // 16
+        // 15
         transfer(
             T::Expire,
             None,
@@ -350,7 +350,7 @@ fn bodies(ledger_key: &SigningKey, voucher_key: &SigningKey) -> Vec<Body> {
             vec![leg(voucher(), clear(FUND), 18_000)],
             vec![],
         ),
-        // 17
+        // 16
         Body::AccountState {
             account: voucher(),
             status: AccountStatus::Closed,
@@ -567,6 +567,18 @@ fn every_voucher_appearance_is_a_fresh_commitment_with_a_deterministic_salt() {
         v.openings[ISSUE_INDEX as usize][0].account,
         v.openings[ISSUE_INDEX as usize][1].account
     );
+    // No open_account opens the voucher: its first appearance is the issue that opens it.
+    assert_eq!(
+        v.openings.iter().position(|o| !o.is_empty()),
+        Some(ISSUE_INDEX as usize)
+    );
+    assert!(v.entries.iter().all(|e| !matches!(
+        e.entry.body,
+        Body::OpenAccount {
+            kind: AccountKind::Voucher,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -630,7 +642,12 @@ fn both_replays_reach_the_expected_balances() {
     );
     let account = v.state.account(&VOUCHER_ACCOUNT).expect("voucher");
     assert_eq!(account.status, AccountStatus::Closed);
-    assert!(account.issued);
+    // The issue opened it: a voucher of the fund it debits, that may not go negative.
+    assert_eq!(account.opened_at, ISSUE_INDEX);
+    assert_eq!(account.fund, FUND);
+    assert_eq!(account.flags, FLAG_NO_NEGATIVE);
+    assert!(account.party.is_nil());
+    assert_eq!(v.state.history(&VOUCHER_ACCOUNT)[0], ISSUE_INDEX);
     let redemption = v
         .state
         .reversible(&entry_id(REDEEM_INDEX))
@@ -662,6 +679,18 @@ fn both_replays_reach_the_expected_balances() {
     want.sort_by_key(|x| x.0);
     assert_eq!(balances(&v.public), want);
     assert!(v.public.account(&VOUCHER_ACCOUNT).is_none());
+    // The fund's first issue created its pool, with the fields of a voucher the issue opens.
+    let p = v.public.account(&pool).expect("pool");
+    assert_eq!(
+        (p.opened_at, p.fund, p.flags, p.party, p.status),
+        (
+            ISSUE_INDEX,
+            FUND,
+            FLAG_NO_NEGATIVE,
+            Uuid::nil(),
+            AccountStatus::Active
+        )
+    );
 }
 
 #[test]
@@ -749,7 +778,8 @@ fn missing_extra_and_orphan_openings_fail_the_full_audit() {
     entry_fails(&d, REDEEM_INDEX as usize);
     // An opening for an entry without commitments (the deposit).
     let mut d = data.clone();
-    d.entries[DEPOSIT_INDEX as usize].openings = Some(Opening::encode_all(&v.openings[5]));
+    d.entries[DEPOSIT_INDEX as usize].openings =
+        Some(Opening::encode_all(&v.openings[REDEEM_INDEX as usize]));
     entry_fails(&d, DEPOSIT_INDEX as usize);
     // The openings of two entries swapped.
     let mut d = data.clone();
@@ -779,6 +809,16 @@ fn state_before(v: &Vectors, upto: u64) -> LedgerState {
     s
 }
 
+/// The state just before entry `upto` (public replay: the entries as published, no openings).
+fn public_state_before(v: &Vectors, upto: u64) -> LedgerState {
+    let mut s = LedgerState::public();
+    for bytes in &v.encoded[..upto as usize] {
+        let bare = SignedEntry::decode(bytes).expect("decodes");
+        let _undo = s.apply(&bare).expect("replays");
+    }
+    s
+}
+
 #[test]
 fn the_new_rules_refuse_what_they_should() {
     let v = build();
@@ -793,13 +833,33 @@ fn the_new_rules_refuse_what_they_should() {
         .sign(&v.ledger_key, v.ledger_key_id)
         .expect("encodable")
     };
+    // The same entry as the public sees it: no openings.
+    let bare =
+        |e: &SignedEntry| SignedEntry::decode(&e.encode().expect("encodes")).expect("decodes");
     let code = |s: &mut LedgerState, e: &SignedEntry| s.apply(e).map(|_| ()).map_err(|r| r.code());
+    // The code of the full replay and of the public replay just before entry `i`.
+    let both = |i: u64, body: Body| {
+        let e = sign(i, body);
+        (
+            code(&mut state_before(&v, i), &e),
+            code(&mut public_state_before(&v, i), &bare(&e)),
+        )
+    };
     let correction = |reference: Uuid, cents: i64| {
         transfer(
             TransferKind::DepositCorrection,
             None,
             reference,
             vec![leg(clear(FUND), clear(EXTERNAL), cents)],
+            vec![],
+        )
+    };
+    let issue_to = |credit: AccountRef| {
+        transfer(
+            TransferKind::Issue,
+            None,
+            Uuid::nil(),
+            vec![leg(clear(FUND), credit, 1)],
             vec![],
         )
     };
@@ -814,7 +874,7 @@ fn the_new_rules_refuse_what_they_should() {
         Err("correction_too_large")
     );
     assert_eq!(
-        code(&mut s, &sign(i, correction(entry_id(8), 1))),
+        code(&mut s, &sign(i, correction(entry_id(DEPOSIT_INDEX + 1), 1))),
         Err("unknown_deposit")
     );
     assert_eq!(
@@ -824,17 +884,79 @@ fn the_new_rules_refuse_what_they_should() {
         ),
         Ok(())
     );
-    // An issue to a voucher issued by an earlier entry.
-    let issue = transfer(
-        TransferKind::Issue,
+    // open_account does not open a voucher, in either replay: its first issue does. Neither the
+    // voucher (before or after its issue), nor a new one, nor the kind voucher in the clear.
+    let nn = FLAG_NO_NEGATIVE;
+    let nil = Uuid::nil();
+    let other = AccountRef::Voucher(Uuid::from_u128(0x88888888_8888_4888_8888_888888888888));
+    for i in [ISSUE_INDEX, ISSUE_INDEX + 1] {
+        for account in [voucher(), other] {
+            assert_eq!(
+                both(i, open(account, AccountKind::Voucher, nn, FUND, nil)),
+                (Err("invalid_account"), Err("invalid_account")),
+                "open_account of a voucher before entry {i}"
+            );
+        }
+    }
+    assert_eq!(
+        both(
+            ISSUE_INDEX,
+            open(clear(VOUCHER_ACCOUNT), AccountKind::Voucher, nn, FUND, nil)
+        ),
+        (Err("invalid_account"), Err("invalid_account"))
+    );
+    // Pool ids are reserved in both replays: no account takes an existing fund's.
+    assert_eq!(
+        both(
+            ISSUE_INDEX,
+            open(clear(pool_id(&FUND)), AccountKind::Bank, nn, nil, nil)
+        ),
+        (Err("invalid_account"), Err("invalid_account"))
+    );
+    // A top-up of a voucher that no issue has opened: an unknown account (in the public
+    // replay: the fund has no pool yet).
+    let top_up = transfer(
+        TransferKind::TopUp,
         None,
         Uuid::nil(),
         vec![leg(clear(FUND), voucher(), 1)],
         vec![],
     );
-    let i = ISSUE_INDEX + 1;
-    let mut s = state_before(&v, i);
-    assert_eq!(code(&mut s, &sign(i, issue)), Err("already_issued"));
+    assert_eq!(
+        both(ISSUE_INDEX, top_up.clone()),
+        (Err("unknown_account"), Err("unknown_account"))
+    );
+    assert_eq!(both(ISSUE_INDEX + 1, top_up), (Ok(()), Ok(())));
+    // An issue that would open the voucher under a fund's pool id, or the nil id: refused where
+    // openings are known; the public replay sees the fund's pool.
+    assert_eq!(
+        both(ISSUE_INDEX, issue_to(AccountRef::Voucher(pool_id(&FUND)))),
+        (Err("invalid_account"), Ok(()))
+    );
+    assert_eq!(
+        both(ISSUE_INDEX, issue_to(AccountRef::Voucher(Uuid::nil()))),
+        (Err("invalid_account"), Ok(()))
+    );
+    // An issue to a voucher that an earlier entry opened (issued): refused in the full replay;
+    // the public replay's pool takes any number of issues.
+    assert_eq!(
+        both(ISSUE_INDEX + 1, issue_to(voucher())),
+        (Err("already_issued"), Ok(()))
+    );
+    // A new voucher opened by an issue from an account that is not a fund: the path rule.
+    assert_eq!(
+        both(
+            REDEEM_INDEX,
+            transfer(
+                TransferKind::Issue,
+                None,
+                Uuid::nil(),
+                vec![leg(clear(PROVIDER), other, 1)],
+                vec![],
+            )
+        ),
+        (Err("invalid_transfer"), Err("invalid_transfer"))
+    );
     // A commitment that is already on the ledger (the redemption's, used again).
     let i = REDEEM_INDEX + 1;
     let mut s = state_before(&v, i);

@@ -553,13 +553,14 @@ mod tests {
         assert_eq!(r.balances["provider"], Cents(3_000));
         assert_eq!(r.balances["voucher"], Cents(22_000));
         assert!(r.full);
-        assert_eq!(r.commitments, 4);
+        // The issue (which opened the voucher) and two redemptions.
+        assert_eq!(r.commitments, 3);
         assert!(
             r.summary().starts_with("ok, full audit ("),
             "{}",
             r.summary()
         );
-        assert!(r.summary().contains("4 commitments opened and checked"));
+        assert!(r.summary().contains("3 commitments opened and checked"));
         // The full audit replays every voucher, like the writer did.
         assert_eq!(r.state, c.state);
     }
@@ -649,7 +650,7 @@ mod tests {
             }
         }
         let commitments = audit(&data, None).unwrap().commitments;
-        assert!(commitments >= 16);
+        assert!(commitments >= 13, "{commitments}");
         assert_eq!(flipped, commitments * 256);
     }
 

@@ -418,6 +418,12 @@ impl TestApp {
     /// € 100.000 deposited, two children, two vouchers, "VV Zuidhorn" approved for sport,
     /// "Muziekschool" approved for cultuur.
     pub async fn world(&self) -> World {
+        self.world_with(|| {}).await
+    }
+
+    /// The standard world, calling `before_issue` before each voucher is issued (a test can
+    /// move its clock, so that the two issues do not share a time).
+    pub async fn world_with(&self, before_issue: impl Fn()) -> World {
         use serde_json::json;
         let admin = self.login_as("beheer", "admin", None).await;
         let staff = self.login_as("medewerker", "staff", None).await;
@@ -462,6 +468,7 @@ impl TestApp {
             .collect();
         let mut vouchers = Vec::new();
         for c in &children {
+            before_issue();
             let r = self
                 .post(
                     &format!("/api/v1/funds/{fund}/vouchers"),

@@ -11,10 +11,10 @@ Implements docs/ledger-format.md from scratch (Python standard library plus the
   * every entry's openings (salt || account, 32 bytes per commitment, in slot order) hash to
     its commitments, none is missing or left over, and flipping any bit of one breaks it;
   * the **public** audit replays the entries without openings: each fund's vouchers are one
-    pool account, every clear balance is exact, no commitment appears twice; its balances
-    match the JSON;
-  * the **full** audit replays the entries with their openings, every voucher on its own; its
-    balances match the JSON;
+    pool account, created by the fund's first issue, every clear balance is exact, no
+    commitment appears twice; its balances match the JSON;
+  * the **full** audit replays the entries with their openings, every voucher on its own,
+    opened by its first issue (no open_account opens a voucher); its balances match the JSON;
   * a few entries changed in memory are refused by the replay with the documented rejection
     codes (the replay rules do not look at signatures);
   * leaf hashes and the RFC 6962 root match; the checkpoint note is well formed and its
@@ -555,7 +555,8 @@ class Ledger:
         self.last_time = 0
         self.ids = set()
         self.keys = {"ledger": {}, "voucher": {}}  # key id hex -> [public key bytes, retired?]
-        self.accounts = {}  # uuid -> dict(kind, flags, fund, party, status, balance, issued)
+        self.accounts = {}  # uuid -> dict(kind, flags, fund, party, status, balance)
+        self.pool_ids = set()  # the pool id of every fund: reserved in both replays
         self.commitments = set()  # every commitment on the ledger (hex)
         self.reversible = {}  # entry id -> {"legs": [(debit, credit, amount)], "category", "reversed"}
         self.deposits = {}  # entry id -> [(debit, credit, amount)]
@@ -632,38 +633,35 @@ class Ledger:
              "a voucher is named by a commitment, every other account in the clear")
         return account
 
-    def check_open(self, account, b):
-        fund_ok = self.accounts.get(b["fund"], {}).get("kind") == "fund"
+    def open_account(self, b):
+        """Section 9.5: every kind but a voucher, which its first issue opens (9.7 rule 8.2)."""
+        committed = "commitment" in b["account"]
+        rule(committed == (b["kind"] == "voucher"), "invalid_account", "voucher iff committed")
+        rule(b["kind"] != "voucher", "invalid_account", "a voucher account is opened by its first issue")
+        account = self.resolve(0, b["account"], None)
+        rule(account not in self.pool_ids, "invalid_account", "a fund's pool id")
+        rule(b["kind"] != "fund" or pool_id(account) not in self.accounts, "invalid_account",
+             "an account already has this fund's pool id")
         rule(account != NIL, "invalid_account", "nil account")
         rule(account not in self.accounts, "account_exists", "account exists")
         rule(b["kind"] == "external" or b["flags"] & FLAG_NO_NEGATIVE, "invalid_account", "only external may go negative")
         if b["kind"] in ("external", "fund", "bank"):
             rule(b["fund"] == NIL and b["party"] == NIL, "invalid_account", "no fund or party")
-        elif b["kind"] == "voucher":
-            rule(fund_ok and b["party"] == NIL, "invalid_account", "a voucher belongs to a fund")
         else:
+            fund_ok = self.accounts.get(b["fund"], {}).get("kind") == "fund"
             rule(fund_ok and b["party"] != NIL, "invalid_account", "a provider names a fund and a party")
-
-    def new_account(self, account, b, issued=False):
+        if b["kind"] == "fund":
+            self.pool_ids.add(pool_id(account))
         self.accounts[account] = dict(
-            kind=b["kind"], flags=b["flags"], fund=b["fund"], party=b["party"], status="active",
-            balance=0, issued=issued,
+            kind=b["kind"], flags=b["flags"], fund=b["fund"], party=b["party"], status="active", balance=0,
         )
 
-    def open_account(self, b):
-        committed = "commitment" in b["account"]
-        rule(committed == (b["kind"] == "voucher"), "invalid_account", "voucher iff committed")
-        if self.public and committed:
-            pool = pool_id(b["fund"])
-            if pool in self.accounts:
-                rule(b["flags"] == FLAG_NO_NEGATIVE and b["party"] == NIL, "invalid_account", "a voucher belongs to a fund")
-            else:
-                self.check_open(pool, b)
-                self.new_account(pool, b, issued=True)  # a pool takes any number of issues
-            return
-        account = self.resolve(0, b["account"], None)
-        self.check_open(account, b)
-        self.new_account(account, b)
+    def new_voucher(self, account, fund):
+        """Section 9.7 rule 8.2: the voucher an issue leg opens (in a public replay: the pool of
+        the fund, on the fund's first issue, section 10.2 rule 2). The path rule checks the rest."""
+        rule(account != NIL, "invalid_account", "nil account")
+        rule(self.public or account not in self.pool_ids, "invalid_account", "a fund's pool id")
+        return dict(kind="voucher", flags=FLAG_NO_NEGATIVE, fund=fund, party=NIL, status="active", balance=0)
 
     def account_state(self, b):
         if self.public and "commitment" in b["account"]:
@@ -706,6 +704,9 @@ class Ledger:
 
     def transfer(self, e, b):
         k, nil = b["kind"], NIL
+        # An issue credits (and may open) vouchers, which are only ever named by commitments.
+        rule(k != "issue" or all("commitment" in leg["credit"] for leg in b["legs"]),
+             "invalid_account", "an issue credits a voucher, named by a commitment")
         flows = []
         for i, leg in enumerate(b["legs"]):
             debit = self.resolve(2 * i, leg["debit"], self.fund_of(leg["credit"]))
@@ -751,7 +752,12 @@ class Ledger:
         new = {}
         for debit, credit, amount in flows:
             rule(debit != credit, "invalid_transfer", "same account")
-            d, c = self.current(new, debit), self.current(new, credit)
+            rule(amount > 0, "invalid_transfer", "amounts must be positive")
+            d = self.current(new, debit)
+            if k == "issue" and credit not in new and credit not in self.accounts:
+                c = self.new_voucher(credit, debit)  # an issue opens the voucher it funds
+            else:
+                c = self.current(new, credit)
             rule(d["status"] != "closed", "account_closed", "closed account")
             rule(c["status"] != "closed", "account_closed", "closed account")
             path = {
@@ -768,13 +774,9 @@ class Ledger:
             }[k]
             rule(path, "invalid_transfer", "accounts do not fit the transfer kind")
             if k == "issue":
-                # Several legs of one issue may credit one voucher; an earlier entry may not
-                # have issued it (not checked for a pool).
-                before = self.accounts.get(credit)
-                rule(self.public or not (before and before["issued"]), "already_issued", "already issued")
-                c["issued"] = True
-            if k == "top_up":
-                rule(c["issued"], "invalid_transfer", "top-up before issue")
+                # Several legs of one issue may credit the voucher it opens; a voucher that an
+                # earlier entry opened (issued) may not be issued again. A pool takes any number.
+                rule(self.public or credit not in self.accounts, "already_issued", "already issued")
             if k in ("redeem", "direct_payment"):
                 rule(d["status"] != "blocked", "voucher_blocked", "voucher blocked")
                 rule(c["status"] != "blocked", "invalid_transfer", "provider blocked")
@@ -832,8 +834,8 @@ def rule_checks(decoded, names, idx):
     full (and where it differs, the public) replay must answer. Returns how many were checked."""
     n = 0
 
-    def entry(i, body, base=None):
-        e = copy.deepcopy(base) if base else {"kind": "transfer", "key_id": decoded[1]["key_id"], "signature": "00" * 64}
+    def entry(i, body, base=None, kind="transfer"):
+        e = copy.deepcopy(base) if base else {"kind": kind, "key_id": decoded[1]["key_id"], "signature": "00" * 64}
         e.update(index=i, time_ms=decoded[i - 1]["time_ms"], id=str(uuid.UUID(int=0xFEED0000 + n * 1000 + i)))
         e["body"] = body
         return e
@@ -852,12 +854,75 @@ def rule_checks(decoded, names, idx):
     n += expect_code(full, entry(i, correction(deposit_id, 95001)), [idx["fund"], idx["external"]], "correction_too_large")
     n += expect_code(full, entry(i, correction(correction_id, 1)), [idx["fund"], idx["external"]], "unknown_deposit")
     n += expect_code(full, entry(i, correction(deposit_id, 95000)), [idx["fund"], idx["external"]], None)
-    # A second issue to the voucher: refused in the full replay, not checkable in the public one.
-    i = idx["issue"] + 1
-    issue = {"kind": "issue", "category": None, "reference": NIL, "attachment": "",
-             "legs": [{"debit": {"clear": idx["fund"]}, "credit": fresh(b"issue"), "amount": 1}]}
-    n += expect_code(replay_until(decoded, names, i, False), entry(i, issue), [idx["fund"], idx["voucher"]], "already_issued")
-    n += expect_code(replay_until(decoded, names, i, True), entry(i, issue), None, None)
+    # Both replays, just before the issue that opens the voucher and just after it.
+    i = idx["issue"]
+    before = {False: replay_until(decoded, names, i, False), True: replay_until(decoded, names, i, True)}
+    after = {False: replay_until(decoded, names, i + 1, False), True: replay_until(decoded, names, i + 1, True)}
+
+    def both(states, body, full_names, full_code, public_code, kind="transfer"):
+        nonlocal n
+        at = states[False].size
+        n += expect_code(states[False], entry(at, body, kind=kind), full_names, full_code)
+        n += expect_code(states[True], entry(at, body, kind=kind), None, public_code)
+
+    # open_account does not open a voucher, in either replay: its first issue does. Neither the
+    # voucher about to be issued, nor one already issued, nor a new one, nor one in the clear.
+    other = str(uuid.UUID(int=0x88888888888848888888888888888888))
+
+    def open_voucher(ref):
+        return {"account": ref, "kind": "voucher", "flags": FLAG_NO_NEGATIVE, "fund": idx["fund"], "party": NIL}
+
+    for states in (before, after):
+        for account in (idx["voucher"], other):
+            body = open_voucher(fresh(b"open " + account.encode()))
+            both(states, body, [account], "invalid_account", "invalid_account", kind="open_account")
+    both(before, open_voucher({"clear": other}), [other], "invalid_account", "invalid_account", kind="open_account")
+
+    # Pool ids are reserved in both replays: no account takes an existing fund's, and no fund
+    # opens whose pool id an account already has.
+    def open_clear(account, kind):
+        return {"account": {"clear": account}, "kind": kind, "flags": FLAG_NO_NEGATIVE, "fund": NIL, "party": NIL}
+
+    pool = pool_id(idx["fund"])
+    both(before, open_clear(pool, "bank"), [pool], "invalid_account", "invalid_account", kind="open_account")
+    fund2 = str(uuid.UUID(int=0x99999999999949998999999999999999))
+    for public in (False, True):
+        led = copy.deepcopy(before[public])
+        led.apply(entry(i, open_clear(pool_id(fund2), "bank"), kind="open_account"), None if public else [pool_id(fund2)])
+        n += expect_code(led, entry(i + 1, open_clear(fund2, "fund"), kind="open_account"),
+                         None if public else [fund2], "invalid_account")
+        n += expect_code(led, entry(i + 1, open_clear(other, "fund"), kind="open_account"),
+                         None if public else [other], None)
+
+    def transfer_to(kind, credit_ref, debit=None, amount=1):
+        return {"kind": kind, "category": None, "reference": NIL, "attachment": "",
+                "legs": [{"debit": {"clear": debit or idx["fund"]}, "credit": credit_ref, "amount": amount}]}
+
+    # A top-up of a voucher that no issue has opened: an unknown account (in the public replay
+    # the fund has no pool yet); once the issue opened it, the top-up is fine.
+    top_up = transfer_to("top_up", fresh(b"top-up"))
+    both(before, top_up, [idx["fund"], idx["voucher"]], "unknown_account", "unknown_account")
+    both(after, top_up, [idx["fund"], idx["voucher"]], None, None)
+    # An issue that would open a voucher under a fund's pool id, or the nil id: refused where the
+    # openings are known; the public replay sees (and creates) the fund's pool.
+    both(before, transfer_to("issue", fresh(b"pool")), [idx["fund"], pool_id(idx["fund"])], "invalid_account", None)
+    both(before, transfer_to("issue", fresh(b"nil")), [idx["fund"], NIL], "invalid_account", None)
+    # A new voucher of its own, opened by an issue: fine in both replays; two legs to it too.
+    pooled = transfer_to("issue", fresh(b"new 1"))
+    pooled["legs"].append(dict(pooled["legs"][0], credit=fresh(b"new 2")))
+    both(before, pooled, [idx["fund"], other, idx["fund"], other], None, None)
+    # An issue to the voucher that an earlier entry opened (issued): refused in the full replay;
+    # the public replay's pool takes any number of issues.
+    issue = transfer_to("issue", fresh(b"issue"))
+    both(after, issue, [idx["fund"], idx["voucher"]], "already_issued", None)
+    # An issue to an account named in the clear (new, or a fund's pool id): refused in both
+    # replays, so that no voucher is ever named in the clear.
+    both(before, transfer_to("issue", {"clear": other}), [idx["fund"], other], "invalid_account", "invalid_account")
+    both(before, transfer_to("issue", {"clear": pool_id(idx["fund"])}),
+         [idx["fund"], pool_id(idx["fund"])], "invalid_account", "invalid_account")
+    # An issue from an account that is not a fund: the voucher it would open fails the path rule.
+    both(after, transfer_to("issue", fresh(b"from provider"), debit=idx["provider"]),
+         [idx["provider"], other], "invalid_transfer", "invalid_transfer")
     # The redemption's commitment used again; the voucher named in the clear; an attachment.
     i = idx["redeem"] + 1
     full = replay_until(decoded, names, i, False)
@@ -1056,6 +1121,11 @@ def main():
     check(decoded[idx["deposit"] + 1]["body"]["kind"] == "deposit_correction", "correction after the deposit")
     issue_legs = decoded[idx["issue"]]["body"]["legs"]
     check(len(issue_legs) == 2 and names_all[idx["issue"]][1] == names_all[idx["issue"]][3], "pooled issue")
+    # No open_account opens the voucher: its first appearance is the issue that opens it.
+    check(all(not (d["kind"] == "open_account" and d["body"]["kind"] == "voucher") for d in decoded),
+          "an open_account of a voucher")
+    first = next(i for i, d in enumerate(decoded) if any("commitment" in r for r in refs(d)))
+    check(first == idx["issue"] and names_all[first][1] == idx["voucher"], "the voucher's first appearance is its issue")
     cases = rule_checks(decoded, names_all, idx)
     # Missing, truncated and extra openings are refused (the full audit's "bad opening").
     for i, je in enumerate(v["entries"]):

@@ -7,9 +7,10 @@
 //!    balances by construction; the sum of all balances is always zero.
 //! 4. No account but an external one may go below zero.
 //! 5. Each transfer kind moves money only along its own path (deposit: external → fund,
-//!    issue and top-up: fund → its voucher, redeem and direct payment: active voucher → a
-//!    provider of the same fund, reverse: the exact mirror of one earlier redemption or direct
-//!    payment, at most once, expire: voucher → its fund, payout: provider → bank).
+//!    issue: fund → a voucher it opens, top-up: fund → its voucher, redeem and direct
+//!    payment: active voucher → a provider of the same fund, reverse: the exact mirror of one
+//!    earlier redemption or direct payment, at most once, expire: voucher → its fund, payout:
+//!    provider → bank).
 //! 6. A voucher account is named only by a commitment, fresh for every appearance (no value is
 //!    used twice on the ledger), whose opening must be known here; every other account only in
 //!    the clear. A redemption carries nothing of the token: the writer checks the token.
@@ -62,8 +63,6 @@ pub struct Account {
     pub status: AccountStatus,
     /// Credits minus debits.
     pub balance: Cents,
-    /// Whether an `issue` transfer has funded this voucher.
-    pub issued: bool,
     /// Index of the entry that opened it.
     pub opened_at: u64,
 }

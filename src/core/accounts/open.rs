@@ -1,5 +1,6 @@
 //! Opening an account: a new id, a kind that fits its fund and party, and only the external
-//! account may go negative.
+//! account may go negative. A voucher account is not opened here: its first issue opens it
+//! (`transfer.rs`), so that no entry but the issue itself belongs to a new voucher.
 
 use uuid::Uuid;
 
@@ -25,10 +26,10 @@ impl LedgerState {
                 "a voucher account is named by a commitment, every other account in the clear",
             ));
         }
-        if self.public
-            && let AccountRef::Committed { opening: None, .. } = account
-        {
-            return self.open_pool(index, kind, flags, fund, party, undo);
+        if kind == AccountKind::Voucher {
+            return Err(Rejection::InvalidAccount(
+                "a voucher account is opened by its first issue, not by open_account",
+            ));
         }
         let account = &self.resolve(account)?;
         if self.pool_ids.contains_key(account) {
@@ -55,56 +56,10 @@ impl LedgerState {
                 party: *party,
                 status: AccountStatus::Active,
                 balance: Cents::ZERO,
-                issued: false,
                 opened_at: index,
             },
         );
         self.history.insert(*account, vec![index]);
-        Ok(())
-    }
-
-    /// Public replay: a voucher opened under a commitment joins its fund's pool account.
-    fn open_pool(
-        &mut self,
-        index: u64,
-        kind: AccountKind,
-        flags: u16,
-        fund: &Uuid,
-        party: &Uuid,
-        undo: &mut Undo,
-    ) -> Result<(), Rejection> {
-        let pool = super::pool_id(fund);
-        if let Some(existing) = self.accounts.get(&pool).copied() {
-            // The fund's pool exists: only check what a new voucher must be.
-            if existing.kind != AccountKind::Voucher
-                || existing.fund != *fund
-                || kind != AccountKind::Voucher
-                || flags != FLAG_NO_NEGATIVE
-                || !party.is_nil()
-            {
-                return Err(Rejection::InvalidAccount("a voucher belongs to a fund"));
-            }
-            undo.accounts.push((pool, Some(existing)));
-            self.history.entry(pool).or_default().push(index);
-            return Ok(());
-        }
-        self.check_open(&pool, kind, flags, fund, party)?;
-        undo.accounts.push((pool, None));
-        self.accounts.insert(
-            pool,
-            Account {
-                kind,
-                flags,
-                fund: *fund,
-                party: *party,
-                status: AccountStatus::Active,
-                balance: Cents::ZERO,
-                // A pool takes any number of issues and top-ups.
-                issued: true,
-                opened_at: index,
-            },
-        );
-        self.history.insert(pool, vec![index]);
         Ok(())
     }
 
@@ -139,9 +94,9 @@ impl LedgerState {
                 }
             }
             AccountKind::Voucher => {
-                if !fund_ok(fund) || !party.is_nil() {
-                    return Err(Rejection::InvalidAccount("a voucher belongs to a fund"));
-                }
+                return Err(Rejection::InvalidAccount(
+                    "a voucher account is opened by its first issue, not by open_account",
+                ));
             }
             AccountKind::Provider => {
                 if !fund_ok(fund) || party.is_nil() {

@@ -17,6 +17,8 @@ pub(crate) struct Chain {
     pub time: u64,
     pub external: Uuid,
     pub bank: Uuid,
+    /// Vouchers named before their issue opens them.
+    pub vouchers: HashSet<Uuid>,
 }
 
 /// A voucher reference with a chosen salt, and its opening.
@@ -126,6 +128,7 @@ impl Chain {
             time: 1_700_000_000_000,
             external: Uuid::from_u128(0xe),
             bank: Uuid::from_u128(0xb),
+            vouchers: HashSet::new(),
         };
         let lk = *c.key.verifying_key().as_bytes();
         c.push(Body::Genesis {
@@ -154,8 +157,14 @@ impl Chain {
     pub fn r(&self, id: Uuid) -> AccountRef {
         match self.state.account(&id) {
             Some(a) if a.kind == AccountKind::Voucher => AccountRef::Voucher(id),
+            None if self.vouchers.contains(&id) => AccountRef::Voucher(id),
             _ => AccountRef::Clear(id),
         }
+    }
+
+    /// Names a voucher that its first issue will open (no entry: an issue opens it).
+    pub fn voucher(&mut self, id: Uuid) {
+        self.vouchers.insert(id);
     }
 
     /// The next entry, signed as it is (nothing sealed).
@@ -294,8 +303,7 @@ impl Chain {
         let provider = Uuid::new_v4();
         self.open(fund, AccountKind::Fund, Uuid::nil(), Uuid::nil())
             .unwrap();
-        self.open(voucher, AccountKind::Voucher, fund, Uuid::nil())
-            .unwrap();
+        self.voucher(voucher);
         self.open(provider, AccountKind::Provider, fund, Uuid::new_v4())
             .unwrap();
         let ext = self.external;
@@ -324,8 +332,7 @@ pub(crate) fn rich_chain() -> (Chain, Rich) {
     let (f0, v0, p0) = c.world(100_000, 25_000);
     let (f1, v1, p1) = c.world(50_000, 10_000);
     let house = Uuid::new_v4();
-    c.open(house, AccountKind::Voucher, f0, Uuid::nil())
-        .unwrap();
+    c.voucher(house);
     let (a, b) = (c.r(house), c.r(house));
     c.transfer_legs(
         TransferKind::Issue,
@@ -411,7 +418,7 @@ fn funds_cannot_issue_more_than_was_deposited() {
     let mut c = Chain::new();
     let (fund, _, _) = c.world(30_000, 25_000);
     let v2 = Uuid::new_v4();
-    c.open(v2, AccountKind::Voucher, fund, Uuid::nil()).unwrap();
+    c.voucher(v2);
     assert_eq!(
         c.transfer(TransferKind::Issue, fund, v2, 5_001)
             .unwrap_err()
@@ -435,7 +442,7 @@ fn a_voucher_is_issued_once_and_topped_up_after() {
         .unwrap();
     assert_eq!(bal(&c, &voucher), 30_000);
     let v2 = Uuid::new_v4();
-    c.open(v2, AccountKind::Voucher, fund, Uuid::nil()).unwrap();
+    c.voucher(v2);
     assert!(c.transfer(TransferKind::TopUp, fund, v2, 1).is_err());
 }
 
@@ -444,8 +451,7 @@ fn one_issue_may_fund_a_voucher_with_several_legs_a_later_one_may_not() {
     let mut c = Chain::new();
     let (fund, voucher, _) = c.world(100_000, 25_000);
     let house = Uuid::new_v4();
-    c.open(house, AccountKind::Voucher, fund, Uuid::nil())
-        .unwrap();
+    c.voucher(house);
     let f = AccountRef::Clear(fund);
     let h = c.r(house);
     // One leg per child, each with its own (fresh) commitment of the same voucher.
@@ -457,7 +463,18 @@ fn one_issue_may_fund_a_voucher_with_several_legs_a_later_one_may_not() {
     .unwrap();
     assert_eq!(bal(&c, &house), 12_001);
     assert_eq!(bal(&c, &fund), 100_000 - 25_000 - 12_001);
-    assert!(c.state.account(&house).unwrap().issued);
+    // The issue opened the voucher: a voucher of the fund, no entry before it.
+    let opened = c.state.account(&house).unwrap();
+    assert_eq!(
+        (opened.kind, opened.fund, opened.flags, opened.opened_at),
+        (
+            AccountKind::Voucher,
+            fund,
+            FLAG_NO_NEGATIVE,
+            c.state.size() - 1
+        )
+    );
+    assert_eq!(c.state.history(&house), &[c.state.size() - 1]);
     let Body::Transfer { legs, .. } = &c.entries.last().unwrap().entry.body else {
         panic!("not a transfer")
     };
@@ -492,8 +509,8 @@ fn one_issue_may_fund_a_voucher_with_several_legs_a_later_one_may_not() {
     );
     // Nor may a new voucher share an issue entry with one issued before.
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    c.open(a, AccountKind::Voucher, fund, Uuid::nil()).unwrap();
-    c.open(b, AccountKind::Voucher, fund, Uuid::nil()).unwrap();
+    c.voucher(a);
+    c.voucher(b);
     let (ra, rv) = (c.r(a), c.r(voucher));
     assert_eq!(
         c.transfer_legs(
@@ -519,7 +536,7 @@ fn one_issue_may_fund_a_voucher_with_several_legs_a_later_one_may_not() {
     // The legs of one issue together may not take more than the fund has.
     let left = bal(&c, &fund);
     let n = Uuid::new_v4();
-    c.open(n, AccountKind::Voucher, fund, Uuid::nil()).unwrap();
+    c.voucher(n);
     let rn = c.r(n);
     assert_eq!(
         c.transfer_legs(
@@ -571,18 +588,93 @@ fn transfers_must_follow_their_kinds_path() {
             .code(),
         "unknown_account"
     );
-    // A commitment that opens to an unknown account.
+    // A commitment that opens to an unknown account: only an issue opens it.
     let (ghost, _) = committed(Uuid::new_v4(), 1);
+    let (ghost2, _) = committed(Uuid::new_v4(), 2);
+    for (kind, l) in [
+        (TransferKind::TopUp, leg(AccountRef::Clear(fund), ghost, 1)),
+        (
+            TransferKind::Redeem,
+            leg(ghost2, AccountRef::Clear(provider), 1),
+        ),
+    ] {
+        assert_eq!(
+            c.transfer_legs(kind, Uuid::nil(), vec![l])
+                .unwrap_err()
+                .code(),
+            "unknown_account",
+            "{kind}"
+        );
+    }
+    // An issue cannot open a voucher under the nil id or a fund's pool id, nor take an
+    // existing account of another kind, nor open one from anything but a fund.
+    for bad in [Uuid::nil(), pool_id(&fund)] {
+        let (r, _) = committed(bad, 3);
+        assert_eq!(
+            c.transfer_legs(
+                TransferKind::Issue,
+                Uuid::nil(),
+                vec![leg(AccountRef::Clear(fund), r, 1)]
+            )
+            .unwrap_err()
+            .code(),
+            "invalid_account"
+        );
+    }
+    let (as_fund, _) = committed(fund, 4);
     assert_eq!(
         c.transfer_legs(
             TransferKind::Issue,
             Uuid::nil(),
-            vec![leg(AccountRef::Clear(fund), ghost, 1)]
+            vec![leg(AccountRef::Clear(fund), as_fund, 1)]
         )
         .unwrap_err()
         .code(),
-        "unknown_account"
+        "invalid_account"
     );
+    let (fresh, _) = committed(Uuid::new_v4(), 5);
+    assert_eq!(
+        c.transfer_legs(
+            TransferKind::Issue,
+            Uuid::nil(),
+            vec![leg(AccountRef::Clear(provider), fresh, 1)]
+        )
+        .unwrap_err()
+        .code(),
+        "invalid_transfer"
+    );
+    // Nor may an issue name its voucher in the clear, new or a fund's pool id.
+    for id in [Uuid::new_v4(), pool_id(&fund)] {
+        assert_eq!(
+            c.transfer_legs(
+                TransferKind::Issue,
+                Uuid::nil(),
+                vec![leg(AccountRef::Clear(fund), AccountRef::Clear(id), 1)]
+            )
+            .unwrap_err()
+            .code(),
+            "invalid_account"
+        );
+        assert!(c.state.account(&id).is_none());
+    }
+    // And open_account never opens a voucher.
+    for account in [
+        AccountRef::Voucher(Uuid::new_v4()),
+        AccountRef::Clear(Uuid::new_v4()),
+    ] {
+        assert_eq!(
+            c.push(Body::OpenAccount {
+                account,
+                kind: AccountKind::Voucher,
+                flags: FLAG_NO_NEGATIVE,
+                fund,
+                party: Uuid::nil(),
+            })
+            .unwrap_err()
+            .code(),
+            "invalid_account"
+        );
+    }
     // Only a reversal and a deposit correction name another entry.
     assert_eq!(
         c.transfer(TransferKind::DepositCorrection, fund, ext, 1)
@@ -757,8 +849,8 @@ fn a_redemption_is_reversed_exactly_once_by_its_mirror() {
     // Another voucher of the same fund is not the mirror.
     let other = Uuid::new_v4();
     let fund = c.state.account(&voucher).unwrap().fund;
-    c.open(other, AccountKind::Voucher, fund, Uuid::nil())
-        .unwrap();
+    c.voucher(other);
+    c.transfer(TransferKind::Issue, fund, other, 1).unwrap();
     let o = c.r(other);
     assert_eq!(
         c.reverse(orig, provider, o, 7_000).unwrap_err().code(),
@@ -1021,16 +1113,24 @@ fn undo_restores_the_exact_previous_state() {
     let undo = c.state.apply(&e).unwrap();
     c.state.undo(undo);
     assert_eq!(c.state, before);
-    let e = c.entry(Body::OpenAccount {
-        account: AccountRef::Voucher(Uuid::new_v4()),
-        kind: AccountKind::Voucher,
-        flags: 1,
-        fund,
-        party: Uuid::nil(),
+    // An issue that opens a voucher is taken back with the account and its history.
+    let new = Uuid::new_v4();
+    let e = c.entry(Body::Transfer {
+        kind: TransferKind::Issue,
+        category: None,
+        reference: Uuid::nil(),
+        legs: vec![
+            leg(AccountRef::Clear(fund), AccountRef::Voucher(new), 1),
+            leg(AccountRef::Clear(fund), AccountRef::Voucher(new), 2),
+        ],
+        attachment: Vec::new(),
     });
     let undo = c.state.apply(&e).unwrap();
+    assert_eq!(c.state.account(&new).map(|a| a.balance.0), Some(3));
+    assert_eq!(c.state.history(&new), &[e.entry.index]);
     c.state.undo(undo);
     assert_eq!(c.state, before);
+    assert!(c.state.account(&new).is_none() && c.state.history(&new).is_empty());
 }
 
 #[test]
@@ -1206,8 +1306,7 @@ fn every_commitment_needs_the_opening_that_hashes_to_it() {
         }),
     };
     let other = Uuid::new_v4();
-    c.open(other, AccountKind::Voucher, fund, Uuid::nil())
-        .unwrap();
+    c.voucher(other);
     let wrong_account = AccountRef::Committed {
         commitment: o.commitment(),
         opening: Some(Opening {
@@ -1284,15 +1383,9 @@ fn a_commitment_appears_once_on_the_ledger() {
     let (fund, voucher, provider) = c.world(100_000, 25_000);
     let house = Uuid::new_v4();
     let (h1, _) = committed(house, 1);
-    c.push(Body::OpenAccount {
-        account: h1,
-        kind: AccountKind::Voucher,
-        flags: FLAG_NO_NEGATIVE,
-        fund,
-        party: Uuid::nil(),
-    })
-    .unwrap();
     let f = AccountRef::Clear(fund);
+    c.transfer_legs(TransferKind::Issue, Uuid::nil(), vec![leg(f, h1, 100)])
+        .unwrap();
     let (h2, _) = committed(house, 2);
     // Twice in one entry.
     assert_eq!(
@@ -1305,9 +1398,9 @@ fn a_commitment_appears_once_on_the_ledger() {
         .code(),
         "duplicate_commitment"
     );
-    // Again in a later entry (the one the account was opened under).
+    // Again in a later entry (the one the account was issued, so opened, under).
     assert_eq!(
-        c.transfer_legs(TransferKind::Issue, Uuid::nil(), vec![leg(f, h1, 100)])
+        c.transfer_legs(TransferKind::TopUp, Uuid::nil(), vec![leg(f, h1, 100)])
             .unwrap_err()
             .code(),
         "duplicate_commitment"
@@ -1329,7 +1422,7 @@ fn a_commitment_appears_once_on_the_ledger() {
     // A commitment used by an applied-and-undone entry is free again.
     let before = c.state.clone();
     let e = c.signed(Body::Transfer {
-        kind: TransferKind::Issue,
+        kind: TransferKind::TopUp,
         category: None,
         reference: Uuid::nil(),
         legs: vec![leg(f, h2, 100)],
@@ -1352,7 +1445,7 @@ fn a_commitment_appears_once_on_the_ledger() {
     c.state.undo(undo);
     assert_eq!(c.state, before);
     c.push_signed(e).unwrap();
-    assert_eq!(bal(&c, &house), 100);
+    assert_eq!(bal(&c, &house), 200);
     // Fresh commitments of the same voucher are all different.
     c.transfer(TransferKind::Redeem, voucher, provider, 1)
         .unwrap();
@@ -1392,8 +1485,7 @@ fn a_deposit_correction_takes_back_at_most_what_that_deposit_brought_into_that_f
         .unwrap();
     let dep3 = c.last_id();
     let voucher = Uuid::new_v4();
-    c.open(voucher, AccountKind::Voucher, fund, Uuid::nil())
-        .unwrap();
+    c.voucher(voucher);
     c.transfer(TransferKind::Issue, fund, voucher, 30_000)
         .unwrap();
     let issue = c.last_id();
@@ -1633,7 +1725,7 @@ fn a_public_replay_refuses_a_pool_going_negative_and_checks_what_it_can() {
     let mut c = Chain::new();
     let (fund, voucher, provider) = c.world(100_000, 25_000);
     let v2 = Uuid::new_v4();
-    c.open(v2, AccountKind::Voucher, fund, Uuid::nil()).unwrap();
+    c.voucher(v2);
     c.transfer(TransferKind::Issue, fund, v2, 10_000).unwrap();
     c.transfer(TransferKind::Redeem, voucher, provider, 5_000)
         .unwrap();
@@ -1848,7 +1940,7 @@ proptest! {
         let providers: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
         for f in funds { c.open(f, AccountKind::Fund, Uuid::nil(), Uuid::nil()).unwrap(); }
         for i in 0..4 {
-            c.open(vouchers[i], AccountKind::Voucher, funds[i / 2], Uuid::nil()).unwrap();
+            c.voucher(vouchers[i]);
             c.open(providers[i], AccountKind::Provider, funds[i / 2], Uuid::new_v4()).unwrap();
         }
         let mut m_ext = 0i64;
@@ -1938,19 +2030,19 @@ proptest! {
                     (ok, r)
                 }
                 Op::Block(v) => {
-                    let ok = !closed[v];
+                    let ok = issued[v] && !closed[v];
                     let r = c.set_status(vouchers[v], AccountStatus::Blocked);
                     if ok { blocked[v] = true; }
                     (ok, r)
                 }
                 Op::Reissue(v) => {
-                    let ok = !closed[v];
+                    let ok = issued[v] && !closed[v];
                     let r = c.set_status(vouchers[v], AccountStatus::Active);
                     if ok { blocked[v] = false; }
                     (ok, r)
                 }
                 Op::Close(v) => {
-                    let ok = !closed[v] && m_v[v] == 0;
+                    let ok = issued[v] && !closed[v] && m_v[v] == 0;
                     let r = c.set_status(vouchers[v], AccountStatus::Closed);
                     if ok { closed[v] = true; }
                     (ok, r)
@@ -1962,7 +2054,9 @@ proptest! {
                 prop_assert!(a.kind == AccountKind::External || a.balance.0 >= 0, "{} negative", id);
             }
             for i in 0..4 {
-                prop_assert_eq!(bal(&c, &vouchers[i]), m_v[i]);
+                // A voucher exists from its issue on.
+                prop_assert_eq!(c.state.account(&vouchers[i]).is_some(), issued[i]);
+                prop_assert_eq!(c.state.account(&vouchers[i]).map_or(0, |a| a.balance.0), m_v[i]);
                 prop_assert_eq!(bal(&c, &providers[i]), m_p[i]);
             }
             for i in 0..2 { prop_assert_eq!(bal(&c, &funds[i]), m_fund[i]); }
@@ -1977,8 +2071,10 @@ proptest! {
         let public = replay_public(&c.entries);
         assert_public_matches(&c.state, &public);
         for f in 0..2 {
-            let pool = public.account(&pool_id(&funds[f])).unwrap().balance.0;
-            prop_assert_eq!(pool, m_v[2 * f] + m_v[2 * f + 1]);
+            let pool = public.account(&pool_id(&funds[f])).map(|p| p.balance.0);
+            // A fund's pool exists from its first issue on.
+            let expected = (issued[2 * f] || issued[2 * f + 1]).then(|| m_v[2 * f] + m_v[2 * f + 1]);
+            prop_assert_eq!(pool, expected);
         }
     }
 }

@@ -27,12 +27,18 @@ impl LedgerState {
         else {
             return Err(Rejection::InvalidTransfer("not a transfer"));
         };
+        // An issue funds (and may open) vouchers, which are only ever named by commitments.
+        if *kind == TransferKind::Issue && legs.iter().any(|l| !l.credit.is_voucher()) {
+            return Err(Rejection::InvalidAccount(
+                "an issue credits a voucher, named by a commitment",
+            ));
+        }
         let flows = legs
             .iter()
             .map(|l| self.resolve_leg(l))
             .collect::<Result<Vec<Flow>, Rejection>>()?;
         let (changed, correction) =
-            self.check_transfer(*kind, *category, reference, &flows, attachment)?;
+            self.check_transfer(entry.index, *kind, *category, reference, &flows, attachment)?;
         if *kind == TransferKind::Reverse {
             let t = self
                 .transfers
@@ -140,6 +146,7 @@ impl LedgerState {
     #[allow(clippy::type_complexity)]
     fn check_transfer(
         &self,
+        index: u64,
         kind: TransferKind,
         category: Option<Category>,
         reference: &Uuid,
@@ -243,7 +250,13 @@ impl LedgerState {
                 return Err(Rejection::InvalidTransfer("amounts must be positive"));
             }
             let d = self.current(&changed, &leg.debit)?;
-            let c = self.current(&changed, &leg.credit)?;
+            let c = match self.current(&changed, &leg.credit) {
+                // An issue opens the voucher it funds (in a public replay: its fund's pool).
+                Err(Rejection::UnknownAccount(_)) if kind == T::Issue => {
+                    self.new_voucher(index, &leg.credit, &leg.debit)?
+                }
+                other => other?,
+            };
             for (id, a) in [(leg.debit, &d), (leg.credit, &c)] {
                 if a.status == AccountStatus::Closed {
                     return Err(Rejection::Closed(id));
@@ -274,15 +287,10 @@ impl LedgerState {
             let mut c = c;
             match kind {
                 // Several legs of one issue may fund one voucher (a household's pooled voucher
-                // gets a leg per child); an earlier entry may not have issued it.
-                T::Issue => {
-                    if !self.public && self.accounts.get(&leg.credit).is_some_and(|a| a.issued) {
-                        return Err(Rejection::AlreadyIssued(leg.credit));
-                    }
-                    c.issued = true;
-                }
-                T::TopUp if !c.issued => {
-                    return Err(Rejection::InvalidTransfer("top-up before issue"));
+                // gets a leg per child); an earlier entry may not have issued (opened) it. A
+                // fund's pool takes any number of issues.
+                T::Issue if !self.public && self.accounts.contains_key(&leg.credit) => {
+                    return Err(Rejection::AlreadyIssued(leg.credit));
                 }
                 T::Redeem | T::DirectPayment => {
                     if d.status == AccountStatus::Blocked {
@@ -327,6 +335,28 @@ impl LedgerState {
             ));
         }
         Ok((changed, correction))
+    }
+
+    /// The voucher account an issue leg opens: fresh, in the fund the leg debits. (Whether the
+    /// debit is a fund is the path rule's to check.)
+    fn new_voucher(&self, index: u64, id: &Uuid, fund: &Uuid) -> Result<Account, Rejection> {
+        if id.is_nil() {
+            return Err(Rejection::InvalidAccount("nil account id"));
+        }
+        if !self.public && self.pool_ids.contains_key(id) {
+            return Err(Rejection::InvalidAccount(
+                "this id stands for a fund's vouchers in the public audit",
+            ));
+        }
+        Ok(Account {
+            kind: AccountKind::Voucher,
+            flags: FLAG_NO_NEGATIVE,
+            fund: *fund,
+            party: Uuid::nil(),
+            status: AccountStatus::Active,
+            balance: Cents::ZERO,
+            opened_at: index,
+        })
     }
 
     fn current(&self, changed: &[(Uuid, Account)], id: &Uuid) -> Result<Account, Rejection> {

@@ -1,4 +1,5 @@
-//! Issuing a voucher: open its account, move the budget from the fund, sign its token.
+//! Issuing a voucher: move the budget from the fund to a new voucher account (the issue opens
+//! it), sign its token.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,7 @@ use uuid::Uuid;
 
 use super::common::sign_token;
 use crate::core::accounts::Rejection;
-use crate::core::entry::{AccountKind, AccountRef, Body, FLAG_NO_NEGATIVE, Leg, TransferKind};
+use crate::core::entry::{AccountRef, Body, Leg, MAX_LEGS, TransferKind};
 use crate::core::money::Cents;
 use crate::core::role::Role;
 use crate::core::voucher::Pooling;
@@ -16,6 +17,7 @@ use crate::service::error::{Conflict, Invalid, Missing, Rule};
 use crate::service::idempotency::{self, Answer};
 use crate::service::{Actor, Error, Input, Result, Services, funds, households, positive_amount};
 use crate::store::Change;
+use crate::store::funds::FundRow;
 use crate::store::vouchers::VoucherRow;
 
 /// What to issue.
@@ -110,13 +112,34 @@ async fn issue_once(
     id: Uuid,
     key_row: Option<Change>,
 ) -> Result<Issued> {
+    let fund = funds::get(svc, fund_id).await?;
+    funds::ensure_open(svc, &fund)?;
+    let prepared = prepare(svc, &fund, &req, id).await?;
+    book(svc, &fund, vec![prepared], key_row)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::bug("an issue booked nothing"))
+}
+
+/// A voucher ready to be booked: its row, its answer (without its entry index yet) and the
+/// legs that fund it.
+#[derive(Clone)]
+struct Prepared {
+    row: VoucherRow,
+    issued: Issued,
+    legs: Vec<Leg>,
+    amount: Cents,
+}
+
+/// Checks who a voucher is for, works out its amount and legs, and signs its token; books
+/// nothing.
+async fn prepare(svc: &Services, fund: &FundRow, req: &IssueRequest, id: Uuid) -> Result<Prepared> {
+    let fund_id = fund.id;
     let target = match (req.child_id, req.household_id) {
         (Some(c), None) => IssueFor::Child(c),
         (None, Some(h)) => IssueFor::Household(h),
         _ => return Err(Invalid::ChildOrHousehold.into()),
     };
-    let fund = funds::get(svc, fund_id).await?;
-    funds::ensure_open(svc, &fund)?;
     let period = fund.period();
     let (household_id, child_id, eligible_children) = match (target, fund.pooling) {
         (IssueFor::Child(child_id), Pooling::Child) => {
@@ -184,36 +207,56 @@ async fn issue_once(
         generation: 0,
     };
     let legs = issue_legs(fund_id, account, amount, eligible_children)?;
+    Ok(Prepared {
+        row,
+        issued: Issued {
+            id,
+            token,
+            balance_cents: amount.0,
+            expires_at: fund.valid_until,
+            categories: fund.categories.names(),
+            parent_link: households::parent_link(svc, &household),
+            fund_id,
+            household_id,
+            child_id,
+            entry_index: 0,
+        },
+        legs,
+        amount,
+    })
+}
+
+/// Books vouchers in one `issue` entry, which opens their accounts: each voucher's legs in
+/// shuffled order among the others', so that the public cannot tell which legs belong together
+/// (a household's pooled voucher has a leg per child). No other entry belongs to a new voucher.
+async fn book(
+    svc: &Services,
+    fund: &FundRow,
+    batch: Vec<Prepared>,
+    key_row: Option<Change>,
+) -> Result<Vec<Issued>> {
     let pooled = fund.pooling == Pooling::Household;
+    let mut legs: Vec<Leg> = batch.iter().flat_map(|p| p.legs.iter().cloned()).collect();
+    shuffle(&mut legs)?;
+    let at = svc.now();
+    let changes: Vec<Change> = std::iter::once(Change::FundStillOpen { id: fund.id })
+        .chain(batch.iter().map(|p| Change::InsertVoucher {
+            voucher: p.row.clone(),
+            at,
+        }))
+        .chain(key_row)
+        .collect();
     let appended = svc
         .ledger()
         .submit(Command {
-            entries: vec![
-                Draft::new(Body::OpenAccount {
-                    account: AccountRef::Voucher(account),
-                    kind: AccountKind::Voucher,
-                    flags: FLAG_NO_NEGATIVE,
-                    fund: fund_id,
-                    party: Uuid::nil(),
-                }),
-                Draft::new(Body::Transfer {
-                    kind: TransferKind::Issue,
-                    category: None,
-                    reference: Uuid::nil(),
-                    legs,
-                    attachment: Vec::new(),
-                }),
-            ],
-            changes: [
-                Change::FundStillOpen { id: fund_id },
-                Change::InsertVoucher {
-                    voucher: row,
-                    at: svc.now(),
-                },
-            ]
-            .into_iter()
-            .chain(key_row)
-            .collect(),
+            entries: vec![Draft::new(Body::Transfer {
+                kind: TransferKind::Issue,
+                category: None,
+                reference: Uuid::nil(),
+                legs,
+                attachment: Vec::new(),
+            })],
+            changes,
         })
         .await
         .map_err(|e| match e {
@@ -225,21 +268,28 @@ async fn issue_once(
         })?;
     let entry_index = appended
         .indexes
-        .get(1)
+        .first()
         .copied()
         .ok_or_else(|| Error::bug("the issue entry is missing"))?;
-    Ok(Issued {
-        id,
-        token,
-        balance_cents: amount.0,
-        expires_at: fund.valid_until,
-        categories: fund.categories.names(),
-        parent_link: households::parent_link(svc, &household),
-        fund_id,
-        household_id,
-        child_id,
-        entry_index,
-    })
+    Ok(batch
+        .into_iter()
+        .map(|p| Issued {
+            entry_index,
+            ..p.issued
+        })
+        .collect())
+}
+
+/// Shuffles in place (Fisher–Yates) with the operating system's randomness.
+fn shuffle<T>(items: &mut [T]) -> Result<()> {
+    for i in (1..items.len()).rev() {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|_| Error::bug("no randomness to shuffle with"))?;
+        // The bias of a 64-bit modulo over at most a few thousand items is negligible.
+        let j = (u64::from_be_bytes(b) % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+    Ok(())
 }
 
 /// The legs of an issue: one per child the voucher is for, each to its own fresh commitment
@@ -266,13 +316,13 @@ async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
     };
     let fund = funds::get(svc, v.fund_id).await?;
     let household = households::get(svc, v.household_id).await?;
-    // The voucher's second entry is its issue (the first opened its account).
+    // The voucher's first entry is its issue, which opened its account.
     let index = svc
         .ledger()
         .state()
         .await
         .history(&v.account_id)
-        .get(1)
+        .first()
         .copied()
         .ok_or_else(|| Error::bug(format!("voucher {id} has no issue entry")))?;
     let row = svc
@@ -287,7 +337,11 @@ async fn rebuilt(svc: &Services, id: Uuid) -> Result<Option<Issued>> {
             kind: TransferKind::Issue,
             legs,
             ..
-        } => legs.iter().map(|l| l.amount.0).sum::<i64>(),
+        } => legs
+            .iter()
+            .filter(|l| l.credit.account() == Some(v.account_id))
+            .map(|l| l.amount.0)
+            .sum::<i64>(),
         _ => {
             return Err(Error::bug(format!(
                 "entry {index} is not voucher {id}'s issue"
@@ -378,33 +432,83 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
             }
         }
     }
+    // In random order, and booked together in shared entries: neither the order of the
+    // entries nor which legs share one tells the public who are siblings or how many
+    // children a household has.
+    shuffle(&mut targets)?;
     let total = targets.len();
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
+    let mut left = funds::ledger_account(svc, &fund_id).await?.balance;
+    let mut batch: Vec<(String, Prepared)> = Vec::new();
     for (done, (reference, req)) in targets.into_iter().enumerate() {
         if done > 0 && started.elapsed() >= budget {
             out.remaining = total - done;
             break;
         }
-        match issue(svc, actor, fund_id, None, Input::new(req)).await {
-            Ok(_) => out.issued += 1,
-            Err(Error::Conflict(Conflict::AlreadyIssued { .. })) => out.already += 1,
+        let prepared = match prepare(svc, &fund, &req, Uuid::new_v4()).await {
+            Ok(p) => p,
             Err(Error::Rule(Rule::ChildNotEligible { .. } | Rule::NoChildEligible { .. })) => {
                 out.not_eligible += 1;
+                continue;
             }
-            Err(Error::Rule(Rule::InsufficientFundBalance)) => {
-                out.no_money = total - done;
-                break;
+            Err(e @ (Error::Rule(_) | Error::Invalid(_) | Error::Conflict(_))) => {
+                out.failed.push((reference, e.message().into_owned()));
+                continue;
             }
+            Err(e) => return Err(e),
+        };
+        if prepared.amount > left {
+            out.no_money = total - done;
+            break;
+        }
+        let legs: usize = batch.iter().map(|(_, p)| p.legs.len()).sum();
+        if legs + prepared.legs.len() > MAX_LEGS {
+            book_batch(svc, &fund, std::mem::take(&mut batch), &mut out).await?;
+        }
+        left = Cents(left.0 - prepared.amount.0);
+        batch.push((reference, prepared));
+    }
+    book_batch(svc, &fund, batch, &mut out).await?;
+    tracing::info!(fund = %fund_id, issued = out.issued, already = out.already,
+        not_eligible = out.not_eligible, no_money = out.no_money, failed = out.failed.len(),
+        remaining = out.remaining,
+        "vouchers issued for a whole fund");
+    Ok(out)
+}
+
+/// Books a batch of a whole-fund issue in one entry; if that is refused (a voucher issued
+/// meanwhile by someone else, the fund's money spent meanwhile), books each on its own to say
+/// which.
+async fn book_batch(
+    svc: &Services,
+    fund: &FundRow,
+    batch: Vec<(String, Prepared)>,
+    out: &mut IssueSummary,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let (references, prepared): (Vec<String>, Vec<Prepared>) = batch.into_iter().unzip();
+    let copies: Vec<Prepared> = prepared.clone();
+    match book(svc, fund, prepared, None).await {
+        Ok(issued) => {
+            out.issued += issued.len();
+            return Ok(());
+        }
+        Err(Error::Conflict(_) | Error::Rule(_)) => {}
+        Err(e) => return Err(e),
+    }
+    for (reference, p) in references.into_iter().zip(copies) {
+        match book(svc, fund, vec![p], None).await {
+            Ok(_) => out.issued += 1,
+            Err(Error::Conflict(Conflict::AlreadyIssued { .. })) => out.already += 1,
+            Err(Error::Rule(Rule::InsufficientFundBalance)) => out.no_money += 1,
             Err(e @ (Error::Rule(_) | Error::Invalid(_) | Error::Conflict(_))) => {
                 out.failed.push((reference, e.message().into_owned()));
             }
             Err(e) => return Err(e),
         }
     }
-    tracing::info!(fund = %fund_id, issued = out.issued, already = out.already,
-        not_eligible = out.not_eligible, no_money = out.no_money, failed = out.failed.len(),
-        remaining = out.remaining,
-        "vouchers issued for a whole fund");
-    Ok(out)
+    Ok(())
 }
