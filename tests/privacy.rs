@@ -340,6 +340,7 @@ async fn a_whole_fund_is_issued_in_shared_shuffled_entries(db: &common::TestDb) 
         .collect();
     assert_eq!(entries.len(), 2, "one entry per 255 legs at most");
     let mut legs_seen = 0;
+    let mut sizes = Vec::new();
     let mut seen = HashSet::new();
     for (_, _, v) in &entries {
         assert_eq!(v["body"]["transfer_kind"], "issue", "{v}");
@@ -352,8 +353,12 @@ async fn a_whole_fund_is_issued_in_shared_shuffled_entries(db: &common::TestDb) 
             assert!(seen.insert(l["credit_commitment"].as_str().unwrap().to_owned()));
         }
         legs_seen += legs.len();
+        sizes.push(legs.len());
     }
     assert_eq!(legs_seen, 261);
+    // Spread evenly: no entry is left with a household or two on its own.
+    let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+    assert!(max - min <= 3, "{sizes:?}");
 
     // Privately (through the openings): every voucher is opened by one of these entries and
     // holds its household's children's amounts; households' legs are mixed within an entry.

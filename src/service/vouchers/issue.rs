@@ -440,7 +440,7 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
     let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
     let mut left = funds::ledger_account(svc, &fund_id).await?.balance;
-    let mut batch: Vec<(String, Prepared)> = Vec::new();
+    let mut ready: Vec<(String, Prepared)> = Vec::new();
     for (done, (reference, req)) in targets.into_iter().enumerate() {
         if done > 0 && started.elapsed() >= budget {
             out.remaining = total - done;
@@ -462,19 +462,47 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
             out.no_money = total - done;
             break;
         }
-        let legs: usize = batch.iter().map(|(_, p)| p.legs.len()).sum();
-        if legs + prepared.legs.len() > MAX_LEGS {
-            book_batch(svc, &fund, std::mem::take(&mut batch), &mut out).await?;
-        }
         left = Cents(left.0 - prepared.amount.0);
-        batch.push((reference, prepared));
+        ready.push((reference, prepared));
     }
-    book_batch(svc, &fund, batch, &mut out).await?;
+    for batch in spread(ready) {
+        book_batch(svc, &fund, batch, &mut out).await?;
+    }
     tracing::info!(fund = %fund_id, issued = out.issued, already = out.already,
         not_eligible = out.not_eligible, no_money = out.no_money, failed = out.failed.len(),
         remaining = out.remaining,
         "vouchers issued for a whole fund");
     Ok(out)
+}
+
+/// Spreads vouchers (in their shuffled order) over as few entries as hold their legs, with as
+/// many legs in each as can be, so that no entry holds one household alone when there are more.
+fn spread(ready: Vec<(String, Prepared)>) -> Vec<Vec<(String, Prepared)>> {
+    let legs: usize = ready.iter().map(|(_, p)| p.legs.len()).sum();
+    let entries = legs.div_ceil(MAX_LEGS).max(1);
+    let mut batches: Vec<(usize, Vec<(String, Prepared)>)> =
+        (0..entries).map(|_| (0, Vec::new())).collect();
+    for (reference, p) in ready {
+        let n = p.legs.len();
+        // The emptiest entry that still has room; a new one if none has.
+        let slot = batches
+            .iter()
+            .enumerate()
+            .filter(|(_, (count, _))| count + n <= MAX_LEGS)
+            .min_by_key(|(_, (count, _))| *count)
+            .map(|(i, _)| i);
+        let i = slot.unwrap_or_else(|| {
+            batches.push((0, Vec::new()));
+            batches.len() - 1
+        });
+        batches[i].0 += n;
+        batches[i].1.push((reference, p));
+    }
+    batches
+        .into_iter()
+        .map(|(_, b)| b)
+        .filter(|b| !b.is_empty())
+        .collect()
 }
 
 /// Books a batch of a whole-fund issue in one entry; if that is refused (a voucher issued
