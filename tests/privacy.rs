@@ -54,9 +54,10 @@ const KINDS: [&str; 6] = [
 ];
 
 /// The field values of an entry's JSON view that could tie entries together: every value in
-/// the body (accounts, commitments, references, amounts), its time and the signer's key id.
-/// Left out: what is unique to each entry by construction (index, id, bytes, leaf hash) and
-/// the kind fields above.
+/// the body (accounts, commitments, amounts), its time, the signer's key id, and its entry id
+/// together with any reference to an entry id (named `entry=` both, so that a reference ties
+/// the referring entry to the one it names). Left out: what is unique to each entry by
+/// construction (index, bytes, leaf hash) and the kind fields above.
 fn values(view: &Value) -> BTreeSet<String> {
     fn walk(path: &str, v: &Value, out: &mut BTreeSet<String>) {
         match v {
@@ -64,6 +65,9 @@ fn values(view: &Value) -> BTreeSet<String> {
             Value::Array(a) => a.iter().for_each(|v| walk(path, v, out)),
             Value::Null => {}
             _ if KINDS.contains(&path) => {}
+            other if path == "reference" => {
+                out.insert(format!("entry={other}"));
+            }
             other => {
                 out.insert(format!("{path}={other}"));
             }
@@ -71,6 +75,8 @@ fn values(view: &Value) -> BTreeSet<String> {
     }
     let mut out = BTreeSet::new();
     walk("body", &view["body"], &mut out);
+    assert!(view["id"].is_string(), "an entry has an id");
+    out.insert(format!("entry={}", view["id"]));
     out.insert(format!("time={}", view["time"]));
     out.insert(format!("key_id={}", view["key_id"]));
     assert!(!view["time"].is_null(), "an entry has a time");
@@ -92,13 +98,27 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
     let app = TestApp::with_clock(db, &clock).await;
     let w = app.world_with(tick).await;
     // Three payments with each voucher, the same amounts for both.
+    let mut redemptions: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     for cents in [1_000, 2_500, 4_000] {
         for i in 0..2 {
             tick();
             let r = app.redeem(&w.token(i), &w.cashier, cents, "sport").await;
             assert_eq!(r.status, 201, "{}", r.text);
+            redemptions[i].push(r.json()["id"].as_str().unwrap().to_owned());
         }
     }
+    // Voucher 1's first payment is reversed: the one link the ledger makes on purpose (a
+    // reversal names the payment it mirrors).
+    tick();
+    let reversed = redemptions[1][0].clone();
+    let r = app
+        .post(
+            &format!("/api/v1/redemptions/{reversed}/reverse"),
+            Some(&w.manager),
+            json!({"reason": "dubbel geboekt"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let old_token = w.token(0);
     // Voucher 0: a top-up, a block and a reissue.
     let v0 = w.voucher_id(0);
@@ -203,8 +223,8 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
             .collect()
     };
     // Voucher 0: its issue, three payments, a top-up, a block and a reissue; voucher 1: its
-    // issue and three payments. The issue opens the account: no other entry of its own.
-    assert_eq!((mine[0].len(), mine[1].len()), (7, 4), "{mine:?}");
+    // issue, three payments and a reversal. The issue opens the account: no other entry.
+    assert_eq!((mine[0].len(), mine[1].len()), (7, 5), "{mine:?}");
     let per_voucher: Vec<Vec<BTreeSet<String>>> = mine
         .iter()
         .map(|set| {
@@ -217,6 +237,7 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
         .collect();
     // A value carried by two or more of one voucher's entries must also be carried by the
     // other voucher's entries: then it says nothing about which child it is.
+    let mut link_seen = false;
     for (me, other) in [(0, 1), (1, 0)] {
         let mut count: BTreeMap<&String, usize> = BTreeMap::new();
         for vals in &per_voucher[me] {
@@ -226,6 +247,12 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
         }
         let theirs: BTreeSet<&String> = per_voucher[other].iter().flatten().collect();
         for (v, n) in count {
+            // The one link allowed: the reversal and the payment it reverses.
+            if *v == format!("entry={}", json!(reversed)) {
+                assert_eq!((me, n), (1, 2), "only the reversal refers to the payment");
+                link_seen = true;
+                continue;
+            }
             if n >= 2 {
                 assert!(
                     theirs.contains(v),
@@ -234,6 +261,7 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
             }
         }
     }
+    assert!(link_seen, "the reversal names the payment it reverses");
     // Every commitment is fresh: no 32-byte commitment appears twice on the ledger.
     let mut seen = HashSet::new();
     let commitment = regex::Regex::new(r#""[a-z_]*commitment":"([0-9a-f]{64})""#).expect("regex");
