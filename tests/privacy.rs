@@ -100,11 +100,11 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
     // Three payments with each voucher, the same amounts for both.
     let mut redemptions: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     for cents in [1_000, 2_500, 4_000] {
-        for i in 0..2 {
+        for (i, ids) in redemptions.iter_mut().enumerate() {
             tick();
             let r = app.redeem(&w.token(i), &w.cashier, cents, "sport").await;
             assert_eq!(r.status, 201, "{}", r.text);
-            redemptions[i].push(r.json()["id"].as_str().unwrap().to_owned());
+            ids.push(r.json()["id"].as_str().unwrap().to_owned());
         }
     }
     // Voucher 1's first payment is reversed: the one link the ledger makes on purpose (a
