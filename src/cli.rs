@@ -794,6 +794,7 @@ pub fn read_export(path: &Path) -> anyhow::Result<LedgerData> {
                 Ok((size, c.note))
             })
             .collect::<anyhow::Result<_>>()?,
+        records: None,
     })
 }
 
@@ -954,6 +955,7 @@ async fn public_data(base: &str) -> anyhow::Result<LedgerData> {
         orphan_openings: Vec::new(),
         stored_hashes: None,
         checkpoints: vec![(i64::try_from(size)?, note)],
+        records: None,
     })
 }
 

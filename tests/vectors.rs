@@ -466,6 +466,7 @@ fn ledger_data(v: &Vectors, full: bool) -> LedgerData {
                 .collect(),
         ),
         checkpoints: vec![(v.checkpoint.size as i64, v.note.clone())],
+        records: None,
     }
 }
 

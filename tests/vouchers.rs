@@ -1509,7 +1509,15 @@ async fn a_wrong_deposit_is_corrected_but_never_by_more_than_it_brought(db: &com
     assert_eq!(r.json()["fund_balance_cents"], balance - 1_000_000);
     // Not a deposit, or not one into this fund, or no entry at all: unknown_deposit.
     let issue_index = w.vouchers[0]["entry_index"].as_i64().unwrap();
-    for i in [issue_index, 0, 1_000_000_000, -1] {
+    // A negative index is no index at all: a malformed field.
+    let r = correct(fund.clone(), -1, 1, w.finance.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "invalid_field"),
+        "{}",
+        r.text
+    );
+    for i in [issue_index, 0, 1_000_000_000] {
         let r = correct(fund.clone(), i, 1, w.finance.clone()).await;
         assert_eq!(
             (r.status.as_u16(), r.code().as_str()),
@@ -1616,3 +1624,115 @@ on_both_backends!(
     no_personal_data_ever_reaches_the_ledger_and_erasure_keeps_it_verifiable,
     a_parent_link_opens_only_its_own_vouchers_and_qr_codes_decode,
 );
+
+/// A full audit of a database reconciles the service's records with the ledger: a token
+/// relinked to another voucher's account, a redemption's amount, token key or generation
+/// changed, or a redemption row removed, is found and named.
+async fn the_full_audit_reconciles_the_services_records_with_the_ledger(db: &common::TestDb) {
+    let app = TestApp::new(db).await;
+    let w = app.world().await;
+    let mut index = Vec::new();
+    for i in 0..2 {
+        let r = app.redeem(&w.token(i), &w.cashier, 1_000, "sport").await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        index.push(r.json()["entry_index"].as_u64().unwrap());
+    }
+    let full = app.audit().await;
+    assert_eq!(full.reconciled, Some((2, 2)), "{}", full.summary());
+    assert!(
+        full.summary().contains("records reconciled"),
+        "{}",
+        full.summary()
+    );
+    let exec = |sql: &'static str| {
+        let store = app.store.clone();
+        async move {
+            kindpakket::with_db!(store.db(), |p| {
+                sqlx::raw_sql(sql).execute(p).await.unwrap();
+            });
+        }
+    };
+    let audit = || async {
+        let data = app.store.ledger_data().await.unwrap();
+        kindpakket::core::audit::audit(&data, None)
+            .map(|r| r.summary())
+            .unwrap_err()
+            .to_string()
+    };
+    // Someone with write access swaps two vouchers' ledger accounts: each token now spends
+    // the other child's money. Their earlier payments no longer fit.
+    let mut accounts = Vec::new();
+    for i in 0..2 {
+        let v = app
+            .store
+            .voucher(w.voucher_id(i).parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        accounts.push((
+            sql_uuid(&app, &v.id.to_string()),
+            sql_uuid(&app, &v.account_id.to_string()),
+        ));
+    }
+    let set = |voucher: &str, account: &str| -> &'static str {
+        Box::leak(
+            format!("UPDATE vouchers SET account_id = {account} WHERE id = {voucher}")
+                .into_boxed_str(),
+        )
+    };
+    let spare = sql_uuid(&app, &uuid::Uuid::new_v4().to_string());
+    let ((id0, acc0), (id1, acc1)) = (accounts[0].clone(), accounts[1].clone());
+    exec(set(&id0, &spare)).await;
+    exec(set(&id1, &acc0)).await;
+    exec(set(&id0, &acc1)).await;
+    let f = audit().await;
+    assert!(
+        f.starts_with(&format!("entry {}:", index[0])) && f.contains("as recorded"),
+        "{f}"
+    );
+    exec(set(&id0, &spare)).await;
+    exec(set(&id1, &acc1)).await;
+    exec(set(&id0, &acc0)).await;
+    assert_eq!(app.audit().await.reconciled, Some((2, 2)));
+    // An amount, a token generation, a token key changed; a row removed.
+    for (tamper, undo, says) in [
+        (
+            "UPDATE redemptions SET amount_cents = amount_cents + 1",
+            "UPDATE redemptions SET amount_cents = amount_cents - 1",
+            "as recorded",
+        ),
+        (
+            "UPDATE redemptions SET token_generation = 3",
+            "UPDATE redemptions SET token_generation = 0",
+            "generation 3",
+        ),
+        (
+            "UPDATE redemptions SET token_key_id = token_digest",
+            "UPDATE redemptions SET token_key_id = (SELECT token_key_id FROM vouchers v WHERE v.id = redemptions.voucher_id)",
+            "key",
+        ),
+    ] {
+        exec(tamper).await;
+        let f = audit().await;
+        assert!(
+            f.starts_with(&format!("entry {}:", index[0])) && f.contains(says),
+            "{tamper}: {f}"
+        );
+        exec(undo).await;
+        assert_eq!(app.audit().await.reconciled, Some((2, 2)), "{undo}");
+    }
+    exec("DELETE FROM redemptions").await;
+    let f = audit().await;
+    assert!(f.contains("not recorded by the service"), "{f}");
+}
+
+/// A uuid as a literal in this backend's SQL.
+fn sql_uuid(app: &TestApp, id: &str) -> String {
+    if app.store.is_sqlite() {
+        format!("X'{}'", id.replace('-', ""))
+    } else {
+        format!("'{id}'")
+    }
+}
+
+on_both_backends!(the_full_audit_reconciles_the_services_records_with_the_ledger);

@@ -66,6 +66,9 @@ pub struct LedgerData {
     pub stored_hashes: Option<Vec<(i64, Hash)>>,
     /// Stored checkpoints `(size column, signed note)`.
     pub checkpoints: Vec<(i64, String)>,
+    /// The service's records of vouchers and redemptions, when verifying a database: a full
+    /// audit reconciles them with the ledger ([`reconcile`]).
+    pub records: Option<Records>,
 }
 
 /// The first problem found, naming the entry (or checkpoint) it concerns.
@@ -116,6 +119,9 @@ pub struct AuditReport {
     pub balances: BTreeMap<&'static str, Cents>,
     /// The replayed state.
     pub state: LedgerState,
+    /// Vouchers and redemptions of the service's records reconciled with the ledger (a full
+    /// audit of a database).
+    pub reconciled: Option<(usize, usize)>,
 }
 
 impl AuditReport {
@@ -137,8 +143,15 @@ impl AuditReport {
                 self.commitments
             )
         };
+        let records = match self.reconciled {
+            Some((vouchers, redemptions)) => format!(
+                "; the service's records reconciled: {vouchers} vouchers, {redemptions} \
+                 redemptions and direct payments (accounts, amounts, token key and generation)"
+            ),
+            None => String::new(),
+        };
         format!(
-            "ok, {which}: {} entries, {} entry signatures, {} redemptions, {} checkpoints verified; root {} ; balances in cents: {}; sum 0",
+            "ok, {which}: {} entries, {} entry signatures, {} redemptions, {} checkpoints verified; root {} ; balances in cents: {}; sum 0{records}",
             self.size,
             self.signatures,
             self.redemptions,
@@ -323,7 +336,7 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
             .checked_add(a.balance)
             .ok_or_else(|| AuditFailure::Ledger("balance totals overflow".into()))?;
     }
-    Ok(AuditReport {
+    let mut report = AuditReport {
         origin,
         size,
         root: roots[size as usize],
@@ -334,7 +347,12 @@ pub fn audit(data: &LedgerData, trusted: Option<&Vkey>) -> Result<AuditReport, A
         commitments,
         balances,
         state,
-    })
+        reconciled: None,
+    };
+    if full && let Some(records) = &data.records {
+        report.reconciled = Some(reconcile(&report, records)?);
+    }
+    Ok(report)
 }
 
 /// Checks one row and applies it; returns its signature check, whether it is a redemption and
@@ -461,6 +479,167 @@ fn check_stored_hashes(stored: &[(i64, Hash)], expected: &[Hash]) -> Result<(), 
     Ok(())
 }
 
+/// One voucher as the service records it (off the ledger).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoucherRecord {
+    /// The voucher id (the one in its token).
+    pub id: Uuid,
+    /// Its ledger account.
+    pub account: Uuid,
+    /// Its fund.
+    pub fund: Uuid,
+    /// Its current token generation.
+    pub generation: i64,
+}
+
+/// One redemption or direct payment as the service records it (off the ledger).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionRecord {
+    /// Its id, which is its ledger entry's id.
+    pub id: Uuid,
+    /// Its ledger entry's index.
+    pub entry_index: i64,
+    /// A direct payment (no token) rather than a redemption.
+    pub direct: bool,
+    /// The voucher it was charged to.
+    pub voucher: Uuid,
+    /// The provider's ledger account for the fund (none if the approval row is missing).
+    pub provider_account: Option<Uuid>,
+    /// Amount.
+    pub amount_cents: i64,
+    /// Category name.
+    pub category: String,
+    /// Key id of the token that authorised it (redemptions only).
+    pub token_key_id: Option<Vec<u8>>,
+    /// Generation of that token (redemptions only).
+    pub token_generation: Option<i64>,
+}
+
+/// The service's own records of vouchers and redemptions, which a database audit reconciles
+/// with the replayed ledger ([`reconcile`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Records {
+    /// Every voucher.
+    pub vouchers: Vec<VoucherRecord>,
+    /// Every redemption and direct payment.
+    pub redemptions: Vec<RedemptionRecord>,
+}
+
+/// Reconciles the service's records with a full audit's replay: every voucher's ledger account
+/// is a voucher of its fund, used by no other voucher; every redemption and direct payment on
+/// the ledger has exactly one record, and each record matches its entry (index, kind,
+/// category, amount, the voucher's account debited, the provider's account credited); a
+/// redemption was authorised by a token of a voucher key the ledger had added before it, of a
+/// generation the voucher has had. Returns the number of vouchers and redemptions reconciled.
+pub fn reconcile(report: &AuditReport, records: &Records) -> Result<(usize, usize), AuditFailure> {
+    use std::collections::{HashMap, HashSet};
+    let ledger = |m: String| AuditFailure::Ledger(m);
+    if !report.full {
+        return Err(ledger(
+            "the service's records are reconciled in a full audit only".into(),
+        ));
+    }
+    let state = &report.state;
+    let mut vouchers: HashMap<Uuid, &VoucherRecord> = HashMap::new();
+    let mut accounts = HashSet::new();
+    for v in &records.vouchers {
+        let ok = state
+            .account(&v.account)
+            .is_some_and(|a| a.kind == AccountKind::Voucher && a.fund == v.fund);
+        if !ok {
+            return Err(ledger(format!(
+                "voucher {}: its ledger account {} is not a voucher of its fund on the ledger",
+                v.id, v.account
+            )));
+        }
+        if !accounts.insert(v.account) {
+            return Err(ledger(format!(
+                "voucher {}: its ledger account {} belongs to another voucher too",
+                v.id, v.account
+            )));
+        }
+        vouchers.insert(v.id, v);
+    }
+    let mut seen = HashSet::new();
+    for r in &records.redemptions {
+        let index = u64::try_from(r.entry_index).unwrap_or(u64::MAX);
+        let bad = |reason: String| AuditFailure::Entry { index, reason };
+        let t = state
+            .reversible(&r.id)
+            .filter(|t| t.index == index)
+            .ok_or_else(|| {
+                bad(format!(
+                    "redemption {} is recorded here but this entry is not it",
+                    r.id
+                ))
+            })?;
+        seen.insert(r.id);
+        let kind = if r.direct {
+            TransferKind::DirectPayment
+        } else {
+            TransferKind::Redeem
+        };
+        let v = vouchers.get(&r.voucher).ok_or_else(|| {
+            bad(format!(
+                "redemption {} names voucher {}, which is not recorded",
+                r.id, r.voucher
+            ))
+        })?;
+        let leg = match t.legs.as_slice() {
+            [leg] => leg,
+            _ => return Err(bad("a redemption has one leg".into())),
+        };
+        let matches = t.kind == kind
+            && t.category.map(|c| c.as_str()) == Some(r.category.as_str())
+            && leg.amount.0 == r.amount_cents
+            && leg.debit == v.account
+            && Some(leg.credit) == r.provider_account;
+        if !matches {
+            return Err(bad(format!(
+                "redemption {} as recorded (voucher, provider, amount, category, kind) differs \
+                 from the entry",
+                r.id
+            )));
+        }
+        match (r.direct, &r.token_key_id, r.token_generation) {
+            (true, None, None) => {}
+            (false, Some(key), Some(generation)) => {
+                let added = <[u8; 4]>::try_from(key.as_slice())
+                    .ok()
+                    .and_then(|k| state.keys(KeyPurpose::Voucher).get(&k))
+                    .map(|k| k.added_at);
+                if added.is_none_or(|at| at >= index) {
+                    return Err(bad(format!(
+                        "redemption {}: its token's key was not a voucher key on the ledger \
+                         before it",
+                        r.id
+                    )));
+                }
+                if !(0..=v.generation).contains(&generation) {
+                    return Err(bad(format!(
+                        "redemption {}: its token's generation {generation} is not one the \
+                         voucher has had",
+                        r.id
+                    )));
+                }
+            }
+            _ => {
+                return Err(bad(format!(
+                    "redemption {}: how it was authorised is missing or does not fit its kind",
+                    r.id
+                )));
+            }
+        }
+    }
+    if let Some((id, t)) = state.reversibles().find(|(id, _)| !seen.contains(*id)) {
+        return Err(AuditFailure::Entry {
+            index: t.index,
+            reason: format!("redemption {id} is on the ledger but not recorded by the service"),
+        });
+    }
+    Ok((records.vouchers.len(), records.redemptions.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +697,7 @@ mod tests {
                     .collect(),
             ),
             checkpoints,
+            records: None,
         }
     }
 

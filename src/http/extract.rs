@@ -357,6 +357,14 @@ pub fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
     d.deserialize_any(Integer)
 }
 
+/// Like [`integer`] for a count or index: a negative number is refused as out of range.
+pub fn unsigned<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = integer(d)?;
+    u64::try_from(v).map_err(|_| {
+        serde::de::Error::invalid_value(serde::de::Unexpected::Signed(v), &"a non-negative integer")
+    })
+}
+
 /// Like [`integer`] for an optional field (`null` or absent is `None`).
 pub fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     d.deserialize_option(OptionalInteger)

@@ -354,7 +354,9 @@ impl Sequencer {
         };
         let key = self.private_ledger_key(&public)?;
         let key_id = note::key_id(&self.inner.origin, &public);
-        let time_ms = (self.clock)().max(state.last_time_ms());
+        // Strictly increasing: no two entries share a time, so a time never ties two entries
+        // (say, two payments of one voucher written in one batch) together.
+        let time_ms = (self.clock)().max(state.last_time_ms().saturating_add(1));
         let mut body = draft.body.clone();
         let openings = body.seal()?;
         let signed = Entry {

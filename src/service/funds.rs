@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::error::{Conflict, Invalid, Missing, Rule};
 use super::idempotency::{self, Answer};
+use super::random::shuffle;
 use super::{Actor, Error, Input, Result, Services, positive_amount, required_text};
 use crate::core::accounts::{Account, Rejection};
 use crate::core::category::CategorySet;
@@ -276,7 +277,7 @@ pub(in crate::service) fn fund_debit_error(e: LedgerError) -> Error {
 #[derive(Debug, Clone)]
 pub struct DepositCorrection {
     /// Ledger index of the deposit that was wrong.
-    pub deposit_entry_index: i64,
+    pub deposit_entry_index: u64,
     /// How much goes back to the sponsor.
     pub amount_cents: i64,
     /// Why (kept off the ledger).
@@ -317,7 +318,7 @@ pub async fn correct_deposit(
             if fund.expired_at.is_some() {
                 return Err(Rule::FundExpired.into());
             }
-            let index = u64::try_from(req.deposit_entry_index).map_err(|_| Missing::Deposit)?;
+            let index = req.deposit_entry_index;
             // The deposit must be a deposit into this fund.
             let deposit = {
                 let size = svc2.ledger().state().await.size();
@@ -477,15 +478,34 @@ pub async fn expire(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<Expi
     }
 }
 
+/// A voucher's remaining balance as expiry legs: pieces of at most the fund's per-child amount
+/// (the last one smaller), so that a household voucher's balance does not show for how many
+/// children it was; at most [`MAX_LEGS`] pieces.
+fn expiry_pieces(balance: Cents, per_child: Cents) -> Vec<Cents> {
+    let max_legs = MAX_LEGS as i64;
+    let piece = per_child
+        .0
+        .max(1)
+        .max(balance.0 / max_legs + i64::from(balance.0 % max_legs != 0));
+    let mut left = balance.0;
+    let mut out = Vec::new();
+    while left > 0 {
+        let a = left.min(piece);
+        out.push(Cents(a));
+        left -= a;
+    }
+    out
+}
+
 async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expired> {
     let fund = get(svc, fund_id).await?;
     if fund.expired_at.is_some() {
         return Err(Conflict::AlreadyExpired.into());
     }
     let ids = svc.store().fund_voucher_accounts(fund_id).await?;
-    let (legs, to_close, returned) = {
+    let (groups, to_close, returned) = {
         let state = svc.ledger().state().await;
-        let mut legs = Vec::new();
+        let mut groups: Vec<Vec<Leg>> = Vec::new();
         let mut to_close = Vec::new();
         let mut returned = Cents::ZERO;
         for id in &ids {
@@ -496,31 +516,44 @@ async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expire
                 continue;
             }
             if acc.balance.is_positive() {
-                legs.push(Leg {
-                    debit: AccountRef::Voucher(*id),
-                    credit: AccountRef::Clear(fund_id),
-                    amount: acc.balance,
-                });
+                groups.push(
+                    expiry_pieces(acc.balance, fund.amount_per_child)
+                        .into_iter()
+                        .map(|amount| Leg {
+                            debit: AccountRef::Voucher(*id),
+                            credit: AccountRef::Clear(fund_id),
+                            amount,
+                        })
+                        .collect(),
+                );
                 returned = returned
                     .checked_add(acc.balance)
                     .ok_or_else(|| Error::bug("returned amounts overflow"))?;
             }
             to_close.push(*id);
         }
-        (legs, to_close, returned)
+        (groups, to_close, returned)
     };
-    let mut entries: Vec<Draft> = legs
-        .chunks(MAX_LEGS)
-        .map(|chunk| {
-            Draft::new(Body::Transfer {
-                kind: TransferKind::Expire,
-                category: None,
-                reference: Uuid::nil(),
-                legs: chunk.to_vec(),
-                attachment: Vec::new(),
-            })
-        })
-        .collect();
+    // Each voucher's legs stay in one entry (an expiry empties each voucher it debits); within
+    // an entry all legs are shuffled, so which legs were one voucher's is not public.
+    let mut batches: Vec<Vec<Leg>> = Vec::new();
+    for group in groups {
+        match batches.last_mut() {
+            Some(b) if b.len() + group.len() <= MAX_LEGS => b.extend(group),
+            _ => batches.push(group),
+        }
+    }
+    let mut entries: Vec<Draft> = Vec::with_capacity(batches.len() + to_close.len());
+    for mut legs in batches {
+        shuffle(&mut legs)?;
+        entries.push(Draft::new(Body::Transfer {
+            kind: TransferKind::Expire,
+            category: None,
+            reference: Uuid::nil(),
+            legs,
+            attachment: Vec::new(),
+        }));
+    }
     entries.extend(to_close.iter().map(|id| {
         Draft::new(Body::AccountState {
             account: AccountRef::Voucher(*id),
@@ -699,4 +732,27 @@ pub async fn next_year(
     }
     tracing::info!(from = %from, fund = %new.id, "next year's fund made");
     Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_pieces_are_at_most_the_per_child_amount_and_add_up() {
+        let p = |b, c| {
+            expiry_pieces(Cents(b), Cents(c))
+                .into_iter()
+                .map(|x| x.0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(p(30_000, 10_000), vec![10_000, 10_000, 10_000]);
+        assert_eq!(p(25_001, 10_000), vec![10_000, 10_000, 5_001]);
+        assert_eq!(p(1, 10_000), vec![1]);
+        assert_eq!(p(0, 10_000), Vec::<i64>::new());
+        // Never more legs than an entry holds: larger pieces instead.
+        let big = p(10_000_000, 100);
+        assert!(big.len() <= MAX_LEGS && big.iter().sum::<i64>() == 10_000_000);
+        assert_eq!(p(5, 0), vec![1; 5]);
+    }
 }

@@ -23,6 +23,7 @@ pub mod parent;
 mod password_pool;
 pub mod providers;
 pub(crate) mod qr;
+mod random;
 pub mod redemptions;
 pub mod sessions;
 mod text;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::codec::EntryIndex;
 use super::pool::{Store, StoreError, fetch_all, fetch_optional, to_i64, to_u64};
-use crate::core::audit::{EntryRow, LedgerData};
+use crate::core::audit::{EntryRow, LedgerData, Records, RedemptionRecord, VoucherRecord};
 use crate::core::merkle::Hash;
 
 /// An entry row as stored.
@@ -249,6 +249,32 @@ impl Store {
         const HASHES: &str = "SELECT idx, hash FROM ledger_hashes ORDER BY idx";
         const OPENINGS: &str = "SELECT idx, openings FROM ledger_openings ORDER BY idx";
         const CHECKPOINTS: &str = "SELECT size, note FROM ledger_checkpoints ORDER BY size";
+        const VOUCHERS: &str = "SELECT id, account_id, fund_id, CAST(generation AS BIGINT) AS generation \
+                                FROM vouchers ORDER BY id";
+        const REDEMPTIONS: &str = "SELECT r.id, CAST(r.entry_index AS BIGINT) AS entry_index, r.kind, \
+             r.voucher_id, fp.account_id AS provider_account, r.amount_cents, r.category, \
+             r.token_key_id, CAST(r.token_generation AS BIGINT) AS token_generation \
+             FROM redemptions r LEFT JOIN fund_providers fp \
+             ON fp.fund_id = r.fund_id AND fp.provider_id = r.provider_id ORDER BY r.entry_index";
+        #[derive(sqlx::FromRow)]
+        struct VoucherRec {
+            id: Uuid,
+            account_id: Uuid,
+            fund_id: Uuid,
+            generation: i64,
+        }
+        #[derive(sqlx::FromRow)]
+        struct RedemptionRec {
+            id: Uuid,
+            entry_index: i64,
+            kind: String,
+            voucher_id: Uuid,
+            provider_account: Option<Uuid>,
+            amount_cents: i64,
+            category: String,
+            token_key_id: Option<Vec<u8>>,
+            token_generation: Option<i64>,
+        }
         // One read transaction, so that a running service appending meanwhile cannot make
         // entries, hashes and checkpoints disagree (a snapshot in SQLite's WAL mode; repeatable
         // read in PostgreSQL).
@@ -262,39 +288,81 @@ impl Store {
             size: i64,
             note: String,
         }
-        let (mut entries, hashes, checkpoints, openings) = crate::with_db!(self.db(), |p| {
-            use sqlx::Connection;
-            let mut conn = p.acquire().await?;
-            let mut tx = conn.begin_with(begin).await?;
-            let mut entries: Vec<EntryRow> = Vec::new();
-            let mut after = i64::MIN;
-            loop {
+        let (mut entries, hashes, checkpoints, openings, records) =
+            crate::with_db!(self.db(), |p| {
+                use sqlx::Connection;
+                let mut conn = p.acquire().await?;
+                let mut tx = conn.begin_with(begin).await?;
+                let mut entries: Vec<EntryRow> = Vec::new();
+                let mut after = i64::MIN;
+                loop {
+                    self.count_query();
+                    let rows: Vec<Entry> = sqlx::query_as(ENTRIES)
+                        .bind(after)
+                        .bind(PAGE)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let done = (rows.len() as i64) < PAGE;
+                    for r in rows {
+                        after = r.idx;
+                        entries.push(r.into());
+                    }
+                    if done {
+                        break;
+                    }
+                }
                 self.count_query();
-                let rows: Vec<Entry> = sqlx::query_as(ENTRIES)
-                    .bind(after)
-                    .bind(PAGE)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let done = (rows.len() as i64) < PAGE;
-                for r in rows {
-                    after = r.idx;
-                    entries.push(r.into());
-                }
-                if done {
-                    break;
-                }
-            }
-            self.count_query();
-            let hashes: Vec<StoredHash> = sqlx::query_as(HASHES).fetch_all(&mut *tx).await?;
-            self.count_query();
-            let checkpoints: Vec<RawCheckpoint> =
-                sqlx::query_as(CHECKPOINTS).fetch_all(&mut *tx).await?;
-            self.count_query();
-            let openings: Vec<StoredOpenings> =
-                sqlx::query_as(OPENINGS).fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            (entries, hashes, checkpoints, openings)
-        });
+                let hashes: Vec<StoredHash> = sqlx::query_as(HASHES).fetch_all(&mut *tx).await?;
+                self.count_query();
+                let checkpoints: Vec<RawCheckpoint> =
+                    sqlx::query_as(CHECKPOINTS).fetch_all(&mut *tx).await?;
+                self.count_query();
+                let openings: Vec<StoredOpenings> =
+                    sqlx::query_as(OPENINGS).fetch_all(&mut *tx).await?;
+                // The service's own records, from the same snapshot, for the full audit to
+                // reconcile with the ledger.
+                self.count_query();
+                let vouchers: Vec<VoucherRec> =
+                    sqlx::query_as(VOUCHERS).fetch_all(&mut *tx).await?;
+                self.count_query();
+                let redemptions: Vec<RedemptionRec> =
+                    sqlx::query_as(REDEMPTIONS).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                (
+                    entries,
+                    hashes,
+                    checkpoints,
+                    openings,
+                    (vouchers, redemptions),
+                )
+            });
+        let records = Records {
+            vouchers: records
+                .0
+                .into_iter()
+                .map(|v| VoucherRecord {
+                    id: v.id,
+                    account: v.account_id,
+                    fund: v.fund_id,
+                    generation: v.generation,
+                })
+                .collect(),
+            redemptions: records
+                .1
+                .into_iter()
+                .map(|r| RedemptionRecord {
+                    id: r.id,
+                    entry_index: r.entry_index,
+                    direct: r.kind == "direct_payment",
+                    voucher: r.voucher_id,
+                    provider_account: r.provider_account,
+                    amount_cents: r.amount_cents,
+                    category: r.category,
+                    token_key_id: r.token_key_id,
+                    token_generation: r.token_generation,
+                })
+                .collect(),
+        };
         // Every entry has openings (none for an entry without commitments); a row for an index
         // that has no entry is reported by the audit.
         let mut by_index: std::collections::BTreeMap<i64, Vec<u8>> =
@@ -311,6 +379,7 @@ impl Store {
             orphan_openings: by_index.into_keys().collect(),
             stored_hashes: Some(stored_hashes),
             checkpoints: checkpoints.into_iter().map(|c| (c.size, c.note)).collect(),
+            records: Some(records),
         })
     }
 }

@@ -208,6 +208,11 @@ impl LedgerState {
         self.transfers.get(id)
     }
 
+    /// Every redemption and direct payment, by entry id.
+    pub fn reversibles(&self) -> impl Iterator<Item = (&Uuid, &ReversibleTransfer)> {
+        self.transfers.iter()
+    }
+
     /// Keys of a purpose, by key id.
     pub fn keys(&self, purpose: KeyPurpose) -> &BTreeMap<[u8; 4], KeyRecord> {
         match purpose {

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiPath, Body, Caller, IdempotencyKey, integer, optional_integer};
+use crate::http::extract::{
+    ApiPath, Body, Caller, IdempotencyKey, integer, optional_integer, unsigned,
+};
 use crate::http::state::AppState;
 use crate::service::funds::FundRow;
 use crate::service::funds::{self, Deposit, Deposited, NewFund};
@@ -176,8 +178,8 @@ pub async fn deposit(
 #[serde(deny_unknown_fields)]
 pub struct DepositCorrectionRequest {
     /// Ledger index of the deposit that was wrong.
-    #[serde(deserialize_with = "integer")]
-    pub deposit_entry_index: i64,
+    #[serde(deserialize_with = "unsigned")]
+    pub deposit_entry_index: u64,
     /// How much goes back to the sponsor, in cents.
     #[serde(deserialize_with = "integer")]
     pub amount_cents: i64,

@@ -15,6 +15,7 @@ use crate::core::voucher::Pooling;
 use crate::ledger::{Command, Draft, LedgerError};
 use crate::service::error::{Conflict, Invalid, Missing, Rule};
 use crate::service::idempotency::{self, Answer};
+use crate::service::random::shuffle;
 use crate::service::{Actor, Error, Input, Result, Services, funds, households, positive_amount};
 use crate::store::Change;
 use crate::store::funds::FundRow;
@@ -280,18 +281,6 @@ async fn book(
         .collect())
 }
 
-/// Shuffles in place (Fisher–Yates) with the operating system's randomness.
-fn shuffle<T>(items: &mut [T]) -> Result<()> {
-    for i in (1..items.len()).rev() {
-        let mut b = [0u8; 8];
-        getrandom::fill(&mut b).map_err(|_| Error::bug("no randomness to shuffle with"))?;
-        // The bias of a 64-bit modulo over at most a few thousand items is negligible.
-        let j = (u64::from_be_bytes(b) % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
-    Ok(())
-}
-
 /// The legs of an issue: one per child the voucher is for, each to its own fresh commitment
 /// of the voucher's account, so that the public cannot read a family's size from one amount.
 /// The amount is split evenly; the first legs take the cents that do not divide.
@@ -386,6 +375,11 @@ pub struct IssueSummary {
 /// out, and says how many are left without.
 pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<IssueSummary> {
     actor.require(&[Role::Staff])?;
+    // Whole-fund runs take turns (one writer serves the ledger): a second press waits and then
+    // finds the vouchers issued, instead of racing the first into refused shared entries.
+    static ONE_AT_A_TIME: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+        std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+    let _turn = ONE_AT_A_TIME.lock().await;
     let fund = funds::get(svc, fund_id).await?;
     funds::ensure_open(svc, &fund)?;
     let mut out = IssueSummary::default();
@@ -514,20 +508,36 @@ async fn book_batch(
     batch: Vec<(String, Prepared)>,
     out: &mut IssueSummary,
 ) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let (references, prepared): (Vec<String>, Vec<Prepared>) = batch.into_iter().unzip();
-    let copies: Vec<Prepared> = prepared.clone();
-    match book(svc, fund, prepared, None).await {
-        Ok(issued) => {
-            out.issued += issued.len();
+    let mut batch = batch;
+    for attempt in 0..2 {
+        if batch.is_empty() {
             return Ok(());
         }
-        Err(Error::Conflict(_) | Error::Rule(_)) => {}
-        Err(e) => return Err(e),
+        let prepared: Vec<Prepared> = batch.iter().map(|(_, p)| p.clone()).collect();
+        match book(svc, fund, prepared, None).await {
+            Ok(issued) => {
+                out.issued += issued.len();
+                return Ok(());
+            }
+            // Someone issued one of these meanwhile (a single issue; whole-fund runs take
+            // turns): leave those out and book the rest together once more.
+            Err(Error::Conflict(_) | Error::Rule(_)) if attempt == 0 => {
+                let mut rest = Vec::with_capacity(batch.len());
+                for (reference, p) in batch {
+                    if has_voucher(svc, fund, &p.row).await? {
+                        out.already += 1;
+                    } else {
+                        rest.push((reference, p));
+                    }
+                }
+                batch = rest;
+            }
+            Err(Error::Conflict(_) | Error::Rule(_)) => break,
+            Err(e) => return Err(e),
+        }
     }
-    for (reference, p) in references.into_iter().zip(copies) {
+    // Still refused (the fund's money spent meanwhile): each on its own, to say which.
+    for (reference, p) in batch {
         match book(svc, fund, vec![p], None).await {
             Ok(_) => out.issued += 1,
             Err(Error::Conflict(Conflict::AlreadyIssued { .. })) => out.already += 1,
@@ -539,4 +549,20 @@ async fn book_batch(
         }
     }
     Ok(())
+}
+
+/// Whether the child or household a prepared voucher is for has one in the fund by now.
+async fn has_voucher(svc: &Services, fund: &FundRow, row: &VoucherRow) -> Result<bool> {
+    Ok(match row.child_id {
+        Some(child) => match svc.store().child(child).await? {
+            Some(c) => svc.store().voucher_for_child(fund.id, &c).await?.is_some(),
+            None => false,
+        },
+        None => svc
+            .store()
+            .household_vouchers(row.household_id)
+            .await?
+            .iter()
+            .any(|v| v.fund_id == fund.id),
+    })
 }
