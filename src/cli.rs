@@ -714,7 +714,9 @@ async fn export(a: ExportArgs) -> anyhow::Result<()> {
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp");
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
     // A leftover from an interrupted run is replaced; the new file is private from its
     // creation on (the full bundle links each voucher's entries: readable by its owner only).
     match std::fs::remove_file(&tmp) {

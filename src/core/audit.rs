@@ -631,7 +631,11 @@ pub fn reconcile(report: &AuditReport, records: &Records) -> Result<(usize, usiz
             }
         }
     }
-    if let Some((id, t)) = state.reversibles().find(|(id, _)| !seen.contains(*id)) {
+    if let Some((id, t)) = state
+        .reversibles()
+        .filter(|(id, _)| !seen.contains(*id))
+        .min_by_key(|(_, t)| t.index)
+    {
         return Err(AuditFailure::Entry {
             index: t.index,
             reason: format!("redemption {id} is on the ledger but not recorded by the service"),

@@ -360,9 +360,7 @@ pub fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
 /// Like [`integer`] for a count or index: a negative number is refused as out of range.
 pub fn unsigned<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = integer(d)?;
-    u64::try_from(v).map_err(|_| {
-        serde::de::Error::invalid_value(serde::de::Unexpected::Signed(v), &"a non-negative integer")
-    })
+    u64::try_from(v).map_err(|_| serde::de::Error::custom("integer out of range (negative)"))
 }
 
 /// Like [`integer`] for an optional field (`null` or absent is `None`).

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::{Conflict, Invalid, Missing, Rule};
 use super::idempotency::{self, Answer};
-use super::random::shuffle;
+use super::random::{pack_evenly, shuffle};
 use super::{Actor, Error, Input, Result, Services, positive_amount, required_text};
 use crate::core::accounts::{Account, Rejection};
 use crate::core::category::CategorySet;
@@ -536,15 +536,10 @@ async fn expire_once(svc: &Services, user: Uuid, fund_id: Uuid) -> Result<Expire
     };
     // Each voucher's legs stay in one entry (an expiry empties each voucher it debits); within
     // an entry all legs are shuffled, so which legs were one voucher's is not public.
-    let mut batches: Vec<Vec<Leg>> = Vec::new();
-    for group in groups {
-        match batches.last_mut() {
-            Some(b) if b.len() + group.len() <= MAX_LEGS => b.extend(group),
-            _ => batches.push(group),
-        }
-    }
+    let batches = pack_evenly(groups, Vec::len, MAX_LEGS);
     let mut entries: Vec<Draft> = Vec::with_capacity(batches.len() + to_close.len());
-    for mut legs in batches {
+    for batch in batches {
+        let mut legs: Vec<Leg> = batch.into_iter().flatten().collect();
         shuffle(&mut legs)?;
         entries.push(Draft::new(Body::Transfer {
             kind: TransferKind::Expire,

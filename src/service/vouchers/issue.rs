@@ -15,7 +15,7 @@ use crate::core::voucher::Pooling;
 use crate::ledger::{Command, Draft, LedgerError};
 use crate::service::error::{Conflict, Invalid, Missing, Rule};
 use crate::service::idempotency::{self, Answer};
-use crate::service::random::shuffle;
+use crate::service::random::{pack_evenly, shuffle};
 use crate::service::{Actor, Error, Input, Result, Services, funds, households, positive_amount};
 use crate::store::Change;
 use crate::store::funds::FundRow;
@@ -379,6 +379,8 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
     // finds the vouchers issued, instead of racing the first into refused shared entries.
     static ONE_AT_A_TIME: std::sync::LazyLock<tokio::sync::Mutex<()>> =
         std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+    // The time budget counts the wait too, so the answer comes well inside the deadline.
+    let started = std::time::Instant::now();
     let _turn = ONE_AT_A_TIME.lock().await;
     let fund = funds::get(svc, fund_id).await?;
     funds::ensure_open(svc, &fund)?;
@@ -431,7 +433,6 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
     // children a household has.
     shuffle(&mut targets)?;
     let total = targets.len();
-    let started = std::time::Instant::now();
     let budget = svc.settings().bulk_reissue_budget;
     let mut left = funds::ledger_account(svc, &fund_id).await?.balance;
     let mut ready: Vec<(String, Prepared)> = Vec::new();
@@ -459,7 +460,9 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
         left = Cents(left.0 - prepared.amount.0);
         ready.push((reference, prepared));
     }
-    for batch in spread(ready) {
+    // As few shared entries as hold their legs, filled evenly, so that no entry holds one
+    // household alone when there are more.
+    for batch in pack_evenly(ready, |(_, p)| p.legs.len(), MAX_LEGS) {
         book_batch(svc, &fund, batch, &mut out).await?;
     }
     tracing::info!(fund = %fund_id, issued = out.issued, already = out.already,
@@ -467,36 +470,6 @@ pub async fn issue_all(svc: &Services, actor: &Actor, fund_id: Uuid) -> Result<I
         remaining = out.remaining,
         "vouchers issued for a whole fund");
     Ok(out)
-}
-
-/// Spreads vouchers (in their shuffled order) over as few entries as hold their legs, with as
-/// many legs in each as can be, so that no entry holds one household alone when there are more.
-fn spread(ready: Vec<(String, Prepared)>) -> Vec<Vec<(String, Prepared)>> {
-    let legs: usize = ready.iter().map(|(_, p)| p.legs.len()).sum();
-    let entries = legs.div_ceil(MAX_LEGS).max(1);
-    let mut batches: Vec<(usize, Vec<(String, Prepared)>)> =
-        (0..entries).map(|_| (0, Vec::new())).collect();
-    for (reference, p) in ready {
-        let n = p.legs.len();
-        // The emptiest entry that still has room; a new one if none has.
-        let slot = batches
-            .iter()
-            .enumerate()
-            .filter(|(_, (count, _))| count + n <= MAX_LEGS)
-            .min_by_key(|(_, (count, _))| *count)
-            .map(|(i, _)| i);
-        let i = slot.unwrap_or_else(|| {
-            batches.push((0, Vec::new()));
-            batches.len() - 1
-        });
-        batches[i].0 += n;
-        batches[i].1.push((reference, p));
-    }
-    batches
-        .into_iter()
-        .map(|(_, b)| b)
-        .filter(|b| !b.is_empty())
-        .collect()
 }
 
 /// Books a batch of a whole-fund issue in one entry; if that is refused (a voucher issued
@@ -518,6 +491,20 @@ async fn book_batch(
             Ok(issued) => {
                 out.issued += issued.len();
                 return Ok(());
+            }
+            // The fund's money was spent meanwhile: keep what still fits, together.
+            Err(Error::Rule(Rule::InsufficientFundBalance)) if attempt == 0 => {
+                let mut left = funds::ledger_account(svc, &fund.id).await?.balance.0;
+                let mut rest = Vec::with_capacity(batch.len());
+                for (reference, p) in batch {
+                    if p.amount.0 <= left {
+                        left -= p.amount.0;
+                        rest.push((reference, p));
+                    } else {
+                        out.no_money += 1;
+                    }
+                }
+                batch = rest;
             }
             // Someone issued one of these meanwhile (a single issue; whole-fund runs take
             // turns): leave those out and book the rest together once more.
