@@ -272,23 +272,9 @@ async fn two_vouchers_leave_no_trail(db: &common::TestDb) {
         }
     }
     assert!(seen.len() >= 11, "{} commitments", seen.len());
-    // And both audits pass: the full one opens every commitment, the public one does not.
+    // The full audit opens every one of them; `close` runs both audits and compares them.
     let full = app.audit().await;
-    let public = app.audit_public().await;
-    assert!(
-        full.summary().starts_with("ok, full audit"),
-        "{}",
-        full.summary()
-    );
-    assert!(
-        public.summary().starts_with("ok, public audit"),
-        "{}",
-        public.summary()
-    );
     assert_eq!(full.commitments, seen.len());
-    for kind in ["fund", "provider", "bank", "external", "voucher"] {
-        assert_eq!(full.balances[kind], public.balances[kind], "{kind}");
-    }
     app.close().await;
 }
 
